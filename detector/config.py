@@ -1,0 +1,222 @@
+"""The YAML configuration: one file per monitored model.
+
+The file is parsed with PyYAML, ``${VAR}`` / ``${VAR:-default}`` are interpolated from the
+environment in string values (never in keys, so the structure cannot be injected), and the result
+is validated by pydantic. Unknown keys are errors: a typo must not silently disable a detector.
+Every error message names the field, e.g. ``features.1.type: Input should be 'numeric' or
+'categorical'``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from detector.errors import ConfigError
+
+FieldType = Literal["numeric", "categorical"]
+_NAME = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
+_PATH = Annotated[str, Field(min_length=1, pattern=r"^[^.]+(\.[^.]+)*$")]
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TopicsConfig(_Strict):
+    """Where events are read from and where alerts and rejected records are written."""
+
+    events: str = Field(min_length=1, description="Topic of model inference events (input).")
+    alerts: str = Field(min_length=1, description="Topic the alert CloudEvents are produced to.")
+    dead_letter: str = Field(min_length=1, description="Topic for undecodable or invalid events.")
+    create_missing: bool = Field(
+        True, description="Create the alerts and dead-letter topics at start if they are missing."
+    )
+
+
+class EventConfig(_Strict):
+    """How to read the envelope of an inference event."""
+
+    id: _PATH | None = Field(None, description="Dotted path of the event id (optional).")
+    time: _PATH | None = Field(
+        None,
+        description="Dotted path of the event time: RFC 3339 string, epoch seconds or epoch "
+        "milliseconds (numbers above 1e11 are read as milliseconds). Without it the Kafka "
+        "record timestamp is used (file replay: the line number, as seconds).",
+    )
+    max_bytes: int = Field(
+        1_000_000, gt=0, description="Records larger than this go to the dead-letter topic."
+    )
+
+
+class SegmentSpec(_Strict):
+    """A segment dimension: every value gets its own series, besides all traffic."""
+
+    name: _NAME
+    path: _PATH
+    max_values: int = Field(
+        100, gt=0, le=10_000, description="Distinct values tracked; later ones become __other__."
+    )
+
+
+class FeatureSpec(_Strict):
+    """A model input to monitor."""
+
+    name: _NAME
+    path: _PATH
+    type: FieldType
+
+
+class PredictionSpec(_Strict):
+    """The model output to monitor; it is watched like a feature named ``prediction``."""
+
+    path: _PATH
+    type: FieldType = "numeric"
+
+
+class DetectionConfig(_Strict):
+    """Detector settings. The defaults suit any feature scale (inputs are standardised)."""
+
+    warmup: int = Field(
+        1000, ge=50, description="Events of each series that form its reference before testing."
+    )
+    adwin_delta: float = Field(
+        1e-5, gt=0, lt=1, description="ADWIN confidence; smaller = fewer false alarms, slower."
+    )
+    ph_delta: float = Field(
+        0.25, gt=0, description="Page-Hinkley slack in reference sd: half the smallest shift."
+    )
+    ph_threshold: float = Field(
+        50.0, gt=0, description="Page-Hinkley alarm level in reference sd; higher = fewer alarms."
+    )
+    window: int = Field(
+        500, ge=50, description="Events per tumbling window of the categorical and resolve tests."
+    )
+    categorical_alpha: float = Field(
+        1e-6, gt=0, lt=1, description="Per-window significance of the categorical chi-square test."
+    )
+    top_categories: int = Field(
+        20, ge=1, le=1000, description="Categories tracked per series; the rest pool into other."
+    )
+    resolve_windows: int = Field(
+        3, ge=1, description="Consecutive windows consistent with the reference that resolve."
+    )
+    critical_shift: float = Field(
+        1.0, gt=0, description="Mean shift (reference sd) or share change (x10) that is critical."
+    )
+
+
+class RunConfig(_Strict):
+    """Micro-batching of the Kafka worker."""
+
+    batch_size: int = Field(2000, ge=1, le=100_000, description="Max records per micro-batch.")
+    batch_timeout: float = Field(0.2, gt=0, le=30, description="Max seconds to fill a batch.")
+
+
+class Config(_Strict):
+    """A whole configuration file."""
+
+    model: _NAME
+    kafka: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="librdkafka properties, passed through unchanged."
+    )
+    topics: TopicsConfig
+    event: EventConfig = EventConfig()
+    segments: list[SegmentSpec] = Field(default_factory=list)
+    features: list[FeatureSpec] = Field(min_length=1)
+    prediction: PredictionSpec | None = None
+    detection: DetectionConfig = DetectionConfig()
+    run: RunConfig = RunConfig()
+
+    @field_validator("kafka")
+    @classmethod
+    def _kafka_keys(
+        cls, value: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        for key in value:
+            if not re.fullmatch(r"[a-z0-9_.]+", key):
+                raise ValueError(f"{key!r} is not a librdkafka property name")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        names = [f.name for f in self.monitored_fields()]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"feature names must be unique (prediction counts as one): {dupes}")
+        seg = [s.name for s in self.segments]
+        if len(set(seg)) != len(seg):
+            raise ValueError("segment names must be unique")
+        return self
+
+    def monitored_fields(self) -> list[FeatureSpec]:
+        """Features plus the prediction (as a feature named ``prediction``), in config order."""
+        fields = list(self.features)
+        if self.prediction is not None:
+            fields.append(
+                FeatureSpec(name="prediction", path=self.prediction.path, type=self.prediction.type)
+            )
+        return fields
+
+
+def interpolate(value: Any, where: str = "") -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a parsed YAML tree.
+
+    >>> os.environ["DD_DOCTEST_HOST"] = "broker:9092"
+    >>> interpolate({"a": ["${DD_DOCTEST_HOST}", "${DD_DOCTEST_UNSET:-x:1}"]})
+    {'a': ['broker:9092', 'x:1']}
+    """
+    if isinstance(value, dict):
+        return {k: interpolate(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, f"{where}.{i}") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{where}: environment variable {name} is not set and has no default")
+
+    return _VAR.sub(substitute, value)
+
+
+def _format_errors(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        lines.append(f"  {loc}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    """Validate an already-parsed YAML tree (after interpolation) into a :class:`Config`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping, got {type(data).__name__}")
+    try:
+        return Config.model_validate(interpolate(data))
+    except ValidationError as exc:
+        raise ConfigError(f"invalid config {source}:\n{_format_errors(exc)}") from exc
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, interpolate and validate a YAML config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {path} is not valid YAML: {exc}") from exc
+    return parse_config(data, str(path))
