@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 ALERT_TYPE = "io.driftdetector.alert.v1"
@@ -67,9 +68,11 @@ class AlertData(_Model):
     segment: dict[str, str] = Field(description="Segment name -> value; {} for all traffic.")
     observed_at: str = _datetime("Event time of the record that triggered this status.")
     started_at: str = _datetime("Event time at which this alert started firing.")
-    statistic: str
+    statistic: str = Field(description="mean_shift_sd, cusum_sd, chi_square or mean_score_sd")
     value: float
-    threshold: float
+    threshold: float = Field(
+        description="What value had to exceed (resolved: stay below); for adwin, its delta."
+    )
     window: Window
     reference: Summary
     current: Summary
@@ -189,7 +192,12 @@ def build_alert(
     """Attach identity to a :class:`Signal` and wrap it in a CloudEvent."""
     key = dedup_key(model, kind, feature, segment)
     where = "all traffic" if not segment else f"segment {segment_label(segment)}"
-    if signal.status == "firing":
+    if signal.status == "firing" and signal.detector == "adwin":
+        sentence = (
+            f"[{model}] {feature} drifted in {where}: {signal.headline} "
+            f"(adwin, delta={signal.threshold:.3g})"
+        )
+    elif signal.status == "firing":
         sentence = (
             f"[{model}] {feature} drifted in {where}: {signal.headline} "
             f"({signal.detector}, {signal.statistic}={signal.value:.3g} > {signal.threshold:.3g})"
@@ -229,3 +237,8 @@ def build_alert(
         time=data.observed_at,
         data=data,
     )
+
+
+def alert_bytes(alert: AlertEvent) -> bytes:
+    """The record value of an alert: compact JSON (CloudEvents structured mode)."""
+    return orjson.dumps(alert.model_dump(mode="json"))

@@ -54,6 +54,23 @@ def _window(times: np.ndarray, count: int) -> Window:
     )
 
 
+def _values_since_change(scores: np.ndarray, least: int = 10) -> int:
+    """How many of the newest ``scores`` follow the most likely single change in mean.
+
+    The classic CUSUM estimator: the split maximising ``|S_k - k/n * S_n|``.
+
+    >>> _values_since_change(np.array([0.0] * 80 + [2.0] * 20))
+    20
+    """
+    n = len(scores)
+    if n <= least:
+        return n
+    sums = np.cumsum(scores)
+    k = np.arange(1, n)
+    split = int(np.argmax(np.abs(sums[:-1] - k / n * sums[-1]))) + 1
+    return max(n - split, least)
+
+
 class NumericSeries(SeriesCounters):
     """Reference, normal-score transform, ADWIN, Page-Hinkley and the alert lifecycle."""
 
@@ -97,10 +114,12 @@ class NumericSeries(SeriesCounters):
             return []
 
         z = self.reference.normal_scores(x)
-        # (index, detector, statistic value or None for "the shift", threshold, values since onset)
+        # (index, detector, statistic or None for "the shift", threshold, values since onset,
+        # -1 = estimate it). ADWIN exposes no statistic: its value is the shift, its threshold
+        # its delta, and its change point is estimated from the recent scores.
         found: list[tuple[int, str, float | None, float, int]] = []
-        for a in self._adwin.update_many(z):
-            found.append((a.index, "adwin", None, a.bound, self.config.window))
+        for index in self._adwin.update_many(z):
+            found.append((index, "adwin", None, self._adwin.delta, -1))
         for p in self._ph.update_many(z):
             since = p.index - p.onset
             found.append((p.index, "page_hinkley", p.statistic, self._ph.threshold, since))
@@ -116,6 +135,8 @@ class NumericSeries(SeriesCounters):
             signals += self._roll_windows(z, cursor, index, history, history_t, offset, positions)
             cursor = index + 1
             end = offset + index + 1
+            if since < 0:
+                since = _values_since_change(history_z[max(0, end - self.config.window) : end])
             count = max(1, min(since, self.config.window, end))
             current = history[end - count : end]
             shift = self._shift(current)

@@ -1,0 +1,47 @@
+# kafka-drift-detector: every target installs what it needs (a virtualenv in .venv).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+KAFKA_DIR := .kafka
+KAFKA_PORT ?= 9092
+KAFKA_CONTROLLER_PORT ?= 9093
+export KAFKA_BOOTSTRAP_SERVERS_LOCAL := 127.0.0.1:$(KAFKA_PORT)
+
+.PHONY: install demo test lint format schemas kafka kafka-stop clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv with the package and its dev tools
+
+demo: kafka ## synthetic stream with one injected drift -> local broker -> detector -> alerts
+	KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_BOOTSTRAP_SERVERS_LOCAL) $(PY) examples/demo.py
+
+test: $(STAMP) ## all tests; Kafka tests use $$KAFKA_BOOTSTRAP_SERVERS or start their own broker
+	$(PY) -m pytest
+
+lint: $(STAMP) ## ruff, formatting and mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+schemas: $(STAMP) ## regenerate schemas/ from the pydantic models
+	$(PY) -m detector.schemas
+
+kafka: $(STAMP) ## start a single-node KRaft broker on 127.0.0.1:9092 (idempotent)
+	$(PY) -m detector.testing.kafka_broker start --dir $(KAFKA_DIR) \
+		--port $(KAFKA_PORT) --controller-port $(KAFKA_CONTROLLER_PORT)
+
+kafka-stop: $(STAMP) ## stop the broker started by `make kafka`
+	$(PY) -m detector.testing.kafka_broker stop --dir $(KAFKA_DIR)
+
+clean: kafka-stop
+	rm -rf $(KAFKA_DIR) .demo .pytest_cache .mypy_cache .ruff_cache

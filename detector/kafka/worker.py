@@ -1,0 +1,229 @@
+"""The Kafka worker behind ``drift-detector run``: consume, detect, produce, then store offsets.
+
+At-least-once: a micro-batch's offsets are stored only after every alert and dead letter it
+produced has been acknowledged by the broker (``flush``); librdkafka's auto-commit then commits
+stored offsets, and ``close()`` commits the last ones. A crash in between replays the batch, and
+alert ids are deterministic, so consumers can drop the duplicates on (``source``, ``id``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from detector.alerts import CONTENT_TYPE, alert_bytes
+from detector.config import Config
+from detector.engine import Engine
+from detector.errors import DeliveryError, KafkaBoundaryError
+from detector.events import Decoder
+from detector.kafka.clients import (
+    admin_config,
+    consumer_config,
+    create_client,
+    describe_error,
+    producer_config,
+)
+from detector.kafka.dead_letter import dead_letter_headers
+
+log = logging.getLogger("detector.worker")
+_METADATA_TIMEOUT = 30.0
+
+
+@dataclass
+class WorkerReport:
+    """Totals of one ``run``, printed on exit."""
+
+    records: int = 0
+    alerts: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    batches: int = 0
+    series: int = 0
+
+
+def _where(message: Message) -> tuple[str, int, int]:
+    """Topic, partition and offset of a consumed record (never None for a real record)."""
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    if topic is None or partition is None or offset is None:
+        raise KafkaBoundaryError("consumed a record without topic, partition or offset")
+    return topic, partition, offset
+
+
+class Worker:
+    """One consumer-group member. Clients are created lazily by :meth:`run`."""
+
+    def __init__(self, config: Config, until_end: bool = False) -> None:
+        self.config = config
+        self.until_end = until_end
+        self.report = WorkerReport()
+        self._stop = threading.Event()
+        self._decoder = Decoder(config)
+        self._engine = Engine(config)
+        self._failures: list[str] = []
+        self._ends: dict[int, int] = {}
+        self._reached: set[int] = set()
+        self._assigned: set[int] = set()
+
+    def stop(self) -> None:
+        """Ask the loop to finish its batch, flush, commit and close (SIGTERM handler)."""
+        self._stop.set()
+
+    def run(self) -> WorkerReport:
+        """Consume until stopped (or, with ``until_end``, until the end offsets seen at start)."""
+        topics = self.config.topics
+        admin = create_client(AdminClient, admin_config(self.config))
+        self._check_topics(admin)
+        consumer = create_client(Consumer, consumer_config(self.config))
+        producer = create_client(Producer, producer_config(self.config))
+        try:
+            if self.until_end:
+                self._ends = self._end_offsets(consumer)
+            consumer.subscribe(
+                [topics.events], on_assign=self._on_assign, on_revoke=self._on_revoke
+            )
+            while not self._stop.is_set():
+                messages = consumer.consume(
+                    self.config.run.batch_size, timeout=self.config.run.batch_timeout
+                )
+                records = [m for m in messages if self._keep(m)]
+                if records:
+                    self._process(records, producer, consumer)
+                if self.until_end and self._at_end():
+                    break
+        finally:
+            self._flush(producer)
+            consumer.close()
+        self.report.series = len(self._engine.series)
+        return self.report
+
+    def _check_topics(self, admin: AdminClient) -> None:
+        topics = self.config.topics
+        existing = admin.list_topics(timeout=_METADATA_TIMEOUT).topics
+        if topics.events not in existing:
+            raise KafkaBoundaryError(f"topics.events: topic {topics.events!r} does not exist")
+        missing = [t for t in (topics.alerts, topics.dead_letter) if t not in existing]
+        if missing and topics.create_missing:
+            futures = admin.create_topics([NewTopic(t) for t in missing])
+            for name, future in futures.items():
+                try:
+                    future.result()
+                except KafkaException as exc:
+                    if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                        raise KafkaBoundaryError(f"cannot create topic {name!r}: {exc}") from exc
+            log.info("created topics %s", missing)
+
+    def _end_offsets(self, consumer: Consumer) -> dict[int, int]:
+        topic = self.config.topics.events
+        meta = consumer.list_topics(topic, timeout=_METADATA_TIMEOUT).topics[topic]
+        ends = {}
+        for partition in meta.partitions:
+            _, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=_METADATA_TIMEOUT
+            )
+            ends[partition] = high
+        log.info("will stop at end offsets %s", ends)
+        return ends
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned |= {p.partition for p in partitions}
+        log.info("assigned partitions %s", sorted(self._assigned))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned -= {p.partition for p in partitions}
+
+    def _keep(self, message: Message) -> bool:
+        err = message.error()
+        if err is None:
+            return True
+        if err.code() == KafkaError._PARTITION_EOF:
+            _, partition, offset = _where(message)
+            if offset >= self._ends.get(partition, 0):
+                self._reached.add(partition)
+            return False
+        if err.fatal():
+            raise KafkaBoundaryError(f"fatal consumer error: {describe_error(err)}")
+        log.warning("consumer error: %s", describe_error(err))
+        return False
+
+    def _at_end(self) -> bool:
+        return bool(self._assigned) and self._assigned <= self._reached
+
+    def _process(self, records: list[Message], producer: Producer, consumer: Consumer) -> None:
+        values = [m.value() for m in records]
+        times = [m.timestamp()[1] / 1000.0 for m in records]
+        result = self._decoder.decode(values, times)
+        alerts = self._engine.process(result.batch)
+        topics = self.config.topics
+        for alert in alerts:
+            producer.produce(
+                topics.alerts,
+                key=alert.data.dedup_key.encode(),
+                value=alert_bytes(alert),
+                headers=[("content-type", CONTENT_TYPE.encode())],
+                on_delivery=self._on_delivery,
+            )
+        for rejection in result.rejections:
+            record = records[rejection.position]
+            producer.produce(
+                topics.dead_letter,
+                key=record.key(),
+                value=record.value(),
+                timestamp=record.timestamp()[1],
+                headers=dead_letter_headers(*_where(record), rejection),
+                on_delivery=self._on_delivery,
+            )
+            self.report.dead_letters[rejection.reason] += 1
+        self._flush(producer)
+        consumer.store_offsets(offsets=self._next_offsets(records))
+        self.report.records += len(records)
+        self.report.alerts += len(alerts)
+        self.report.batches += 1
+        for record in records:
+            _, partition, offset = _where(record)
+            if offset + 1 >= self._ends.get(partition, 0):
+                self._reached.add(partition)
+
+    def _on_delivery(self, err: KafkaError | None, message: Message) -> None:
+        if err is not None:
+            self._failures.append(f"{message.topic()}: {describe_error(err)}")
+
+    def _flush(self, producer: Producer) -> None:
+        remaining = producer.flush(60.0)
+        if remaining or self._failures:
+            failures, self._failures = self._failures, []
+            raise DeliveryError(
+                f"{remaining} record(s) unacknowledged, failures: {failures[:5]}; "
+                "offsets were not stored, the batch will be consumed again"
+            )
+
+    @staticmethod
+    def _next_offsets(records: list[Message]) -> list[TopicPartition]:
+        last: dict[tuple[str, int], int] = {}
+        for record in records:
+            topic, partition, offset = _where(record)
+            last[(topic, partition)] = max(last.get((topic, partition), -1), offset)
+        return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+
+
+def summary_line(report: WorkerReport) -> dict[str, Any]:
+    """The end-of-run summary as a JSON-able dict."""
+    return {
+        "records": report.records,
+        "alerts": report.alerts,
+        "dead_letters": dict(report.dead_letters),
+        "batches": report.batches,
+        "series": report.series,
+    }

@@ -1,0 +1,75 @@
+"""ADWIN wrapper, normal-score reference and the categorical test."""
+
+from __future__ import annotations
+
+import numpy as np
+from river.drift import ADWIN
+
+from detector.detectors.adwin import Adwin
+from detector.detectors.categorical import chi_square_two_sample
+from detector.reference import OTHER, CategoricalReference, NumericReference
+
+
+def test_adwin_wrapper_matches_river_per_event() -> None:
+    """Batch feeding gives the same detection indexes as river's ADWIN fed one by one."""
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.normal(0, 1, 4000), rng.normal(1, 1, 4000), rng.normal(0, 1, 4000)])
+    expected = []
+    river = ADWIN(delta=1e-3)
+    for i, value in enumerate(x.tolist()):
+        river.update(value)
+        if river.drift_detected:
+            expected.append(i)
+    wrapper, found = Adwin(delta=1e-3), []
+    for start in range(0, len(x), 777):
+        found += [start + i for i in wrapper.update_many(x[start : start + 777])]
+    assert len(expected) >= 2
+    assert found == expected
+
+
+def test_normal_scores_do_not_depend_on_scale_or_location() -> None:
+    """Ranks make the transform invariant to any increasing affine map of the feature."""
+    rng = np.random.default_rng(4)
+    sample, live = rng.standard_t(3, 1000), rng.standard_t(3, 5000)
+    base = NumericReference(sample).normal_scores(live)
+    for scale, loc in [(1e-3, 5.0), (1e3, -7.0)]:
+        scaled = NumericReference(sample * scale + loc).normal_scores(live * scale + loc)
+        np.testing.assert_allclose(scaled, base)
+
+
+def test_normal_scores_are_standardised_under_no_change() -> None:
+    """From the same distribution, scores have mean ~0 and variance ~1 even for heavy tails."""
+    rng = np.random.default_rng(8)
+    scores = NumericReference(rng.pareto(1.5, 1000)).normal_scores(rng.pareto(1.5, 100_000))
+    assert abs(scores.mean()) < 0.1
+    assert 0.85 < scores.var() <= 1.0
+
+
+def test_discrete_values_get_mid_ranks() -> None:
+    """Ties shrink the score variance (never inflate it), keeping thresholds conservative."""
+    rng = np.random.default_rng(9)
+    scores = NumericReference(rng.integers(0, 3, 1000).astype(float)).normal_scores(
+        rng.integers(0, 3, 10_000).astype(float)
+    )
+    assert len(np.unique(scores)) == 3
+    assert scores.var() < 1.0
+
+
+def test_categorical_reference_pools_rare_and_unseen_categories() -> None:
+    """Categories below the minimum count and unseen ones share the other bucket."""
+    ref = CategoricalReference(["a"] * 60 + ["b"] * 30 + ["rare"] * 2, top=10)
+    assert ref.categories == ["a", "b", OTHER]
+    assert ref.encode(["b", "rare", "never-seen", "a"]).tolist() == [1, 2, 2, 0]
+
+
+def test_chi_square_is_calibrated_and_powerful() -> None:
+    """Under no change p-values are roughly uniform; a 10% -> 30% share shift is certain."""
+    rng = np.random.default_rng(12)
+    shares = np.array([0.1, 0.4, 0.3, 0.2])
+    reference = rng.multinomial(1000, shares)
+    pvalues = [
+        chi_square_two_sample(reference, rng.multinomial(500, shares))[2] for _ in range(400)
+    ]
+    assert 0.02 < np.mean(np.array(pvalues) < 0.05) < 0.09
+    moved = np.array([0.3, 0.4 * 7 / 9, 0.3 * 7 / 9, 0.2 * 7 / 9])
+    assert chi_square_two_sample(reference, rng.multinomial(500, moved))[2] < 1e-10

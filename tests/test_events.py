@@ -1,0 +1,126 @@
+"""Decoding raw records: field paths, time formats, rejections with reasons, type errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import orjson
+import pytest
+
+from detector.config import parse_config
+from detector.events import MISSING_SEGMENT, Decoder, parse_time
+
+
+@pytest.fixture
+def decoder() -> Decoder:
+    return Decoder(
+        parse_config(
+            {
+                "model": "m",
+                "topics": {"events": "e", "alerts": "a", "dead_letter": "d"},
+                "event": {"id": "meta.id", "time": "meta.ts", "max_bytes": 300},
+                "segments": [{"name": "country", "path": "seg.0"}],
+                "features": [
+                    {"name": "amount", "path": "f.amount", "type": "numeric"},
+                    {"name": "mcc", "path": "f.mcc", "type": "categorical"},
+                ],
+            }
+        )
+    )
+
+
+def record(**fields: object) -> bytes:
+    event = {"meta": {"id": 7, "ts": "2026-01-01T00:00:00Z"}, "seg": ["DE"], "f": fields}
+    return orjson.dumps(event)
+
+
+def test_paths_extract_values_by_key_and_list_index(decoder: Decoder) -> None:
+    """Dotted paths reach nested keys and list items; ids become strings."""
+    result = decoder.decode([record(amount=12.5, mcc=5411)], [0.0])
+    batch = result.batch
+    assert result.rejections == []
+    assert batch.ids == ["7"]
+    assert batch.segments["country"] == ["DE"]
+    assert batch.numeric["amount"].tolist() == [12.5]
+    assert batch.categorical["mcc"] == ["5411"]
+    assert batch.times.tolist() == [1767225600.0]
+
+
+def test_missing_and_mistyped_values_are_counted_not_rejected(decoder: Decoder) -> None:
+    """Absent values are NaN/None; strings in numeric fields are type errors; events stay."""
+    values = [record(), record(amount="12.5", mcc={"a": 1}), record(amount=True, mcc=None)]
+    result = decoder.decode(values, [0.0] * 3)
+    assert result.rejections == []
+    assert np.isnan(result.batch.numeric["amount"]).all()
+    assert result.batch.type_errors["amount"].tolist() == [False, True, True]
+    assert result.batch.categorical["mcc"] == [None, None, None]
+    assert result.batch.type_errors["mcc"].tolist() == [False, True, False]
+
+
+def test_rejections_carry_reason_and_position(decoder: Decoder) -> None:
+    """Garbage is rejected with a reason code; good records around it are kept in order."""
+    big = orjson.dumps({"meta": {"ts": 1}, "pad": "x" * 400})
+    values = [
+        b"\xff\xfe not json",
+        record(amount=1.0),
+        b"[1, 2, 3]",
+        b'"a string"',
+        big,
+        orjson.dumps({"meta": {"ts": "yesterday"}}),
+        orjson.dumps({"meta": {"ts": "2026-01-01T00:00:00"}}),  # no offset: ambiguous
+        None,
+        record(amount=2.0),
+    ]
+    result = decoder.decode(values, [0.0] * len(values))
+    reasons = [(r.position, r.reason) for r in result.rejections]
+    assert reasons == [
+        (0, "not_json"),
+        (2, "not_object"),
+        (3, "not_object"),
+        (4, "too_large"),
+        (5, "bad_time"),
+        (6, "bad_time"),
+        (7, "not_json"),
+    ]
+    assert result.batch.positions == [1, 8]
+    assert result.batch.numeric["amount"].tolist() == [1.0, 2.0]
+    assert "yesterday" in result.rejections[4].message
+
+
+def test_missing_segment_value_gets_its_own_label(decoder: Decoder) -> None:
+    """An event without the segment field is kept and labelled __missing__."""
+    event = orjson.dumps({"meta": {"ts": 0}, "f": {"amount": 1}})
+    assert decoder.decode([event], [0.0]).batch.segments["country"] == [MISSING_SEGMENT]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-01-01T01:00:00+01:00", 1767225600.0),
+        ("2026-01-01T00:00:00.250Z", 1767225600.25),
+        (1767225600, 1767225600.0),
+        (1767225600.5, 1767225600.5),
+        (1767225600000, 1767225600.0),
+        (True, None),
+        (None, None),
+        ("not a time", None),
+        (math.inf, None),
+    ],
+)
+def test_parse_time_formats(raw: object, expected: float | None) -> None:
+    """RFC 3339 with offset, epoch seconds and epoch millis are accepted; others are not."""
+    assert parse_time(raw) == expected
+
+
+def test_default_time_used_without_time_path() -> None:
+    """Without event.time, the caller's default time (Kafka timestamp) is used."""
+    config = parse_config(
+        {
+            "model": "m",
+            "topics": {"events": "e", "alerts": "a", "dead_letter": "d"},
+            "features": [{"name": "x", "path": "x", "type": "numeric"}],
+        }
+    )
+    result = Decoder(config).decode([b'{"x": 1}', b'{"x": 2}'], [10.0, 11.0])
+    assert result.batch.times.tolist() == [10.0, 11.0]
