@@ -7,6 +7,7 @@
 4. reads the alerts topic back and prints each alert as one readable line.
 
 Every run uses fresh topic names (suffix = the run's start time), so it can be repeated.
+With --produce-only it just produces to the topic named in fraud.yaml (docker-compose's producer).
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--drift-at", type=int, default=30_000)
     parser.add_argument("--jsonl", type=Path, help="only write the events to this file")
+    parser.add_argument(
+        "--produce-only", action="store_true", help="only produce to the config's events topic"
+    )
     args = parser.parse_args()
 
     records = events(args.events, args.drift_at)
@@ -90,6 +94,10 @@ def main() -> int:
 
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     config = yaml.safe_load((HERE / "fraud.yaml").read_text())
+    if args.produce_only:
+        produce(bootstrap, config["topics"]["events"], records)
+        print(f"produced {len(records)} events to {config['topics']['events']} on {bootstrap}")
+        return 0
     suffix = time.strftime("%Y%m%d-%H%M%S")
     for name in ("events", "alerts", "dead_letter"):
         config["topics"][name] = f"demo.{config['topics'][name]}.{suffix}"
