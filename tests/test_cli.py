@@ -96,3 +96,14 @@ def test_missing_input_file_is_reported(capsys: pytest.CaptureFixture[str]) -> N
     code = main(["replay", "--config", str(EXAMPLE_CONFIG), "--input", "/nonexistent.jsonl"])
     assert code == 2
     assert "--input: cannot read /nonexistent.jsonl" in capsys.readouterr().err
+
+
+def test_run_rejects_config_before_touching_kafka(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No kafka.group.id: exit 2 naming the field at once, even with an unreachable broker."""
+    config = tmp_path / "nogroup.yaml"
+    text = EXAMPLE_CONFIG.read_text().replace("  group.id: drift-detector-fraud\n", "")
+    config.write_text(text.replace("${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}", "127.0.0.1:1"))
+    assert main(["run", "--config", str(config)]) == 2
+    assert "kafka.group.id: required" in capsys.readouterr().err

@@ -84,10 +84,17 @@ class Worker:
     def run(self) -> WorkerReport:
         """Consume until stopped (or, with ``until_end``, until the end offsets seen at start)."""
         topics = self.config.topics
+        # Build every client's properties first: a config error must stop us before any I/O.
+        consumer_props = consumer_config(self.config)
+        producer_props = producer_config(self.config)
         admin = create_client(AdminClient, admin_config(self.config))
         self._check_topics(admin)
-        consumer = create_client(Consumer, consumer_config(self.config))
-        producer = create_client(Producer, producer_config(self.config))
+        consumer = create_client(Consumer, consumer_props)
+        try:
+            producer = create_client(Producer, producer_props)
+        except Exception:
+            consumer.close()
+            raise
         try:
             if self.until_end:
                 self._ends = self._end_offsets(consumer)
@@ -104,14 +111,22 @@ class Worker:
                 if self.until_end and self._at_end():
                     break
         finally:
-            self._flush(producer)
-            consumer.close()
+            try:
+                self._flush(producer)
+            finally:
+                consumer.close()
         self.report.series = len(self._engine.series)
         return self.report
 
     def _check_topics(self, admin: AdminClient) -> None:
         topics = self.config.topics
-        existing = admin.list_topics(timeout=_METADATA_TIMEOUT).topics
+        try:
+            existing = admin.list_topics(timeout=_METADATA_TIMEOUT).topics
+        except KafkaException as exc:
+            raise KafkaBoundaryError(
+                f"cannot read topic metadata from {self.config.kafka.get('bootstrap.servers')}: "
+                f"{describe_error(exc.args[0])}"
+            ) from exc
         if topics.events not in existing:
             raise KafkaBoundaryError(f"topics.events: topic {topics.events!r} does not exist")
         missing = [t for t in (topics.alerts, topics.dead_letter) if t not in existing]
@@ -127,13 +142,18 @@ class Worker:
 
     def _end_offsets(self, consumer: Consumer) -> dict[int, int]:
         topic = self.config.topics.events
-        meta = consumer.list_topics(topic, timeout=_METADATA_TIMEOUT).topics[topic]
         ends = {}
-        for partition in meta.partitions:
-            _, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=_METADATA_TIMEOUT
-            )
-            ends[partition] = high
+        try:
+            meta = consumer.list_topics(topic, timeout=_METADATA_TIMEOUT).topics[topic]
+            for partition in meta.partitions:
+                _, high = consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=_METADATA_TIMEOUT
+                )
+                ends[partition] = high
+        except KafkaException as exc:
+            raise KafkaBoundaryError(
+                f"cannot read end offsets of {topic!r}: {describe_error(exc.args[0])}"
+            ) from exc
         log.info("will stop at end offsets %s", ends)
         return ends
 
