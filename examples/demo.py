@@ -22,8 +22,8 @@ from pathlib import Path
 
 import orjson
 import yaml
-from confluent_kafka import Consumer, Producer
 
+from detector.testing.kafka_io import consume_records, produce_records
 from detector.testing.synthetic import Drift, SyntheticStream
 
 HERE = Path(__file__).resolve().parent
@@ -41,39 +41,8 @@ def events(n: int, drift_at: int) -> list[bytes]:
     return [orjson.dumps(e) for e in STREAM.events(n, [drift])]
 
 
-def produce(bootstrap: str, topic: str, records: list[bytes]) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
-    for i, value in enumerate(records):
-        producer.produce(topic, key=str(i).encode(), value=value)
-        if i % 10_000 == 0:
-            producer.poll(0)
-    if producer.flush(60):
-        sys.exit("demo: events were not acknowledged by the broker")
-
-
-def read_alerts(bootstrap: str, topic: str) -> list[dict[str, object]]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"demo-reader-{time.time_ns()}",
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": True,
-        }
-    )
-    consumer.subscribe([topic])
-    alerts: list[dict[str, object]] = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        message = consumer.poll(1.0)
-        if message is None:
-            continue
-        if message.error():
-            if alerts or message.offset() == 0:
-                break
-            continue
-        alerts.append(orjson.loads(message.value()))
-    consumer.close()
-    return alerts
+def read_alerts(bootstrap: str, topic: str, count: int) -> list[dict[str, object]]:
+    return [orjson.loads(m.value() or b"null") for m in consume_records(bootstrap, topic, count)]
 
 
 def main() -> int:
@@ -95,7 +64,7 @@ def main() -> int:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     config = yaml.safe_load((HERE / "fraud.yaml").read_text())
     if args.produce_only:
-        produce(bootstrap, config["topics"]["events"], records)
+        produce_records(bootstrap, config["topics"]["events"], [(None, r) for r in records])
         print(f"produced {len(records)} events to {config['topics']['events']} on {bootstrap}")
         return 0
     suffix = time.strftime("%Y%m%d-%H%M%S")
@@ -106,13 +75,13 @@ def main() -> int:
 
     print(f"demo: producing {len(records)} events to {topics['events']} on {bootstrap}")
     print(f"demo: injected drift: amount +1 sd for country=DE from event {args.drift_at}")
-    produce(bootstrap, topics["events"], records)
+    produce_records(bootstrap, topics["events"], [(None, r) for r in records])
 
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(config, handle)
     print("demo: running drift-detector run --until-end")
     started = time.monotonic()
-    subprocess.run(
+    done = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -125,10 +94,14 @@ def main() -> int:
             "--until-end",
         ],
         check=True,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    sys.stderr.write(done.stderr)
+    summary = orjson.loads(done.stderr.split("run summary: ")[-1])
     print(f"demo: detector finished in {time.monotonic() - started:.1f}s")
 
-    alerts = read_alerts(bootstrap, topics["alerts"])
+    alerts = read_alerts(bootstrap, topics["alerts"], summary["alerts"])
     print(f"\n{len(alerts)} alert(s) on topic {topics['alerts']}:")
     for alert in alerts:
         data = alert["data"]

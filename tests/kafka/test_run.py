@@ -10,7 +10,6 @@ import contextlib
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from jsonschema import Draft202012Validator
 
@@ -28,6 +27,7 @@ from detector.config import Config, parse_config
 from detector.events import parse_time
 from detector.kafka.worker import Worker, WorkerReport
 from detector.replay import replay
+from detector.testing.kafka_io import consume_records, produce_records
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict
 
 pytestmark = pytest.mark.kafka
@@ -73,65 +73,6 @@ def _config(
     }
     cfg["event"].update(event)
     return cfg
-
-
-def _produce(
-    bootstrap: str,
-    topic: str,
-    records: Sequence[tuple[bytes | None, bytes | None]],
-    partition: int | None = None,
-    timestamps: Sequence[int] | None = None,
-) -> None:
-    """Produce (key, value) records in order and wait until every one is acknowledged."""
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20}
-    )
-    failures: list[str] = []
-
-    def on_delivery(err: Any, msg: Message) -> None:
-        if err is not None:
-            failures.append(str(err))
-
-    for i, (key, value) in enumerate(records):
-        kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": on_delivery}
-        if partition is not None:
-            kwargs["partition"] = partition
-        if timestamps is not None:
-            kwargs["timestamp"] = timestamps[i]
-        while True:
-            try:
-                producer.produce(topic, **kwargs)
-                break
-            except BufferError:  # local queue full: let deliveries drain
-                producer.poll(0.1)
-        producer.poll(0)
-    assert producer.flush(DEADLINE) == 0, "records left unacknowledged"
-    assert failures == []
-
-
-def _consume(bootstrap: str, topic: str, count: int) -> list[Message]:
-    """Read ``topic`` from the start until ``count`` records arrived or the deadline passed."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    records: list[Message] = []
-    try:
-        consumer.subscribe([topic])
-        deadline = time.monotonic() + DEADLINE
-        while len(records) < count and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            assert msg.error() is None, msg.error()
-            records.append(msg)
-    finally:
-        consumer.close()
-    return records
 
 
 def _end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
@@ -212,7 +153,7 @@ def test_one_partition_run_equals_replay(
         "dead_letter": topic_factory(1),
     }
     config = parse_config(_config(stream, kafka_bootstrap, topics))
-    _produce(kafka_bootstrap, topics["events"], [(None, line) for line in lines])
+    produce_records(kafka_bootstrap, topics["events"], [(None, line) for line in lines])
 
     report = _run_worker(config)
     expected = [alert_bytes(a) for a in _replay_alerts(config, lines)]
@@ -220,7 +161,7 @@ def test_one_partition_run_equals_replay(
     assert report.records == N_EVENTS
     assert report.dead_letters == {}
     assert report.alerts == len(expected) > 0
-    records = _consume(kafka_bootstrap, topics["alerts"], report.alerts)
+    records = consume_records(kafka_bootstrap, topics["alerts"], report.alerts)
     assert [r.value() for r in records] == expected
     assert _end_offsets(kafka_bootstrap, topics["alerts"], 1) == {0: len(expected)}  # no extras
     assert ("amount", (DRIFT_SEGMENT,)) in _firing(expected)
@@ -251,13 +192,13 @@ def test_three_partitions_same_series_fire(
     }
     config = parse_config(_config(stream, kafka_bootstrap, topics))
     keyed = [(e["event_id"].encode(), line) for e, line in zip(events, lines, strict=True)]
-    _produce(kafka_bootstrap, topics["events"], keyed)
+    produce_records(kafka_bootstrap, topics["events"], keyed)
     ends = _end_offsets(kafka_bootstrap, topics["events"], 3)
     assert all(end > 0 for end in ends.values()), ends  # the keys really spread
 
     report = _run_worker(config)
     replayed = _firing([alert_bytes(a) for a in _replay_alerts(config, lines)])
-    records = _consume(kafka_bootstrap, topics["alerts"], report.alerts)
+    records = consume_records(kafka_bootstrap, topics["alerts"], report.alerts)
 
     assert report.records == N_EVENTS
     assert len(records) == report.alerts
@@ -299,13 +240,13 @@ def test_garbage_goes_to_dead_letter_topic(
     }
     config = parse_config(_config(stream, kafka_bootstrap, topics, max_bytes=2000))
     assert max(len(v) for v in valid) < 2000
-    _produce(kafka_bootstrap, topics["events"], records, partition=0, timestamps=timestamps)
+    produce_records(kafka_bootstrap, topics["events"], records, partition=0, timestamps=timestamps)
 
     report = _run_worker(config)
 
     assert report.records == len(records) == n + len(garbage)
     assert report.dead_letters == {"not_json": 2, "not_object": 2, "too_large": 1, "bad_time": 1}
-    dlq = _consume(kafka_bootstrap, topics["dead_letter"], len(expected_dlq))
+    dlq = consume_records(kafka_bootstrap, topics["dead_letter"], len(expected_dlq))
     assert len(dlq) == len(expected_dlq)
     for msg, (offset, key, value, reason) in zip(dlq, expected_dlq, strict=True):
         headers = dict(msg.headers() or [])
@@ -322,7 +263,7 @@ def test_garbage_goes_to_dead_letter_topic(
     assert expected, "the stream should alert after the last garbage record"
     last_garbage = parse_time(orjson.loads(valid[max(garbage)])["ts"])
     assert parse_time(orjson.loads(expected[0])["data"]["observed_at"]) > last_garbage
-    alerts = _consume(kafka_bootstrap, topics["alerts"], report.alerts)
+    alerts = consume_records(kafka_bootstrap, topics["alerts"], report.alerts)
     assert [m.value() for m in alerts] == expected
 
 
@@ -341,7 +282,7 @@ def test_offsets_committed_at_end(
     drop_topics += [topics["alerts"], topics["dead_letter"]]
     group = f"drift-{suffix}"
     config = parse_config(_config(stream, kafka_bootstrap, topics, group=group))
-    _produce(
+    produce_records(
         kafka_bootstrap,
         topics["events"],
         [(e["event_id"].encode(), orjson.dumps(e)) for e in events],
@@ -392,7 +333,7 @@ def test_cli_run_until_end(
         "alerts": topic_factory(1),
         "dead_letter": topic_factory(1),
     }
-    _produce(kafka_bootstrap, topics["events"], [(None, e) for e in events])
+    produce_records(kafka_bootstrap, topics["events"], [(None, e) for e in events])
     cfg = _config(stream, kafka_bootstrap, topics)
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump(cfg), encoding="utf-8")

@@ -5,48 +5,19 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
 from detector.testing.kafka_broker import free_port
+from detector.testing.kafka_io import consume_records
 
 pytestmark = pytest.mark.kafka
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _consume(
-    bootstrap: str, topic: str, count: int, isolation: str = "read_uncommitted"
-) -> list[bytes]:
-    """Consume up to ``count`` values from the start of ``topic``, giving up after 30 s."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"g-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "isolation.level": isolation,
-        }
-    )
-    values: list[bytes] = []
-    try:
-        consumer.subscribe([topic])
-        deadline = time.monotonic() + 30
-        while len(values) < count and time.monotonic() < deadline:
-            msg = consumer.poll(1.0)
-            if msg is None:
-                continue
-            assert msg.error() is None, msg.error()
-            value = msg.value()
-            assert value is not None
-            values.append(value)
-    finally:
-        consumer.close()
-    return values
 
 
 def _port_answers(port: int) -> bool:
@@ -64,7 +35,11 @@ def test_produce_and_consume(kafka_bootstrap: str, topic_factory: Callable[..., 
     for i in range(3):
         producer.produce(topic, value=f"record-{i}".encode())
     assert producer.flush(30) == 0
-    assert _consume(kafka_bootstrap, topic, 3) == [b"record-0", b"record-1", b"record-2"]
+    assert [m.value() for m in consume_records(kafka_bootstrap, topic, 3)] == [
+        b"record-0",
+        b"record-1",
+        b"record-2",
+    ]
 
 
 def test_transactional_produce(kafka_bootstrap: str, topic_factory: Callable[..., str]) -> None:
@@ -77,7 +52,7 @@ def test_transactional_produce(kafka_bootstrap: str, topic_factory: Callable[...
     producer.begin_transaction()
     producer.produce(topic, value=b"committed")
     producer.commit_transaction(30)
-    got = _consume(kafka_bootstrap, topic, 1, isolation="read_committed")
+    got = [m.value() for m in consume_records(kafka_bootstrap, topic, 1, "read_committed")]
     assert got == [b"committed"]
 
 
