@@ -61,17 +61,25 @@ class AlertData(_Model):
 
     model: str
     kind: Kind
-    detector: str = Field(description="adwin, page_hinkley or chi_square")
+    detector: str = Field(
+        description="What decided: adwin, page_hinkley, a window test (psi, js, ks, "
+        "wasserstein, chi_square) or a quality check (missing_rate, type_errors, out_of_range, "
+        "constant, unseen_categories, segment_volume, schema)."
+    )
+    check: str | None = Field(
+        None, description="The quality check this alert is about (kind quality), else null."
+    )
     status: Status
     severity: Severity
     feature: str
     segment: dict[str, str] = Field(description="Segment name -> value; {} for all traffic.")
     observed_at: str = _datetime("Event time of the record that triggered this status.")
     started_at: str = _datetime("Event time at which this alert started firing.")
-    statistic: str = Field(description="mean_shift_sd, cusum_sd, chi_square or mean_score_sd")
+    statistic: str = Field(description="Name of the statistic in value, e.g. cusum_sd, psi, rate.")
     value: float
     threshold: float = Field(
-        description="What value had to exceed (resolved: stay below); for adwin, its delta."
+        description="What value had to exceed to fire (segment_volume: fall below); for "
+        "adwin, its delta."
     )
     window: Window
     reference: Summary
@@ -121,13 +129,19 @@ def segment_label(segment: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in segment.items()) or "all"
 
 
-def dedup_key(model: str, kind: str, feature: str, segment: dict[str, str]) -> str:
-    """Stable identity of an alert: one per model, kind, feature and segment.
+def dedup_key(
+    model: str, kind: str, feature: str, segment: dict[str, str], check: str | None = None
+) -> str:
+    """Stable identity of an alert: one per model, kind, feature, segment (and quality check).
 
     >>> dedup_key("fraud", "drift", "amount", {"country": "DE"})
     'fraud/drift/amount/country=DE'
+    >>> dedup_key("fraud", "quality", "amount", {}, "missing_rate")
+    'fraud/quality/amount/all/missing_rate'
     """
     key = f"{model}/{kind}/{feature}/{segment_label(segment)}"
+    if check:
+        key += f"/{check}"
     if len(key) <= _MAX_DEDUP_KEY:
         return key
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -140,6 +154,7 @@ class Signal:
 
     position: int  # index into the series' input of the micro-batch
     status: Status
+    kind: Kind
     detector: str
     statistic: str
     value: float
@@ -153,6 +168,7 @@ class Signal:
     series_events: int
     detections: int
     headline: str  # what changed, for the summary sentence
+    check: str | None = None  # quality check name; part of the dedup key
 
 
 @dataclass
@@ -186,33 +202,33 @@ class Lifecycle:
         return False
 
 
-def build_alert(
-    model: str, kind: Kind, feature: str, segment: dict[str, str], signal: Signal
-) -> AlertEvent:
+def build_alert(model: str, feature: str, segment: dict[str, str], signal: Signal) -> AlertEvent:
     """Attach identity to a :class:`Signal` and wrap it in a CloudEvent."""
-    key = dedup_key(model, kind, feature, segment)
+    key = dedup_key(model, signal.kind, feature, segment, signal.check)
     where = "all traffic" if not segment else f"segment {segment_label(segment)}"
-    if signal.status == "firing" and signal.detector == "adwin":
-        sentence = (
-            f"[{model}] {feature} drifted in {where}: {signal.headline} "
-            f"(adwin, delta={signal.threshold:.3g})"
-        )
-    elif signal.status == "firing":
-        sentence = (
-            f"[{model}] {feature} drifted in {where}: {signal.headline} "
-            f"({signal.detector}, {signal.statistic}={signal.value:.3g} > {signal.threshold:.3g})"
-        )
-    else:
+    if signal.status == "resolved":
         sentence = (
             f"[{model}] {feature} in {where} is back in line with its reference "
             f"after {signal.detections} detection(s) since {rfc3339(signal.started_at)}: "
             f"{signal.headline}"
         )
+    else:
+        verb = "drifted" if signal.kind == "drift" else f"failed {signal.check}"
+        if signal.detector == "adwin":
+            evidence = f"adwin, delta={signal.threshold:.3g}"
+        else:
+            op = "<" if signal.check == "segment_volume" else ">"  # volume: too few events
+            evidence = (
+                f"{signal.detector}, {signal.statistic}={signal.value:.3g} {op} "
+                f"{signal.threshold:.3g}"
+            )
+        sentence = f"[{model}] {feature} {verb} in {where}: {signal.headline} ({evidence})"
     ident = hashlib.sha256(f"{key}|{signal.status}|{signal.series_events}".encode()).hexdigest()
     data = AlertData(
         model=model,
-        kind=kind,
+        kind=signal.kind,
         detector=signal.detector,
+        check=signal.check,
         status=signal.status,
         severity=signal.severity,
         feature=feature,

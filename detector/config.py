@@ -71,6 +71,15 @@ class FeatureSpec(_Strict):
     name: _NAME
     path: _PATH
     type: FieldType
+    bounds: tuple[float, float] | None = Field(
+        None, description="Valid range of a numeric feature; default: the reference's range."
+    )
+
+    @model_validator(mode="after")
+    def _bounds_order(self) -> FeatureSpec:
+        if self.bounds is not None and not self.bounds[0] <= self.bounds[1]:
+            raise ValueError("bounds must be [low, high] with low <= high")
+        return self
 
 
 class PredictionSpec(_Strict):
@@ -96,10 +105,19 @@ class DetectionConfig(_Strict):
         50.0, gt=0, description="Page-Hinkley alarm level in reference sd; higher = fewer alarms."
     )
     window: int = Field(
-        500, ge=50, description="Events per tumbling window of the categorical and resolve tests."
+        500, ge=50, description="Events per tumbling window of the window tests and checks."
     )
-    categorical_alpha: float = Field(
-        1e-6, gt=0, lt=1, description="Per-window significance of the categorical chi-square test."
+    window_seconds: float | None = Field(
+        None, gt=0, description="Close windows by event time instead (seconds per window)."
+    )
+    min_window_values: int = Field(
+        50, ge=10, description="Fewer values in a window than this skip its distribution tests."
+    )
+    false_alarms_per_10m_events: float = Field(
+        1.0,
+        gt=0,
+        description="Budget of false alerts per model per 10 million events on stationary data; "
+        "the per-window test level is derived from it. Lower = fewer false pages, later alerts.",
     )
     top_categories: int = Field(
         20, ge=1, le=1000, description="Categories tracked per series; the rest pool into other."
@@ -119,6 +137,25 @@ class RunConfig(_Strict):
     batch_timeout: float = Field(0.2, gt=0, le=30, description="Max seconds to fill a batch.")
 
 
+class MetricsConfig(_Strict):
+    """The HTTP endpoint of ``run``: Prometheus ``/metrics``, ``/healthz`` and ``/readyz``."""
+
+    enabled: bool = Field(True, description="Serve metrics and health endpoints during run.")
+    host: str = Field(
+        "127.0.0.1", min_length=1, description="Address to bind; 0.0.0.0 in a container."
+    )
+    port: int = Field(9464, ge=0, le=65535, description="TCP port; 0 picks a free one.")
+    series_cap: int = Field(
+        1000, ge=0, le=100_000, description="Series exported with per-series metrics at most."
+    )
+    liveness_timeout: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds without a poll after which /healthz fails; default: the "
+        "consumer's max.poll.interval.ms (300 s).",
+    )
+
+
 class Config(_Strict):
     """A whole configuration file."""
 
@@ -131,8 +168,12 @@ class Config(_Strict):
     segments: list[SegmentSpec] = Field(default_factory=list)
     features: list[FeatureSpec] = Field(min_length=1)
     prediction: PredictionSpec | None = None
+    baseline: str | None = Field(
+        None, description="Baseline file from `drift-detector baseline`; default: warm-up."
+    )
     detection: DetectionConfig = DetectionConfig()
     run: RunConfig = RunConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @field_validator("kafka")
     @classmethod
@@ -219,4 +260,8 @@ def load_config(path: str | Path) -> Config:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"config {path} is not valid YAML: {exc}") from exc
-    return parse_config(data, str(path))
+    config = parse_config(data, str(path))
+    if config.baseline and not Path(config.baseline).is_absolute():
+        # A relative baseline path is relative to the config file, not to the working directory.
+        config = config.model_copy(update={"baseline": str(path.parent / config.baseline)})
+    return config

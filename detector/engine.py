@@ -1,12 +1,18 @@
 """The detection engine: decoded micro-batches in, alert events out. No Kafka in here.
 
 A *series* is (model, feature, segment): one for all traffic, plus one per value of each segment
-dimension (at most ``max_values`` per dimension; later values share ``__other__``). Each event
-updates, for every monitored field, the all-traffic series and one series per dimension.
+dimension (:mod:`detector.segments`). Each event updates, for every monitored field, the
+all-traffic series and one series per dimension.
 
 Alerts only depend on the order of events within each series, never on how the stream was cut
 into micro-batches, and carry no wall-clock data, so ``run`` (Kafka) and ``replay`` (files) give
 identical alerts for the same input.
+
+**False-alarm budget.** Every closed window runs up to ``TESTS_PER_WINDOW`` tests. With ``F``
+monitored fields, ``D`` segment dimensions and windows of ``W`` events, a model runs about
+``1e7 * F * (1 + D) / W * TESTS_PER_WINDOW`` tests per 10 million events; each test's level is
+the budget (``detection.false_alarms_per_10m_events``) divided by that number (a union bound, so
+the real rate is lower).
 """
 
 from __future__ import annotations
@@ -14,15 +20,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
-
 from detector.alerts import AlertEvent, build_alert
-from detector.config import Config
+from detector.baseline import Baseline, SeriesKey
+from detector.config import Config, FeatureSpec
 from detector.events import EventBatch
-from detector.series import CategoricalSeries, NumericSeries
+from detector.reference import CategoricalReference, NumericReference
+from detector.segments import SegmentRouter
+from detector.series import CategoricalSeries, NumericSeries, SeriesContext
+from detector.stream_checks import VOLUME_FEATURE, SchemaCheck, VolumeCheck
 
-OTHER_SEGMENT = "__other__"
-SeriesKey = tuple[str, str | None, str | None]  # feature, segment dimension, segment value
+TESTS_PER_WINDOW = 8  # 4 distribution tests + up to 4 quality checks
+_ALPHA_RANGE = (1e-12, 1e-3)
 
 
 @dataclass
@@ -35,42 +43,50 @@ class EngineStats:
     series: int = 0
 
 
+def test_level(config: Config) -> float:
+    """The per-test significance level that keeps the model within its false-alarm budget.
+
+    >>> from detector.config import parse_config
+    >>> cfg = parse_config({"model": "m", "topics": {"events": "e", "alerts": "a",
+    ...     "dead_letter": "d"}, "features": [{"name": "x", "path": "x", "type": "numeric"}]})
+    >>> f"{test_level(cfg):.2e}"
+    '6.25e-06'
+    """
+    detection = config.detection
+    series_updates = len(config.monitored_fields()) * (1 + len(config.segments))
+    tests = 1e7 * series_updates / detection.window * TESTS_PER_WINDOW
+    low, high = _ALPHA_RANGE
+    return min(max(detection.false_alarms_per_10m_events / tests, low), high)
+
+
 class Engine:
     """Routes each micro-batch to its series and turns their signals into alert events."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, baseline: Baseline | None = None) -> None:
         self.config = config
+        self.baseline = baseline
         self.fields = config.monitored_fields()
         self.series: dict[SeriesKey, NumericSeries | CategoricalSeries] = {}
         self.stats = EngineStats()
-        self._segment_values: dict[str, dict[str, str]] = {s.name: {} for s in config.segments}
-        self._max_values = {s.name: s.max_values for s in config.segments}
+        self.router = SegmentRouter(config.segments)
+        self.alpha = test_level(config)
+        self._contexts = {
+            f.name: SeriesContext(config.detection, self.alpha, f.bounds) for f in self.fields
+        }
+        self.schema = SchemaCheck(config.detection)
+        self.volume = VolumeCheck(config.detection, self.alpha) if config.segments else None
 
-    def _cap(self, dimension: str, value: str) -> str:
-        known = self._segment_values[dimension]
-        mapped = known.get(value)
-        if mapped is None:
-            full = len(known) >= self._max_values[dimension]
-            mapped = OTHER_SEGMENT if full else value
-            known[value] = mapped
-        return mapped
-
-    def _groups(self, batch: EventBatch) -> list[tuple[str | None, str | None, np.ndarray]]:
-        groups: list[tuple[str | None, str | None, np.ndarray]] = [
-            (None, None, np.arange(batch.size))
-        ]
-        for dimension, raw in batch.segments.items():
-            rows: dict[str, list[int]] = {}
-            for row, value in enumerate(raw):
-                rows.setdefault(self._cap(dimension, value), []).append(row)
-            groups += [(dimension, v, np.asarray(r)) for v, r in rows.items()]
-        return groups
-
-    def _series(self, key: SeriesKey, numeric: bool) -> NumericSeries | CategoricalSeries:
+    def _series(self, spec: FeatureSpec, key: SeriesKey) -> NumericSeries | CategoricalSeries:
         series = self.series.get(key)
         if series is None:
-            detection = self.config.detection
-            series = NumericSeries(detection) if numeric else CategoricalSeries(detection)
+            reference = self.baseline.references.get(key) if self.baseline else None
+            context = self._contexts[spec.name]
+            if spec.type == "numeric":
+                numeric = reference if isinstance(reference, NumericReference) else None
+                series = NumericSeries(context, numeric)
+            else:
+                categorical = reference if isinstance(reference, CategoricalReference) else None
+                series = CategoricalSeries(context, categorical)
             self.series[key] = series
             self.stats.series = len(self.series)
         return series
@@ -81,23 +97,33 @@ class Engine:
             return []
         self.stats.events += batch.size
         ranked: list[tuple[int, int, AlertEvent]] = []
-        groups = self._groups(batch)
-        for order, (spec, (dimension, value, rows)) in enumerate(
-            (f, g) for f in self.fields for g in groups
-        ):
-            key = (spec.name, dimension, value)
-            errors = batch.type_errors[spec.name][rows]
-            times = batch.times[rows]
-            series = self._series(key, spec.type == "numeric")
-            if isinstance(series, NumericSeries):
-                signals = series.update(batch.numeric[spec.name][rows], errors, times)
-            else:
-                column = batch.categorical[spec.name]
-                signals = series.update([column[r] for r in rows], errors, times)
-            segment = {} if dimension is None or value is None else {dimension: value}
-            for signal in signals:
-                alert = build_alert(self.config.model, "drift", spec.name, segment, signal)
-                ranked.append((int(rows[signal.position]), order, alert))
+        capped = self.router.capped(batch.segments)
+        groups = self.router.groups(batch.size, capped)
+        first_event = self.stats.events - batch.size  # stream index before this batch
+        for row, paths in batch.schema_samples:
+            when = float(batch.times[row])
+            for path, signal in self.schema.check(paths, first_event + row + 1, when):
+                ranked.append((row, 0, build_alert(self.config.model, path, {}, signal)))
+        if self.volume is not None:
+            for row, segment, signal in self.volume.update(capped, batch.times.tolist()):
+                alert = build_alert(self.config.model, VOLUME_FEATURE, segment, signal)
+                ranked.append((row, 0, alert))
+        order = 0
+        for spec in self.fields:
+            errors_column = batch.type_errors[spec.name]
+            for dimension, value, rows in groups:
+                order += 1
+                series = self._series(spec, (spec.name, dimension, value))
+                errors, times = errors_column[rows], batch.times[rows]
+                if isinstance(series, NumericSeries):
+                    signals = series.update(batch.numeric[spec.name][rows], errors, times)
+                else:
+                    column = batch.categorical[spec.name]
+                    signals = series.update([column[r] for r in rows], errors, times)
+                segment = {} if dimension is None or value is None else {dimension: value}
+                for signal in signals:
+                    alert = build_alert(self.config.model, spec.name, segment, signal)
+                    ranked.append((int(rows[signal.position]), order, alert))
         ranked.sort(key=lambda item: (item[0], item[1]))
         alerts = [alert for _, _, alert in ranked]
         for alert in alerts:
@@ -111,3 +137,11 @@ class Engine:
         """(series, events, missing, type errors) for every series."""
         for key, series in self.series.items():
             yield key, series.events, series.missing, series.type_errors
+
+
+def build_engine(config: Config) -> Engine:
+    """An engine with the config's baseline loaded (when it names one)."""
+    from detector.baseline import load_baseline
+
+    baseline = load_baseline(config.baseline, config) if config.baseline else None
+    return Engine(config, baseline)

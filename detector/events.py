@@ -27,6 +27,7 @@ import orjson
 from detector.config import Config
 
 MISSING_SEGMENT = "__missing__"
+SCHEMA_SAMPLE = 64  # every 64th accepted event's field paths are collected for schema checks
 _MILLIS_ABOVE = 1e11  # epoch seconds reach 1e11 in the year 5138; larger numbers are milliseconds
 _MAX_SEGMENT_CHARS = 200
 
@@ -55,6 +56,7 @@ class EventBatch:
     numeric: dict[str, np.ndarray]
     type_errors: dict[str, np.ndarray]
     categorical: dict[str, list[str | None]]
+    schema_samples: list[tuple[int, set[str]]] = field(default_factory=list)  # (row, paths)
 
     @property
     def size(self) -> int:
@@ -111,6 +113,23 @@ def parse_time(value: Any) -> float | None:
     return None
 
 
+def leaf_paths(event: Any, prefix: str = "", limit: int = 1000) -> set[str]:
+    """Dotted paths of the scalar leaves of a JSON object (lists count as leaves).
+
+    >>> sorted(leaf_paths({"a": {"b": 1, "c": [1, 2]}, "d": None}))
+    ['a.b', 'a.c', 'd']
+    """
+    paths: set[str] = set()
+    stack = [(prefix, event)]
+    while stack and len(paths) < limit:
+        where, value = stack.pop()
+        if isinstance(value, dict) and value:
+            stack += [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()]
+        else:
+            paths.add(where)
+    return paths
+
+
 def _categorical_value(value: Any) -> str | None:
     if isinstance(value, str):
         return value
@@ -141,6 +160,7 @@ class Decoder:
         self._categorical = [
             (f.name, _compile_path(f.path)) for f in fields if f.type == "categorical"
         ]
+        self.accepted = 0  # events accepted so far, across batches: schema sampling is global
 
     def decode(
         self, values: Sequence[bytes | None], default_times: Sequence[float]
@@ -157,6 +177,7 @@ class Decoder:
             name: [] for name, _ in self._numeric + self._categorical
         }
         categorical: dict[str, list[str | None]] = {name: [] for name, _ in self._categorical}
+        samples: list[tuple[int, set[str]]] = []
 
         for position, raw in enumerate(values):
             if raw is None:
@@ -186,6 +207,9 @@ class Decoder:
             else:
                 when = default_times[position]
 
+            if self.accepted % SCHEMA_SAMPLE == 0:
+                samples.append((len(positions), leaf_paths(event)))
+            self.accepted += 1
             positions.append(position)
             times.append(when)
             ident = extract(event, self._id) if self._id is not None else None
@@ -214,5 +238,6 @@ class Decoder:
             numeric={k: np.asarray(v, dtype=np.float64) for k, v in numeric.items()},
             type_errors={k: np.asarray(v, dtype=bool) for k, v in type_errors.items()},
             categorical=categorical,
+            schema_samples=samples,
         )
         return DecodeResult(batch, rejections)

@@ -1,14 +1,20 @@
 """What "normal" looks like for one series, and the transform that makes detectors scale-free.
 
-A numeric reference keeps the sorted warm-up sample. Each new value is mapped to its mid-rank in
-that sample and then to a standard normal score (probability integral transform). Under no change
-the scores are close to N(0, 1) whatever the feature's scale or shape (heavy tails, skew), and
-bounded by about +-3.3 for a 1,000-value reference, so ADWIN and Page-Hinkley get inputs in units
-they can be calibrated for once. Ties (discrete values) get mid-ranks, which only shrinks the
-variance, so thresholds stay conservative.
+A reference comes either from a training baseline (``drift-detector baseline``) or from the
+first ``detection.warmup`` live values of the series. Either way it holds:
+
+- numeric: moments, a quantile grid, fixed bins (reference deciles) with their probabilities, the
+  share of the most frequent value, and the missing and type-error rates;
+- categorical: the most frequent categories with their shares, the share of everything else,
+  the rate of categories never seen (Good-Turing), and the missing and type-error rates.
+
+Numeric values become *normal scores*: their mid-rank in the reference CDF, passed through the
+inverse normal CDF. Under no change the scores are close to N(0, 1) whatever the feature's scale
+or shape, so detectors are calibrated once for every feature. Ties (discrete values) get
+mid-ranks, which only shrinks the variance.
 
 >>> import numpy as np
->>> ref = NumericReference(np.array([3.0, 1.0, 2.0, 4.0]))
+>>> ref = NumericReference.from_sample(np.array([3.0, 1.0, 2.0, 4.0]))
 >>> ref.normal_scores(np.array([0.0, 2.5, 9.0])).round(2).tolist()
 [-1.28, 0.0, 1.28]
 """
@@ -17,6 +23,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.special import ndtri
@@ -24,6 +32,8 @@ from scipy.special import ndtri
 from detector.alerts import Summary
 
 OTHER = "__other__"
+GRID = np.linspace(0.0, 1.0, 201)  # quantile probabilities kept per numeric reference
+N_BINS = 10
 
 
 def describe(values: np.ndarray) -> Summary:
@@ -40,46 +50,216 @@ def describe(values: np.ndarray) -> Summary:
     )
 
 
-class NumericReference:
-    """Sorted reference sample of a numeric series."""
+def _rate(part: int, total: int) -> float:
+    return part / total if total else 0.0
 
-    def __init__(self, sample: np.ndarray) -> None:
-        self.sorted = np.sort(sample)
-        self.size = len(sample)
-        self.summary = describe(self.sorted)
-        self.mean = self.summary.mean or 0.0
-        self.std = self.summary.std or 0.0
+
+@dataclass
+class NumericReference:
+    """Reference distribution of a numeric series."""
+
+    count: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    quantiles: np.ndarray  # values at GRID probabilities
+    bin_edges: np.ndarray  # interior edges; bins are [e_i, e_i+1) with open outer bins
+    bin_probs: np.ndarray
+    mode_share: float  # share of the single most frequent value
+    missing_rate: float = 0.0
+    type_error_rate: float = 0.0
+    events: int = 0  # reference events, missing and mistyped ones included
+
+    @classmethod
+    def from_sample(
+        cls, sample: np.ndarray, missing: int = 0, type_errors: int = 0, present: int = 0
+    ) -> NumericReference:
+        """From values (or a uniform sample of ``present`` values) and missing/error counts."""
+        values = np.sort(np.asarray(sample, dtype=np.float64))
+        edges = np.unique(np.quantile(values, np.linspace(0, 1, N_BINS + 1)[1:-1]))
+        counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+        _, runs = np.unique(values, return_counts=True)
+        events = max(present, len(values)) + missing + type_errors
+        return cls(
+            count=len(values),
+            mean=float(values.mean()),
+            std=float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            min=float(values[0]),
+            max=float(values[-1]),
+            quantiles=np.quantile(values, GRID),
+            bin_edges=edges,
+            bin_probs=counts / len(values),
+            mode_share=float(runs.max() / len(values)),
+            missing_rate=_rate(missing, events),
+            type_error_rate=_rate(type_errors, events),
+            events=events,
+        )
 
     def normal_scores(self, values: np.ndarray) -> np.ndarray:
-        lo = np.searchsorted(self.sorted, values, side="left")
-        hi = np.searchsorted(self.sorted, values, side="right")
-        return np.asarray(ndtri(((lo + hi) / 2.0 + 0.5) / (self.size + 1.0)))
+        """Mid-rank in the reference CDF (linear between quantiles), as a standard normal score."""
+        q = self.quantiles
+        lo = np.searchsorted(q, values, side="left")
+        hi = np.searchsorted(q, values, side="right")
+        inside = np.clip(lo, 1, len(q) - 1)
+        span = q[inside] - q[inside - 1]
+        frac = np.divide(values - q[inside - 1], span, out=np.zeros_like(values), where=span > 0)
+        linear = GRID[inside - 1] + np.clip(frac, 0.0, 1.0) * (GRID[inside] - GRID[inside - 1])
+        tied = (GRID[np.clip(lo, 0, len(q) - 1)] + GRID[np.clip(hi - 1, 0, len(q) - 1)]) / 2.0
+        cdf = np.where(hi > lo, tied, np.where(lo == 0, 0.0, np.where(lo == len(q), 1.0, linear)))
+        edge = 0.5 / (self.count + 1.0)
+        return np.asarray(ndtri(np.clip(cdf, edge, 1.0 - edge)))
+
+    @property
+    def summary(self) -> Summary:
+        return Summary(
+            count=self.count,
+            mean=self.mean,
+            std=self.std,
+            min=self.min,
+            p50=float(self.quantiles[len(GRID) // 2]),
+            max=self.max,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "numeric",
+            "count": self.count,
+            "mean": self.mean,
+            "std": self.std,
+            "min": self.min,
+            "max": self.max,
+            "quantiles": self.quantiles.tolist(),
+            "bin_edges": self.bin_edges.tolist(),
+            "bin_probs": self.bin_probs.tolist(),
+            "mode_share": self.mode_share,
+            "missing_rate": self.missing_rate,
+            "type_error_rate": self.type_error_rate,
+            "events": self.events,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NumericReference:
+        return cls(
+            count=int(data["count"]),
+            mean=float(data["mean"]),
+            std=float(data["std"]),
+            min=float(data["min"]),
+            max=float(data["max"]),
+            quantiles=np.asarray(data["quantiles"], dtype=np.float64),
+            bin_edges=np.asarray(data["bin_edges"], dtype=np.float64),
+            bin_probs=np.asarray(data["bin_probs"], dtype=np.float64),
+            mode_share=float(data["mode_share"]),
+            missing_rate=float(data["missing_rate"]),
+            type_error_rate=float(data["type_error_rate"]),
+            events=int(data["events"]),
+        )
 
 
+@dataclass
 class CategoricalReference:
     """Reference shares of the most frequent categories; rarer and unseen ones pool as other.
 
-    A category needs at least ``min_count`` reference occurrences to be tracked on its own, so
-    every cell of the chi-square test has enough expected mass.
+    A category needs ``min_count`` reference occurrences to be tracked on its own, so every cell
+    of the chi-square test has enough expected mass.
 
-    >>> ref = CategoricalReference(["a"] * 50 + ["b"] * 45 + ["c"] * 3, top=5)
-    >>> ref.categories, ref.counts.tolist(), ref.encode(["b", "c", "zzz"]).tolist()
-    (['a', 'b', '__other__'], [50, 45, 3], [1, 2, 2])
+    >>> ref = CategoricalReference.from_sample(["a"] * 50 + ["b"] * 45 + ["c"] * 3, top=5)
+    >>> ref.categories, ref.shares.round(3).tolist(), ref.encode(["b", "c", "zzz"]).tolist()
+    (['a', 'b'], [0.51, 0.459, 0.031], [1, 2, 2])
     """
 
-    def __init__(self, sample: Sequence[str], top: int, min_count: int = 5) -> None:
+    count: int
+    categories: list[str]
+    shares: np.ndarray  # one per category, then other
+    known: frozenset[str]  # every category seen in the reference (bounded)
+    unseen_rate: float  # Good-Turing estimate of the chance of a never-seen category
+    missing_rate: float = 0.0
+    type_error_rate: float = 0.0
+    events: int = 0  # reference events, missing and mistyped ones included
+
+    @classmethod
+    def from_sample(
+        cls,
+        sample: Sequence[str],
+        top: int,
+        missing: int = 0,
+        type_errors: int = 0,
+        min_count: int = 5,
+        max_known: int = 10_000,
+    ) -> CategoricalReference:
         counted = Counter(sample)
+        return cls.from_counts(counted, top, missing, type_errors, min_count, max_known)
+
+    @classmethod
+    def from_counts(
+        cls,
+        counted: Counter[str],
+        top: int,
+        missing: int = 0,
+        type_errors: int = 0,
+        min_count: int = 5,
+        max_known: int = 10_000,
+    ) -> CategoricalReference:
+        total = sum(counted.values())
         tracked = [c for c, n in counted.most_common(top) if n >= min_count and c != OTHER]
-        self.categories = [*tracked, OTHER]
-        self._code = {c: i for i, c in enumerate(tracked)}
-        other = sum(n for c, n in counted.items() if c not in self._code)
-        self.counts = np.array([counted[c] for c in tracked] + [other], dtype=np.int64)
-        self.size = int(self.counts.sum())
+        other = total - sum(counted[c] for c in tracked)
+        singletons = sum(1 for n in counted.values() if n == 1)
+        events = total + missing + type_errors
+        return cls(
+            count=total,
+            categories=tracked,
+            shares=np.array([counted[c] for c in tracked] + [other], dtype=np.float64)
+            / max(total, 1),
+            known=frozenset(c for c, _ in counted.most_common(max_known)),
+            unseen_rate=_rate(singletons, total),
+            missing_rate=_rate(missing, events),
+            type_error_rate=_rate(type_errors, events),
+            events=events,
+        )
 
     def encode(self, values: Sequence[str]) -> np.ndarray:
-        other = len(self.categories) - 1
-        return np.fromiter((self._code.get(v, other) for v in values), np.int64, len(values))
+        """Index of each value's category; everything untracked maps to other (last)."""
+        code = {c: i for i, c in enumerate(self.categories)}
+        other = len(self.categories)
+        return np.fromiter((code.get(v, other) for v in values), np.int64, len(values))
 
-    def shares(self, counts: np.ndarray) -> dict[str, float]:
-        total = max(int(counts.sum()), 1)
-        return {c: round(float(n) / total, 6) for c, n in zip(self.categories, counts, strict=True)}
+    def share_map(self, counts: np.ndarray) -> dict[str, float]:
+        """Shares by category name (other as ``__other__``) for alert summaries."""
+        total = max(float(counts.sum()), 1.0)
+        names = [*self.categories, OTHER]
+        return {c: round(float(n) / total, 6) for c, n in zip(names, counts, strict=True)}
+
+    @property
+    def summary(self) -> Summary:
+        names = [*self.categories, OTHER]
+        shares = {c: round(float(s), 6) for c, s in zip(names, self.shares, strict=True)}
+        return Summary(count=self.count, shares=shares)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "categorical",
+            "count": self.count,
+            "categories": self.categories,
+            "shares": self.shares.tolist(),
+            "known": sorted(self.known),
+            "unseen_rate": self.unseen_rate,
+            "missing_rate": self.missing_rate,
+            "type_error_rate": self.type_error_rate,
+            "events": self.events,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CategoricalReference:
+        return cls(
+            count=int(data["count"]),
+            categories=[str(c) for c in data["categories"]],
+            shares=np.asarray(data["shares"], dtype=np.float64),
+            known=frozenset(str(c) for c in data["known"]),
+            unseen_rate=float(data["unseen_rate"]),
+            missing_rate=float(data["missing_rate"]),
+            type_error_rate=float(data["type_error_rate"]),
+            events=int(data["events"]),
+        )
+
+
+Reference = NumericReference | CategoricalReference

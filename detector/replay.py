@@ -17,7 +17,7 @@ import orjson
 
 from detector.alerts import AlertEvent
 from detector.config import Config
-from detector.engine import Engine
+from detector.engine import build_engine
 from detector.events import Decoder, Rejection
 
 
@@ -47,7 +47,7 @@ def replay(
 
     ``on_rejection`` gets the 1-based record number, the rejection and the raw line.
     """
-    decoder, engine = Decoder(config), Engine(config)
+    decoder, engine = Decoder(config), build_engine(config)
     report = ReplayReport()
     for batch in _batches(lines, config.run.batch_size):
         values = [line.rstrip(b"\r\n") for line in batch]

@@ -14,8 +14,8 @@ from jsonschema import Draft202012Validator
 
 from detector.alerts import AlertEvent
 from detector.config import Config, parse_config
-from detector.engine import OTHER_SEGMENT
 from detector.replay import replay
+from detector.segments import OTHER_SEGMENT
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict
 
 SCHEMA = json.loads(

@@ -56,7 +56,7 @@ class PageHinkley:
 
     def _reset(self) -> None:
         self._n = 0
-        self._mean = 0.0
+        self._sum = 0.0  # of values since the reset: a sum, not a mean, so batching is exact
         self._sum_inc = 0.0
         self._sum_dec = 0.0
         self._min_inc = np.inf
@@ -64,9 +64,16 @@ class PageHinkley:
         self._min_at = -1  # absolute index (in self._seen numbering) of the extremes
         self._max_at = -1
 
+    @property
+    def statistic(self) -> float | None:
+        """The larger one-sided test value now (alarm above ``threshold``); None when reset."""
+        if self._n == 0:
+            return None
+        return max(self._sum_inc - float(self._min_inc), self._max_dec - self._sum_dec)
+
     def _cumulative(self, steps: np.ndarray, start: float) -> np.ndarray:
-        if self.alpha == 1.0:
-            return start + np.cumsum(steps)
+        if self.alpha == 1.0:  # prepend the carry: the same additions in the same order
+            return np.cumsum(np.concatenate([[start], steps]))[1:]
         out, _ = lfilter([1.0], [1.0, -self.alpha], steps, zi=[self.alpha * start])
         return np.asarray(out)
 
@@ -79,7 +86,8 @@ class PageHinkley:
             chunk = x[start:]
             idx = np.arange(len(chunk))
             n = self._n + idx + 1
-            means = (self._mean * self._n + np.cumsum(chunk)) / n
+            sums = np.cumsum(np.concatenate([[self._sum], chunk]))[1:]
+            means = sums / n
             dev = chunk - means
             s_inc = self._cumulative(dev - self.delta, self._sum_inc)
             s_dec = self._cumulative(dev + self.delta, self._sum_dec)
@@ -95,7 +103,7 @@ class PageHinkley:
             max_at = _last_extreme(s_dec >= max_dec, absolute, self._max_at)
 
             self._n = int(n[stop])
-            self._mean = float(means[stop])
+            self._sum = float(sums[stop])
             self._sum_inc, self._sum_dec = float(s_inc[stop]), float(s_dec[stop])
             self._min_inc, self._max_dec = float(min_inc[stop]), float(max_dec[stop])
             self._min_at, self._max_at = int(min_at[stop]), int(max_at[stop])

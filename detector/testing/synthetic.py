@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from detector.alerts import rfc3339
+from detector.events import EventBatch
 
 START_TIME = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
@@ -35,16 +36,22 @@ DEFAULT_SEGMENTS = {
 class Drift:
     """A change starting at event ``start`` (stream index), optionally in one segment only.
 
-    ``kind="mean"`` adds ``shift`` noise standard deviations to a numeric feature;
-    ``kind="share"`` moves a categorical feature's ``category`` to share ``shift``.
+    - ``mean``: adds ``shift`` noise standard deviations to a numeric feature;
+    - ``ramp``: the same, reached linearly over ``duration`` events;
+    - ``scale``: multiplies the noise by ``shift`` (2 ** 0.5 doubles the variance);
+    - ``share``: moves a categorical feature's ``category`` to share ``shift``;
+    - ``missing``: the feature is absent with probability ``shift``;
+    - ``strings``: the numeric feature arrives as a JSON string;
+    - ``silence``: the segment's events stop (``feature`` is ignored).
     """
 
     feature: str
     start: int
     shift: float = 1.0
     segment: tuple[str, str] | None = None
-    kind: Literal["mean", "share"] = "mean"
+    kind: Literal["mean", "ramp", "scale", "share", "missing", "strings", "silence"] = "mean"
     category: str | None = None
+    duration: int = 1
 
 
 @dataclass
@@ -60,6 +67,7 @@ class SyntheticStream:
     noise: Literal["normal", "student_t3"] = "normal"
     seed: int = 0
     seconds_per_event: float = 0.01
+    missing: dict[str, float] = field(default_factory=dict)  # base missing rate per feature
 
     def _noise(self, rng: np.random.Generator, n: int) -> np.ndarray:
         if self.noise == "student_t3":
@@ -72,22 +80,48 @@ class SyntheticStream:
         cols: dict[str, Any] = {"time": START_TIME + np.arange(n) * self.seconds_per_event}
         for name, values in self.segments.items():
             cols[f"segment.{name}"] = np.asarray(values)[rng.integers(len(values), size=n)]
+        noise: dict[str, np.ndarray] = {}
         for i, name in enumerate(self.numeric):
             loc = (i + 1) * 5.0 * self.scale
-            cols[name] = loc + self.scale * self._noise(rng, n)
+            noise[name] = self.scale * self._noise(rng, n)
+            cols[name] = loc + noise[name]
         for name, shares in self.categorical.items():
             labels = np.asarray(list(shares))
             p = np.asarray(list(shares.values()))
             cols[name] = labels[rng.choice(len(labels), size=n, p=p / p.sum())]
+        names = [*self.numeric, *self.categorical]
+        missing = {name: rng.random(n) < self.missing.get(name, 0.0) for name in names}
+        strings = {name: np.zeros(n, dtype=bool) for name in self.numeric}
+        keep = np.ones(n, dtype=bool)
+        index = np.arange(n)
         for drift in drifts:
-            mask = np.arange(n) >= drift.start
+            mask = index >= drift.start
             if drift.segment is not None:
                 mask &= cols[f"segment.{drift.segment[0]}"] == drift.segment[1]
             if drift.kind == "mean":
                 cols[drift.feature] = cols[drift.feature] + mask * drift.shift * self.scale
-            else:
+            elif drift.kind == "ramp":
+                progress = np.clip((index - drift.start) / max(drift.duration, 1), 0.0, 1.0)
+                cols[drift.feature] = (
+                    cols[drift.feature] + mask * progress * drift.shift * self.scale
+                )
+            elif drift.kind == "scale":
+                extra = noise[drift.feature] * (drift.shift - 1.0)
+                cols[drift.feature] = cols[drift.feature] + mask * extra
+            elif drift.kind == "share":
                 self._move_share(rng, cols, drift, mask)
+            elif drift.kind == "missing":
+                missing[drift.feature] |= mask & (rng.random(n) < drift.shift)
+            elif drift.kind == "strings":
+                strings[drift.feature] |= mask
+            else:
+                keep &= ~mask
         cols["prediction"] = 1.0 / (1.0 + np.exp(-rng.standard_normal(n)))
+        cols["__missing__"] = missing
+        cols["__strings__"] = strings
+        if not keep.all():
+            cols = {k: _filter(v, keep) for k, v in cols.items()}
+            cols["time"] = START_TIME + np.flatnonzero(keep) * self.seconds_per_event
         return cols
 
     def _move_share(
@@ -112,10 +146,16 @@ class SyntheticStream:
         seg = {name: cols[f"segment.{name}"].tolist() for name in self.segments}
         num = {name: cols[name].tolist() for name in self.numeric}
         cat = {name: cols[name].tolist() for name in self.categorical}
+        absent = _rows_by_index(cols["__missing__"])
+        quoted = _rows_by_index(cols["__strings__"])
         score = cols["prediction"].tolist()
-        for i in range(n):
+        for i in range(len(times)):
             features: dict[str, Any] = {name: values[i] for name, values in num.items()}
             features.update({name: values[i] for name, values in cat.items()})
+            for name in quoted.get(i, ()):
+                features[name] = str(features[name])
+            for name in absent.get(i, ()):
+                del features[name]
             yield {
                 "event_id": f"e-{self.seed}-{i}",
                 "ts": rfc3339(times[i]),
@@ -123,6 +163,56 @@ class SyntheticStream:
                 "features": features,
                 "prediction": {"score": score[i]},
             }
+
+
+def _rows_by_index(masks: dict[str, np.ndarray]) -> dict[int, list[str]]:
+    rows: dict[int, list[str]] = {}
+    for name, mask in masks.items():
+        for i in np.flatnonzero(mask).tolist():
+            rows.setdefault(i, []).append(name)
+    return rows
+
+
+def event_batches(
+    stream: SyntheticStream, n: int, drifts: Sequence[Drift] = (), size: int = 5000
+) -> Iterator[EventBatch]:
+    """The stream as decoded micro-batches (what the decoder would produce), skipping JSON.
+
+    Field names follow :func:`config_dict`; for large acceptance tests, where encoding and
+    decoding JSON would dominate the run time. Schema samples are not produced.
+    """
+    cols = stream.columns(n, drifts)
+    total = len(cols["time"])
+    for start in range(0, total, size):
+        part = slice(start, min(start + size, total))
+        numeric, errors, categorical = {}, {}, {}
+        for name in stream.numeric:
+            gone, text = cols["__missing__"][name][part], cols["__strings__"][name][part]
+            numeric[name] = np.where(gone | text, np.nan, cols[name][part])
+            errors[name] = text & ~gone
+        for name in stream.categorical:
+            gone = cols["__missing__"][name][part]
+            values = cols[name][part].tolist()
+            categorical[name] = [
+                None if g else v for v, g in zip(values, gone.tolist(), strict=True)
+            ]
+            errors[name] = np.zeros(len(values), dtype=bool)
+        count = part.stop - part.start
+        yield EventBatch(
+            positions=list(range(count)),
+            times=cols["time"][part],
+            ids=[None] * count,
+            segments={d: cols[f"segment.{d}"][part].tolist() for d in stream.segments},
+            numeric=numeric,
+            type_errors=errors,
+            categorical=categorical,
+        )
+
+
+def _filter(value: Any, keep: np.ndarray) -> Any:
+    if isinstance(value, dict):
+        return {k: v[keep] for k, v in value.items()}
+    return value[keep]
 
 
 def config_dict(

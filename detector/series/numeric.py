@@ -1,0 +1,287 @@
+"""A numeric series: normal scores into ADWIN and Page-Hinkley, binned window tests, checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from detector.alerts import Signal, Summary
+from detector.detectors.adwin import Adwin
+from detector.detectors.distribution import TestResult, binned_tests
+from detector.detectors.page_hinkley import PageHinkley
+from detector.quality import beyond_range_check, constant_check, rate_check
+from detector.reference import NumericReference, describe
+from detector.series.base import (
+    RESOLVE_ALPHA,
+    Evidence,
+    SeriesBase,
+    SeriesContext,
+    WindowVerdict,
+    window_of,
+)
+from detector.sketches import Histogram, NumericSketch
+
+# The extremes of a small reference (a 1,000-value warm-up) say little about the range of
+# heavy-tailed data, so without configured bounds only a large (training) reference is used.
+RANGE_FROM_REFERENCE = 10_000
+
+
+def values_since_change(scores: np.ndarray, least: int = 10) -> int:
+    """How many of the newest ``scores`` follow the most likely single change in mean.
+
+    The classic CUSUM estimator: the split maximising ``|S_k - k/n * S_n|``.
+
+    >>> values_since_change(np.array([0.0] * 80 + [2.0] * 20))
+    20
+    """
+    n = len(scores)
+    if n <= least:
+        return n
+    sums = np.cumsum(scores)
+    k = np.arange(1, n)
+    split = int(np.argmax(np.abs(sums[:-1] - k / n * sums[-1]))) + 1
+    return max(n - split, least)
+
+
+class _Window:
+    """Accumulators of the open window.
+
+    Values and scores are kept (at most one window's worth) rather than summed as they come:
+    float sums depend on how the stream was cut into batches, and alerts must not.
+    """
+
+    def __init__(self, edges: np.ndarray) -> None:
+        self.histogram = Histogram(edges)
+        self.reset()
+
+    def reset(self) -> None:
+        self.histogram.reset()
+        self.values: list[np.ndarray] = []
+        self.scores: list[np.ndarray] = []
+        self.events = self.missing = self.type_errors = self.above = self.below = 0
+        self.first_time = self.last_time = math.nan
+
+
+class NumericSeries(SeriesBase):
+    """Reference, detectors, window tests and checks of one numeric series."""
+
+    def __init__(self, context: SeriesContext, reference: NumericReference | None = None) -> None:
+        super().__init__(context)
+        self.reference: NumericReference | None = None
+        self._warm: list[np.ndarray] = []
+        self._warm_n = self._warm_missing = self._warm_errors = 0
+        self._adwin = Adwin(delta=self.config.adwin_delta)
+        self._ph = PageHinkley(delta=self.config.ph_delta, threshold=self.config.ph_threshold)
+        self._recent = self._recent_z = self._recent_t = np.empty(0)  # last `window` values
+        self._window = _Window(np.empty(0))
+        self.totals = NumericSketch(np.empty(0))
+        if reference is not None:
+            self._start(reference)
+
+    def _start(self, reference: NumericReference) -> None:
+        self.reference = reference
+        self._window = _Window(reference.bin_edges)
+        self.totals = NumericSketch(reference.bin_edges)  # all values since the reference
+        self._low, self._high = self.context.bounds or (reference.min, reference.max)
+
+    @property
+    def reference_summary(self) -> Summary:
+        return self.reference.summary if self.reference else Summary(count=0)
+
+    def drift_statistics(self) -> dict[str, TestResult]:
+        """The window tests, plus Page-Hinkley's running value and the recent mean score."""
+        stats = super().drift_statistics()
+        cusum = self._ph.statistic
+        if cusum is not None:
+            stats["cusum_sd"] = TestResult("cusum_sd", cusum, self._ph.threshold)
+        if len(self._recent_z):
+            # Mean of N(0,1) scores: 4 standard errors is a clear shift.
+            noise = 4.0 / math.sqrt(len(self._recent_z))
+            stats["mean_score_sd"] = TestResult(
+                "mean_score_sd", float(self._recent_z.mean()), noise
+            )
+        return stats
+
+    def update(
+        self, values: np.ndarray, type_errors: np.ndarray, times: np.ndarray
+    ) -> list[Signal]:
+        """Feed one micro-batch of this series (NaN = missing); return alert status changes."""
+        missing = np.isnan(values)
+        self._count(missing, type_errors)
+        start = 0 if self.reference is not None else self._warm_up(values, missing, type_errors)
+        if self.reference is None or start == len(values):
+            return []
+        return self._monitor(
+            start, values[start:], missing[start:], type_errors[start:], times[start:]
+        )
+
+    def _warm_up(self, values: np.ndarray, missing: np.ndarray, errors: np.ndarray) -> int:
+        need = self.config.warmup - self._warm_n
+        filled = np.cumsum(~missing)
+        used = int(np.searchsorted(filled, need)) + 1 if filled[-1] >= need else len(values)
+        taken = values[:used][~missing[:used]]
+        self._warm.append(taken)
+        self._warm_n += len(taken)
+        self._warm_errors += int(errors[:used].sum())
+        self._warm_missing += int((missing[:used] & ~errors[:used]).sum())
+        if self._warm_n == self.config.warmup:
+            sample = np.concatenate(self._warm)
+            self._start(NumericReference.from_sample(sample, self._warm_missing, self._warm_errors))
+            self._warm = []
+        return used
+
+    def _monitor(
+        self,
+        offset: int,
+        values: np.ndarray,
+        missing: np.ndarray,
+        errors: np.ndarray,
+        times: np.ndarray,
+    ) -> list[Signal]:
+        assert self.reference is not None
+        at = np.flatnonzero(~missing)  # event position of each value
+        x, x_times = values[at], times[at]
+        z = self.reference.normal_scores(x)
+        before = np.concatenate([[0], np.cumsum(~missing)])  # values before each event
+        self._history = (
+            np.concatenate([self._recent, x]),
+            np.concatenate([self._recent_z, z]),
+            np.concatenate([self._recent_t, x_times]),
+            len(self._recent),
+        )
+
+        Found = tuple[str, int, float, float, int] | None  # detector, index, value, level, since
+        steps: list[tuple[int, int, Found]] = [(end, 1, None) for end in self.clock.closes(times)]
+        for i in self._adwin.update_many(z):
+            steps.append((int(at[i]), 0, ("adwin", i, math.nan, self._adwin.delta, -1)))
+        for d in self._ph.update_many(z):
+            ph = ("page_hinkley", d.index, d.statistic, self._ph.threshold, d.index - d.onset)
+            steps.append((int(at[d.index]), 0, ph))
+        steps.sort(key=lambda s: (s[0], s[1], str(s[2])))
+
+        signals: list[Signal] = []
+        cursor = 0
+        for position, is_close, found in steps:
+            self._accumulate(cursor, position + 1, missing, errors, times, x, z, before)
+            cursor = max(cursor, position + 1)
+            if is_close:
+                signals += self._close(offset + position)
+            elif found is not None:
+                signals += self._change_point(offset + position, *found)
+        self._accumulate(cursor, len(values), missing, errors, times, x, z, before)
+
+        keep = self.config.window
+        raw, scores, stamps, _ = self._history
+        self._recent, self._recent_z, self._recent_t = raw[-keep:], scores[-keep:], stamps[-keep:]
+        return signals
+
+    def _accumulate(
+        self,
+        start: int,
+        stop: int,
+        missing: np.ndarray,
+        errors: np.ndarray,
+        times: np.ndarray,
+        x: np.ndarray,
+        z: np.ndarray,
+        before: np.ndarray,
+    ) -> None:
+        if stop <= start:
+            return
+        w = self._window
+        chunk = x[before[start] : before[stop]]
+        w.events += stop - start
+        w.type_errors += int(errors[start:stop].sum())
+        w.missing += int((missing[start:stop] & ~errors[start:stop]).sum())
+        w.histogram.update(chunk)
+        w.values.append(chunk)
+        w.scores.append(z[before[start] : before[stop]])
+        w.above += int((chunk > self._high).sum())
+        w.below += int((chunk < self._low).sum())
+        if math.isnan(w.first_time):
+            w.first_time = float(times[start])
+        w.last_time = float(times[stop - 1])
+
+    def _change_point(
+        self, position: int, detector: str, index: int, value: float, threshold: float, since: int
+    ) -> list[Signal]:
+        assert self.reference is not None
+        raw, scores, stamps, offset = self._history
+        end = offset + index + 1
+        if since < 0:
+            since = values_since_change(scores[max(0, end - self.config.window) : end])
+        count = max(1, min(since, self.config.window, end))
+        current = describe(raw[end - count : end])
+        shift = self._shift(current)
+        if not self.lifecycle("drift").detect(float(stamps[end - 1]), self.severity(shift)):
+            return []
+        statistic = "cusum_sd" if detector == "page_hinkley" else "mean_shift_sd"
+        result = TestResult(detector, abs(shift) if math.isnan(value) else value, threshold)
+        evidence = Evidence(
+            position,
+            float(stamps[end - 1]),
+            window_of(count, float(stamps[end - count]), float(stamps[end - 1])),
+            current,
+            self._headline(current, shift),
+        )
+        signal = self.signal("drift", "firing", result, evidence)
+        signal.statistic = statistic
+        return [signal]
+
+    def _shift(self, current: Summary) -> float:
+        assert self.reference is not None
+        scale = self.reference.std if self.reference.std > 0 else 1.0
+        return ((current.mean or 0.0) - self.reference.mean) / scale
+
+    def _headline(self, current: Summary, shift: float) -> str:
+        assert self.reference is not None
+        return (
+            f"mean {self.reference.mean:.4g} -> {current.mean:.4g} ({shift:+.2f} sd), "
+            f"std {self.reference.std:.4g} -> {current.std:.4g} over {current.count} values"
+        )
+
+    def _close(self, position: int) -> list[Signal]:
+        assert self.reference is not None
+        w, ref, alpha = self._window, self.reference, self.context.alpha
+        levels = (alpha, RESOLVE_ALPHA)
+        if w.events == 0:
+            return []
+        values = np.concatenate(w.values) if w.values else np.empty(0)
+        self.totals.update(values)
+        n = len(values)
+        current = describe(values)
+        verdict = WindowVerdict(shift=self._shift(current) if n else 0.0)
+        if n >= self.config.min_window_values:
+            counts = w.histogram.counts
+            args = (counts, ref.bin_probs, ref.bin_edges, ref.std)
+            verdict.drift = binned_tests(*args, alpha, ref.count)
+            loose = binned_tests(*args, RESOLVE_ALPHA, ref.count)
+            noise = 3.0 * math.sqrt(1.0 / n + 1.0 / ref.count)
+            score_mean = float(np.concatenate(w.scores).mean())
+            verdict.drift_clean = not any(r.fired for r in loose) and abs(score_mean) < noise
+            spread = float(values.max() - values.min())
+            verdict.quality.append((constant_check(n, spread, ref.mode_share, alpha), spread > 0))
+        for name, count, rate in (
+            ("missing_rate", w.missing, ref.missing_rate),
+            ("type_errors", w.type_errors, ref.type_error_rate),
+        ):
+            seen = rate * ref.events
+            checks = [rate_check(name, count, w.events, seen, ref.events, a) for a in levels]
+            verdict.quality.append((checks[0], not checks[1].fired))
+        if n and self.context.bounds:  # configured bounds: the reference is taken as all inside
+            outside = w.above + w.below
+            checks = [rate_check("out_of_range", outside, n, 0, ref.count, a) for a in levels]
+            verdict.quality.append((checks[0], not checks[1].fired))
+        elif n and ref.count >= RANGE_FROM_REFERENCE:
+            checks = [beyond_range_check(w.above, w.below, n, ref.count, a) for a in levels]
+            verdict.quality.append((checks[0], not checks[1].fired))
+        evidence = Evidence(
+            position,
+            w.last_time,
+            window_of(w.events, w.first_time, w.last_time),
+            current,
+            self._headline(current, verdict.shift) if n else "no values in the window",
+        )
+        w.reset()
+        return self.judge(verdict, evidence)
