@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ from confluent_kafka.cimpl import NewTopic
 
 from detector.alerts import CONTENT_TYPE, alert_bytes
 from detector.config import Config
-from detector.engine import Engine
+from detector.engine import build_engine
 from detector.errors import DeliveryError, KafkaBoundaryError
 from detector.events import Decoder
 from detector.kafka.clients import (
@@ -38,6 +39,7 @@ from detector.kafka.clients import (
     producer_config,
 )
 from detector.kafka.dead_letter import dead_letter_headers
+from detector.observability.metrics import WorkerMetrics
 
 log = logging.getLogger("detector.worker")
 _METADATA_TIMEOUT = 30.0
@@ -71,11 +73,12 @@ class Worker:
         self.report = WorkerReport()
         self._stop = threading.Event()
         self._decoder = Decoder(config)
-        self._engine = Engine(config)
+        self._engine = build_engine(config)
         self._failures: list[str] = []
         self._ends: dict[int, int] = {}
         self._reached: set[int] = set()
         self._assigned: set[int] = set()
+        self.metrics = WorkerMetrics(config, self._engine)  # for /metrics, health, progress
 
     def stop(self) -> None:
         """Ask the loop to finish its batch, flush, commit and close (SIGTERM handler)."""
@@ -101,16 +104,19 @@ class Worker:
             consumer.subscribe(
                 [topics.events], on_assign=self._on_assign, on_revoke=self._on_revoke
             )
+            self.metrics.started(self._ends)
             while not self._stop.is_set():
                 messages = consumer.consume(
                     self.config.run.batch_size, timeout=self.config.run.batch_timeout
                 )
+                self.metrics.polled(consumer, self._assigned)
                 records = [m for m in messages if self._keep(m)]
                 if records:
                     self._process(records, producer, consumer)
                 if self.until_end and self._at_end():
                     break
         finally:
+            self.metrics.stopped()
             try:
                 self._flush(producer)
             finally:
@@ -159,10 +165,12 @@ class Worker:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assigned |= {p.partition for p in partitions}
+        self.metrics.assigned(self._assigned)
         log.info("assigned partitions %s", sorted(self._assigned))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assigned -= {p.partition for p in partitions}
+        self.metrics.revoked(self._assigned)
 
     def _keep(self, message: Message) -> bool:
         err = message.error()
@@ -173,6 +181,7 @@ class Worker:
             if offset >= self._ends.get(partition, 0):
                 self._reached.add(partition)
             return False
+        self.metrics.error("consume", err.name())
         if err.fatal():
             raise KafkaBoundaryError(f"fatal consumer error: {describe_error(err)}")
         log.warning("consumer error: %s", describe_error(err))
@@ -182,6 +191,7 @@ class Worker:
         return bool(self._assigned) and self._assigned <= self._reached
 
     def _process(self, records: list[Message], producer: Producer, consumer: Consumer) -> None:
+        started = time.perf_counter()
         values = [m.value() for m in records]
         times = [m.timestamp()[1] / 1000.0 for m in records]
         result = self._decoder.decode(values, times)
@@ -207,7 +217,8 @@ class Worker:
             )
             self.report.dead_letters[rejection.reason] += 1
         self._flush(producer)
-        consumer.store_offsets(offsets=self._next_offsets(records))
+        offsets = self._next_offsets(records)
+        consumer.store_offsets(offsets=offsets)
         self.report.records += len(records)
         self.report.alerts += len(alerts)
         self.report.batches += 1
@@ -215,9 +226,19 @@ class Worker:
             _, partition, offset = _where(record)
             if offset + 1 >= self._ends.get(partition, 0):
                 self._reached.add(partition)
+        event_times = result.batch.times
+        self.metrics.batch(
+            len(records),
+            offsets,
+            [(a.data.kind, a.data.severity, a.data.status) for a in alerts],
+            [r.reason for r in result.rejections],
+            float(event_times.max()) if len(event_times) else None,
+            time.perf_counter() - started,
+        )
 
     def _on_delivery(self, err: KafkaError | None, message: Message) -> None:
         if err is not None:
+            self.metrics.error("produce", err.name())
             self._failures.append(f"{message.topic()}: {describe_error(err)}")
 
     def _flush(self, producer: Producer) -> None:
