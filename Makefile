@@ -8,7 +8,12 @@ KAFKA_PORT ?= 9092
 KAFKA_CONTROLLER_PORT ?= 9093
 export KAFKA_BOOTSTRAP_SERVERS_LOCAL := 127.0.0.1:$(KAFKA_PORT)
 
-.PHONY: install demo test lint format schemas kafka kafka-stop clean
+# Debian packages some tests run for real: Prometheus and promtool (tests/observability) and
+# Alertmanager (tests/routing). Installed when missing; without root, through sudo.
+TEST_PACKAGES := prometheus prometheus-alertmanager
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install test-deps demo test lint format schemas kafka kafka-stop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +26,15 @@ install: $(STAMP) ## create .venv with the package and its dev tools
 demo: kafka ## synthetic stream with one injected drift -> local broker -> detector -> alerts
 	KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_BOOTSTRAP_SERVERS_LOCAL) $(PY) examples/demo.py
 
-test: $(STAMP) ## all tests; Kafka tests use $$KAFKA_BOOTSTRAP_SERVERS or start their own broker
+test-deps: ## the Debian packages above, when missing (skipped where apt-get is absent)
+	@if ! command -v promtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then \
+		if command -v apt-get >/dev/null; then \
+			$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
+				-y -qq --no-install-recommends $(TEST_PACKAGES); \
+		else echo "note: $(TEST_PACKAGES) not installed; their tests will be skipped"; fi; \
+	fi
+
+test: $(STAMP) test-deps ## all tests; Kafka tests use $$KAFKA_BOOTSTRAP_SERVERS or start their own broker
 	$(PY) -m pytest
 
 lint: $(STAMP) ## ruff, formatting and mypy --strict

@@ -13,6 +13,7 @@ import argparse
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -23,7 +24,10 @@ from detector.alerts import AlertEvent, alert_bytes
 from detector.config import Config, load_config
 from detector.errors import ConfigError, DetectorError
 from detector.events import Rejection
+from detector.observability.logs import configure_logging, emit_error, emit_summary
+from detector.observability.progress import replay_progress
 from detector.replay import read_lines, rejection_line, replay
+from detector.routing import cli as routing_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Kafka-native drift detection for ML model inputs and outputs.",
     )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (stderr)")
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="stderr logs as text or as one JSON object per line (default: text)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="consume events from Kafka and produce alerts")
@@ -47,8 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--input", required=True, help="events, one JSON object per line; - = stdin")
     rep.add_argument("--dead-letter", type=Path, help="write rejected records here (JSON lines)")
 
+    base = sub.add_parser("baseline", help="summarise training data into a baseline file")
+    base.add_argument("--config", required=True, type=Path)
+    base.add_argument("--input", required=True, help="training data: .jsonl, .csv, .parquet, -")
+    base.add_argument("--out", required=True, type=Path, help="baseline file to write (JSON)")
+
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("--config", required=True, type=Path)
+    routing_cli.register(sub)  # route, silence
     return parser
 
 
@@ -66,14 +82,15 @@ def _replay(config: Config, source: str, dead_letter: Path | None) -> int:
 
     try:
         if source == "-":
-            report = replay(config, read_lines(sys.stdin.buffer), emit, reject)
+            with replay_progress(sys.stdin.buffer, read_lines(sys.stdin.buffer)) as lines:
+                report = replay(config, lines, emit, reject)
         else:
             try:
                 stream = open(source, "rb")  # noqa: SIM115 - closed below, wraps OSError
             except OSError as exc:
                 raise ConfigError(f"--input: cannot read {source}: {exc.strerror}") from exc
-            with stream:
-                report = replay(config, read_lines(stream), emit, reject)
+            with stream, replay_progress(stream, read_lines(stream)) as lines:
+                report = replay(config, lines, emit, reject)
     finally:
         if dlq_file is not None:
             dlq_file.close()
@@ -84,12 +101,48 @@ def _replay(config: Config, source: str, dead_letter: Path | None) -> int:
         "alerts": report.alerts,
         "series": report.series,
     }
-    print(f"replay summary: {orjson.dumps(summary).decode()}", file=sys.stderr)
+    emit_summary("replay", summary)
+    return 0
+
+
+def _baseline(config: Config, source: str, out: Path) -> int:
+    from detector.baseline import BaselineBuilder
+    from detector.inputs import iter_records
+
+    builder = BaselineBuilder(config)
+    started, chunk = time.monotonic(), []
+    show = sys.stderr.isatty()
+    for record in iter_records(source):
+        chunk.append(record)
+        if len(chunk) == 5000:
+            builder.add(chunk)
+            chunk = []
+            if show:
+                rate = builder.events / max(time.monotonic() - started, 1e-9)
+                sys.stderr.write(f"\rbaseline: {builder.events:,} rows  {rate:,.0f} rows/s")
+    if chunk:
+        builder.add(chunk)
+    if show:
+        sys.stderr.write("\n")
+    baseline = builder.build()
+    try:
+        out.write_bytes(baseline.to_json())
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot write {out}: {exc.strerror}") from exc
+    summary = {
+        "rows": builder.events,
+        "rejected": dict(builder.rejected),
+        "series": len(baseline.references),
+        "out": str(out),
+    }
+    emit_summary("baseline", summary)
     return 0
 
 
 def _run(config: Config, until_end: bool) -> int:
     from detector.kafka.worker import Worker, summary_line  # Kafka stays out of replay's path
+    from detector.observability.http import serve_worker
+    from detector.observability.progress import run_progress
 
     worker = Worker(config, until_end=until_end)
 
@@ -99,31 +152,32 @@ def _run(config: Config, until_end: bool) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    report = worker.run()
-    print(f"run summary: {orjson.dumps(summary_line(report)).decode()}", file=sys.stderr)
+    with serve_worker(config, worker.metrics), run_progress(worker.metrics, until_end):
+        report = worker.run()
+    emit_summary("run", summary_line(report))
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(args.log_level, args.log_format)
     try:
+        if args.command in routing_cli.COMMANDS:
+            return routing_cli.run(args)
         config = load_config(args.config)
         if args.command == "check-config":
             print(orjson.dumps(config.model_dump(), option=orjson.OPT_INDENT_2).decode())
             return 0
+        if args.command == "baseline":
+            return _baseline(config, args.input, args.out)
         if args.command == "replay":
             return _replay(config, args.input, args.dead_letter)
         return _run(config, args.until_end)
     except ConfigError as exc:
-        print(f"drift-detector: {exc}", file=sys.stderr)
+        emit_error(str(exc))
         return 2
     except DetectorError as exc:
-        print(f"drift-detector: {exc}", file=sys.stderr)
+        emit_error(str(exc))
         return 1
 
 

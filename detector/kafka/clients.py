@@ -26,7 +26,7 @@ from detector.errors import ConfigError
 Props = dict[str, str | int | float | bool]
 T = TypeVar("T")
 
-_CONSUMER_ONLY_PREFIXES = (
+CONSUMER_ONLY_PREFIXES = (
     "group.",
     "auto.offset.reset",
     "enable.auto.",
@@ -41,7 +41,7 @@ _CONSUMER_ONLY_PREFIXES = (
     "enable.partition.eof",
     "check.crcs",
 )
-_PRODUCER_ONLY_PREFIXES = (
+PRODUCER_ONLY_PREFIXES = (
     "acks",
     "request.required.acks",
     "enable.idempotence",
@@ -72,7 +72,7 @@ def consumer_config(config: Config) -> Props:
     if "bootstrap.servers" not in config.kafka:
         raise ConfigError("kafka.bootstrap.servers: required")
     props: Props = {"auto.offset.reset": "earliest"}
-    props.update(_without(config.kafka, _PRODUCER_ONLY_PREFIXES))
+    props.update(_without(config.kafka, PRODUCER_ONLY_PREFIXES))
     props.update({"enable.auto.offset.store": False, "enable.partition.eof": True})
     return props
 
@@ -80,14 +80,14 @@ def consumer_config(config: Config) -> Props:
 def producer_config(config: Config) -> Props:
     """Properties for the producer of alerts and dead letters."""
     props: Props = {"linger.ms": 5, "compression.type": "lz4"}
-    props.update(_without(config.kafka, _CONSUMER_ONLY_PREFIXES))
+    props.update(_without(config.kafka, CONSUMER_ONLY_PREFIXES))
     props.update({"enable.idempotence": True, "acks": "all"})
     return props
 
 
 def admin_config(config: Config) -> Props:
     """Properties for the admin client (topic checks and creation)."""
-    return _without(config.kafka, _CONSUMER_ONLY_PREFIXES + _PRODUCER_ONLY_PREFIXES)
+    return _without(config.kafka, CONSUMER_ONLY_PREFIXES + PRODUCER_ONLY_PREFIXES)
 
 
 def create_client(factory: Callable[[Props], T], props: Props) -> T:

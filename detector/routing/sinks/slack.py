@@ -1,0 +1,73 @@
+"""A Slack-style incoming webhook: one readable message per notification (``{"text": ...}``).
+
+Slack answers 200 ``ok``; 4xx (bad or revoked URL) is permanent, 429 and 5xx are retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from detector.alerts import AlertData, segment_label
+from detector.routing.config import ModelLinks, SlackSink
+from detector.routing.notifications import (
+    SEVERITY_RANK,
+    Notification,
+    first_look,
+    headline,
+    link,
+    reference_text,
+)
+from detector.routing.sinks.base import Result, post_json
+
+_LISTED = 25
+_ICONS = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":white_circle:"}
+
+
+def _line(a: AlertData) -> str:
+    change = a.summary.split(": ", 1)[-1]
+    return (
+        f"• *{a.feature}* in {segment_label(a.segment)} ({a.severity}, since {a.started_at}): "
+        f"{change}\n    reference: {reference_text(a)}"
+    )
+
+
+def message(n: Notification, links: ModelLinks) -> str:
+    """The message text (Slack mrkdwn)."""
+    if n.action == "resolve":
+        lines = [f":large_green_circle: *RESOLVED* {headline(n)}"]
+        lines += [f"• {a.feature} in {segment_label(a.segment)}" for a in n.resolved[:_LISTED]]
+    else:
+        label = {"new": "FIRING", "update": "UPDATE", "repeat": "STILL FIRING"}[n.reason]
+        lines = [f"{_ICONS.get(n.severity(), '')} *{label}* {headline(n)}"]
+        ordered = sorted(n.firing, key=lambda a: (SEVERITY_RANK[a.severity], a.started_at))
+        lines += [_line(a) for a in ordered[:_LISTED]]
+        if len(ordered) > _LISTED:
+            lines.append(f"… and {len(ordered) - _LISTED} more")
+        if n.resolved:
+            back = ", ".join(f"{a.feature} ({segment_label(a.segment)})" for a in n.resolved)
+            lines.append(f"Back in line: {back}")
+        refs = []
+        if links.runbook:
+            refs.append(f"<{link(links.runbook, n)}|Runbook>")
+        if links.report:
+            refs.append(f"<{link(links.report, n)}|Drift report>")
+        if refs:
+            lines.append(" · ".join(refs))
+        lines.append(f"Next: {first_look(n)}")
+        if links.hint:
+            lines.append(f"Hint: {links.hint}")
+    return "\n".join(lines)
+
+
+class Slack:
+    def __init__(
+        self, name: str, spec: SlackSink, links: Callable[[str], ModelLinks], timeout: float
+    ) -> None:
+        self.name, self.spec, self.links, self.timeout = name, spec, links, timeout
+
+    def deliver(self, notification: Notification) -> Result:
+        text = message(notification, self.links(notification.model))
+        return post_json(self.spec.url, {"text": text}, self.timeout)
+
+    def refresh(self, firing: list[AlertData], now: float) -> Result | None:
+        return None
