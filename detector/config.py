@@ -128,6 +128,12 @@ class DetectionConfig(_Strict):
     critical_shift: float = Field(
         1.0, gt=0, description="Mean shift (reference sd) or share change (x10) that is critical."
     )
+    stream_silence_seconds: float | None = Field(
+        300.0,
+        gt=0,
+        description="`run` only: alert when no event arrives for this long (wall clock) after "
+        "traffic was seen; null turns it off.",
+    )
 
 
 class RunConfig(_Strict):

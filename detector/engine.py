@@ -27,7 +27,7 @@ from detector.events import EventBatch
 from detector.reference import CategoricalReference, NumericReference
 from detector.segments import SegmentRouter
 from detector.series import CategoricalSeries, NumericSeries, SeriesContext
-from detector.stream_checks import VOLUME_FEATURE, SchemaCheck, VolumeCheck
+from detector.stream_checks import VOLUME_FEATURE, SchemaCheck, SilenceCheck, VolumeCheck
 
 TESTS_PER_WINDOW = 8  # 4 distribution tests + up to 4 quality checks
 _ALPHA_RANGE = (1e-12, 1e-3)
@@ -74,6 +74,8 @@ class Engine:
             f.name: SeriesContext(config.detection, self.alpha, f.bounds) for f in self.fields
         }
         self.schema = SchemaCheck(config.detection)
+        self.silence = SilenceCheck(config.detection.stream_silence_seconds)
+        self._last_event_time = 0.0
         self.volume = VolumeCheck(config.detection, self.alpha) if config.segments else None
 
     def _series(self, spec: FeatureSpec, key: SeriesKey) -> NumericSeries | CategoricalSeries:
@@ -97,6 +99,10 @@ class Engine:
             return []
         self.stats.events += batch.size
         ranked: list[tuple[int, int, AlertEvent]] = []
+        resumed = self.silence.traffic(self.stats.events, float(batch.times[0]))
+        if resumed is not None:
+            ranked.append((0, 0, build_alert(self.config.model, VOLUME_FEATURE, {}, resumed)))
+        self._last_event_time = float(batch.times[-1])
         capped = self.router.capped(batch.segments)
         groups = self.router.groups(batch.size, capped)
         first_event = self.stats.events - batch.size  # stream index before this batch
@@ -132,6 +138,14 @@ class Engine:
             else:
                 self.stats.alerts_resolved += 1
         return alerts
+
+    def idle(self, seconds: float) -> list[AlertEvent]:
+        """The stream has been quiet for ``seconds`` of wall clock (the Kafka worker calls this)."""
+        signal = self.silence.idle(seconds, self.stats.events, self._last_event_time)
+        if signal is None:
+            return []
+        self.stats.alerts_firing += 1
+        return [build_alert(self.config.model, VOLUME_FEATURE, {}, signal)]
 
     def counters(self) -> Iterable[tuple[SeriesKey, int, int, int]]:
         """(series, events, missing, type errors) for every series."""

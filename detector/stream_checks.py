@@ -7,6 +7,11 @@ whose count is implausibly low for its share (beta-binomial lower tail, as in
 dropped sharply while the rest of the traffic kept flowing. Shares, unlike raw rates, do not
 move with the time of day, so diurnal traffic does not page.
 
+**Stream silence** (``run`` only). Event time stops when events stop, so a dead stream can only
+be seen on the wall clock: the Kafka worker reports how long it has polled without a record, and
+past ``detection.stream_silence_seconds`` (after traffic was seen) ``stream_silence`` fires for
+all traffic; the next event resolves it.
+
 **Schema.** Every ``SCHEMA_SAMPLE``-th event's field paths are collected (by the decoder, which
 sees the raw objects); those seen in the
 first ``detection.warmup`` events are the expected schema. A path that appears later fires
@@ -210,3 +215,51 @@ class SchemaCheck:
             )
             signals.append((path, signal))
         return signals
+
+
+class SilenceCheck:
+    """The whole stream going quiet, judged on the wall clock by the Kafka worker."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.lifecycle = Lifecycle()
+        self._last_event_time = 0.0
+
+    def _signal(self, status: str, idle: float, events: int, when: float) -> Signal:
+        window = Window(
+            count=0, first_event_time=rfc3339(self._last_event_time), last_event_time=rfc3339(when)
+        )
+        headline = (
+            f"no events for {idle:,.0f} s (wall clock) since the event of {rfc3339(when)}"
+            if status == "firing"
+            else "events arrive again"
+        )
+        return _signal(
+            status,
+            "stream_silence",
+            self.lifecycle,
+            when,
+            idle,
+            self.seconds or 0.0,
+            events,
+            window,
+            Summary(count=0),
+            Summary(count=events),
+            headline,
+        )
+
+    def idle(self, idle_seconds: float, events: int, last_event_time: float) -> Signal | None:
+        """Called while no record arrives; fires once past the configured silence."""
+        self._last_event_time = last_event_time
+        if self.seconds is None or events == 0 or idle_seconds < self.seconds:
+            return None
+        if not self.lifecycle.detect(last_event_time, "critical"):
+            return None
+        return self._signal("firing", idle_seconds, events, last_event_time)
+
+    def traffic(self, events: int, when: float) -> Signal | None:
+        """Called with each batch; resolves a firing silence."""
+        if not self.lifecycle.firing:
+            return None
+        self.lifecycle.firing = False
+        return self._signal("resolved", 0.0, events, when)

@@ -26,7 +26,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from detector.alerts import CONTENT_TYPE, alert_bytes
+from detector.alerts import CONTENT_TYPE, AlertEvent, alert_bytes
 from detector.config import Config
 from detector.engine import build_engine
 from detector.errors import DeliveryError, KafkaBoundaryError
@@ -105,6 +105,7 @@ class Worker:
                 [topics.events], on_assign=self._on_assign, on_revoke=self._on_revoke
             )
             self.metrics.started(self._ends)
+            quiet_since = time.monotonic()  # for the stream-silence check (wall clock)
             while not self._stop.is_set():
                 messages = consumer.consume(
                     self.config.run.batch_size, timeout=self.config.run.batch_timeout
@@ -113,6 +114,9 @@ class Worker:
                 records = [m for m in messages if self._keep(m)]
                 if records:
                     self._process(records, producer, consumer)
+                    quiet_since = time.monotonic()
+                else:
+                    self._publish(self._engine.idle(time.monotonic() - quiet_since), producer)
                 if self.until_end and self._at_end():
                     break
         finally:
@@ -197,14 +201,7 @@ class Worker:
         result = self._decoder.decode(values, times)
         alerts = self._engine.process(result.batch)
         topics = self.config.topics
-        for alert in alerts:
-            producer.produce(
-                topics.alerts,
-                key=alert.data.dedup_key.encode(),
-                value=alert_bytes(alert),
-                headers=[("content-type", CONTENT_TYPE.encode())],
-                on_delivery=self._on_delivery,
-            )
+        self._produce_alerts(alerts, producer)
         for rejection in result.rejections:
             record = records[rejection.position]
             producer.produce(
@@ -235,6 +232,23 @@ class Worker:
             float(event_times.max()) if len(event_times) else None,
             time.perf_counter() - started,
         )
+
+    def _produce_alerts(self, alerts: list[AlertEvent], producer: Producer) -> None:
+        for alert in alerts:
+            producer.produce(
+                self.config.topics.alerts,
+                key=alert.data.dedup_key.encode(),
+                value=alert_bytes(alert),
+                headers=[("content-type", CONTENT_TYPE.encode())],
+                on_delivery=self._on_delivery,
+            )
+
+    def _publish(self, alerts: list[AlertEvent], producer: Producer) -> None:
+        """Alerts raised outside a batch (stream silence): produced and flushed at once."""
+        if alerts:
+            self._produce_alerts(alerts, producer)
+            self._flush(producer)
+            self.report.alerts += len(alerts)
 
     def _on_delivery(self, err: KafkaError | None, message: Message) -> None:
         if err is not None:
