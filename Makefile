@@ -8,12 +8,13 @@ KAFKA_PORT ?= 9092
 KAFKA_CONTROLLER_PORT ?= 9093
 export KAFKA_BOOTSTRAP_SERVERS_LOCAL := 127.0.0.1:$(KAFKA_PORT)
 
-# Debian packages some tests run for real: Prometheus and promtool (tests/observability) and
-# Alertmanager (tests/routing). Installed when missing; without root, through sudo.
-TEST_PACKAGES := prometheus prometheus-alertmanager
+# Debian packages some tests run for real: Prometheus and promtool (tests/observability),
+# Alertmanager (tests/routing) and headless Chromium (tests/test_report.py). Installed when
+# missing; without root, through sudo.
+TEST_PACKAGES := prometheus prometheus-alertmanager chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install test-deps demo test lint format schemas kafka kafka-stop clean
+.PHONY: install test-deps demo test lint format schemas kafka kafka-stop clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +28,8 @@ demo: kafka ## synthetic stream with one injected drift -> local broker -> detec
 	KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_BOOTSTRAP_SERVERS_LOCAL) $(PY) examples/demo.py
 
 test-deps: ## the Debian packages above, when missing (skipped where apt-get is absent)
-	@if ! command -v promtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then \
+	@if ! command -v promtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null \
+		|| ! command -v chromium >/dev/null; then \
 		if command -v apt-get >/dev/null; then \
 			$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
 				-y -qq --no-install-recommends $(TEST_PACKAGES); \
@@ -48,6 +50,9 @@ format: $(STAMP)
 
 schemas: $(STAMP) ## regenerate schemas/ from the pydantic models
 	$(PY) -m detector.schemas
+
+bench: $(STAMP) ## throughput, memory and alert latency (bench/README.md); BENCH_ARGS="--events 50000"
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 kafka: $(STAMP) ## start a single-node KRaft broker on 127.0.0.1:9092 (idempotent)
 	$(PY) -m detector.testing.kafka_broker start --dir $(KAFKA_DIR) \

@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     base.add_argument("--input", required=True, help="training data: .jsonl, .csv, .parquet, -")
     base.add_argument("--out", required=True, type=Path, help="baseline file to write (JSON)")
 
+    rep_html = sub.add_parser("report", help="replay a file and write the HTML drift report")
+    rep_html.add_argument("--config", required=True, type=Path)
+    rep_html.add_argument("--input", required=True, help="events, one JSON object per line")
+    rep_html.add_argument("--out", required=True, type=Path, help="HTML file to write")
+
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("--config", required=True, type=Path)
     routing_cli.register(sub)  # route, silence
@@ -139,6 +144,23 @@ def _baseline(config: Config, source: str, out: Path) -> int:
     return 0
 
 
+def _report(config: Config, source: str, out: Path) -> int:
+    from datetime import UTC, datetime
+
+    from detector.inputs import iter_records
+    from detector.report import render
+
+    report = replay(config, iter_records(source), lambda alert: None)
+    assert report.engine is not None
+    page = render(report.engine, datetime.now(UTC).isoformat(timespec="seconds"))
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot write {out}: {exc.strerror}") from exc
+    emit_summary("report", {"records": report.records, "alerts": report.alerts, "out": str(out)})
+    return 0
+
+
 def _run(config: Config, until_end: bool) -> int:
     from detector.kafka.worker import Worker, summary_line  # Kafka stays out of replay's path
     from detector.observability.http import serve_worker
@@ -168,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-config":
             print(orjson.dumps(config.model_dump(), option=orjson.OPT_INDENT_2).decode())
             return 0
+        if args.command == "report":
+            return _report(config, args.input, args.out)
         if args.command == "baseline":
             return _baseline(config, args.input, args.out)
         if args.command == "replay":

@@ -17,6 +17,7 @@ the real rate is lower).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from detector.segments import SegmentRouter
 from detector.series import CategoricalSeries, NumericSeries, SeriesContext
 from detector.stream_checks import VOLUME_FEATURE, SchemaCheck, SilenceCheck, VolumeCheck
 
+RECENT_ALERTS = 1000  # alerts kept for the drift report
 TESTS_PER_WINDOW = 8  # 4 distribution tests + up to 4 quality checks
 _ALPHA_RANGE = (1e-12, 1e-3)
 
@@ -73,6 +75,7 @@ class Engine:
         self._contexts = {
             f.name: SeriesContext(config.detection, self.alpha, f.bounds) for f in self.fields
         }
+        self.recent_alerts: deque[AlertEvent] = deque(maxlen=RECENT_ALERTS)  # for the report
         self.schema = SchemaCheck(config.detection)
         self.silence = SilenceCheck(config.detection.stream_silence_seconds)
         self._last_event_time = 0.0
@@ -132,6 +135,7 @@ class Engine:
                     ranked.append((int(rows[signal.position]), order, alert))
         ranked.sort(key=lambda item: (item[0], item[1]))
         alerts = [alert for _, _, alert in ranked]
+        self.recent_alerts.extend(alerts)
         for alert in alerts:
             if alert.data.status == "firing":
                 self.stats.alerts_firing += 1
@@ -145,7 +149,9 @@ class Engine:
         if signal is None:
             return []
         self.stats.alerts_firing += 1
-        return [build_alert(self.config.model, VOLUME_FEATURE, {}, signal)]
+        alert = build_alert(self.config.model, VOLUME_FEATURE, {}, signal)
+        self.recent_alerts.append(alert)
+        return [alert]
 
     def counters(self) -> Iterable[tuple[SeriesKey, int, int, int]]:
         """(series, events, missing, type errors) for every series."""

@@ -17,7 +17,7 @@ import orjson
 
 from detector.alerts import AlertEvent
 from detector.config import Config
-from detector.engine import build_engine
+from detector.engine import Engine, build_engine
 from detector.events import Decoder, Rejection
 
 
@@ -29,6 +29,7 @@ class ReplayReport:
     rejected: Counter[str] = field(default_factory=Counter)
     alerts: int = 0
     series: int = 0
+    engine: Engine | None = None  # the engine after the replay (for the drift report)
 
 
 def _batches(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
@@ -62,6 +63,7 @@ def replay(
             report.alerts += 1
             on_alert(alert)
     report.series = len(engine.series)
+    report.engine = engine
     return report
 
 

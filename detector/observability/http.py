@@ -25,16 +25,22 @@ from detector.observability.metrics import WorkerMetrics
 
 log = logging.getLogger("detector.http")
 Check = Callable[[], tuple[bool, dict[str, Any]]]
-INDEX = b"kafka-drift-detector: /metrics /healthz /readyz\n"
+INDEX = b"kafka-drift-detector: /metrics /healthz /readyz /report\n"
 
 
 class ObservabilityServer:
     """Serves a registry and two health checks until :meth:`close`."""
 
     def __init__(
-        self, host: str, port: int, registry: CollectorRegistry, health: Check, ready: Check
+        self,
+        host: str,
+        port: int,
+        registry: CollectorRegistry,
+        health: Check,
+        ready: Check,
+        report: Callable[[], str] | None = None,
     ) -> None:
-        self.registry, self.health, self.ready = registry, health, ready
+        self.registry, self.health, self.ready, self.report = registry, health, ready, report
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
         self.host = host
@@ -63,6 +69,14 @@ class ObservabilityServer:
                 elif path in ("/healthz", "/readyz"):
                     ok, detail = (owner.health if path == "/healthz" else owner.ready)()
                     self._send(200 if ok else 503, orjson.dumps(detail), "application/json")
+                elif path == "/report" and owner.report is not None:
+                    try:
+                        page = owner.report().encode()
+                    except Exception:  # a page view must never take the worker down
+                        log.exception("rendering /report failed")
+                        self._send(500, b"report unavailable\n", "text/plain; charset=utf-8")
+                        return
+                    self._send(200, page, "text/html; charset=utf-8")
                 elif path == "/":
                     self._send(200, INDEX, "text/plain; charset=utf-8")
                 else:
@@ -91,6 +105,14 @@ class ObservabilityServer:
         self._thread.join(timeout=5.0)
 
 
+def _live_report(metrics: WorkerMetrics) -> str:
+    from datetime import UTC, datetime
+
+    from detector.report import render
+
+    return render(metrics.engine, datetime.now(UTC).isoformat(timespec="seconds"))
+
+
 @contextlib.contextmanager
 def serve_worker(config: Config, metrics: WorkerMetrics) -> Iterator[ObservabilityServer | None]:
     """Serve the worker's metrics and health while the block runs, if ``metrics.enabled``.
@@ -105,7 +127,12 @@ def serve_worker(config: Config, metrics: WorkerMetrics) -> Iterator[Observabili
     registry = build_registry(metrics, metrics.engine, config.model, settings.series_cap)
     try:
         server = ObservabilityServer(
-            settings.host, settings.port, registry, metrics.health, metrics.readiness
+            settings.host,
+            settings.port,
+            registry,
+            metrics.health,
+            metrics.readiness,
+            report=lambda: _live_report(metrics),
         ).start()
     except OSError as exc:
         log.error(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,6 +12,7 @@ from detector.config import DetectionConfig
 from detector.detectors.distribution import TestResult
 from detector.windows import WindowClock
 
+HISTORY_WINDOWS = 240  # windows of statistics kept per series for the drift report
 RESOLVE_ALPHA = 1e-3  # looser than any firing level, so a borderline window does not flap
 _CRITICAL_CHECKS = {"type_errors", "constant"}  # a broken pipeline, not a statistical wobble
 
@@ -68,6 +70,9 @@ class SeriesBase:
         self.lifecycles: dict[str, Lifecycle] = {}
         self.clock = WindowClock(self.config.window, self.config.window_seconds)
         self.last_window: list[TestResult] = []  # the latest closed window's tests, for metrics
+        # (event time, strongest drift test) per closed window, for the report's time series.
+        self.history: deque[tuple[float, TestResult]] = deque(maxlen=HISTORY_WINDOWS)
+        self.last_counts: np.ndarray | None = None  # the latest window's bin or category counts
         self._batch_start = 0  # series events before the current micro-batch
 
     def _count(self, missing: np.ndarray, type_errors: np.ndarray) -> None:
@@ -117,6 +122,9 @@ class SeriesBase:
     def judge(self, verdict: WindowVerdict, evidence: Evidence) -> list[Signal]:
         """Apply a closed window's verdict to the lifecycles; return the status changes."""
         self.last_window = verdict.drift + [result for result, _ in verdict.quality]
+        if verdict.drift:
+            strongest = max(verdict.drift, key=lambda r: r.value / r.threshold)
+            self.history.append((evidence.observed_at, strongest))
         signals: list[Signal] = []
         fired = [r for r in verdict.drift if r.fired]
         drift = self.lifecycle("drift")

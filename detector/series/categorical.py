@@ -123,6 +123,7 @@ class CategoricalSeries(SeriesBase):
         change = 0.5 * sum(abs(now[c] - before.get(c, 0.0)) for c in now)
         verdict = WindowVerdict(shift=change * 5.0)  # critical_shift 1.0 = 0.2 total variation
         if n >= self.config.min_window_values:
+            self.last_counts = self._counts.copy()
             verdict.drift = categorical_tests(self._counts, ref.shares, alpha, ref.count)
             loose = categorical_tests(self._counts, ref.shares, RESOLVE_ALPHA, ref.count)
             verdict.drift_clean = not any(r.fired for r in loose)

@@ -254,6 +254,7 @@ class NumericSeries(SeriesBase):
         verdict = WindowVerdict(shift=self._shift(current) if n else 0.0)
         if n >= self.config.min_window_values:
             counts = w.histogram.counts
+            self.last_counts = counts.copy()
             args = (counts, ref.bin_probs, ref.bin_edges, ref.std)
             verdict.drift = binned_tests(*args, alpha, ref.count)
             loose = binned_tests(*args, RESOLVE_ALPHA, ref.count)
