@@ -100,13 +100,16 @@ class NumericReference:
         """Mid-rank in the reference CDF (linear between quantiles), as a standard normal score."""
         q = self.quantiles
         lo = np.searchsorted(q, values, side="left")
-        hi = np.searchsorted(q, values, side="right")
+        hi = lo.copy()
+        tied = np.flatnonzero(q[np.minimum(lo, len(q) - 1)] == values)  # equal to a quantile
+        if len(tied):  # only then is a second search needed
+            hi[tied] = np.searchsorted(q, values[tied], side="right")
         inside = np.clip(lo, 1, len(q) - 1)
         span = q[inside] - q[inside - 1]
         frac = np.divide(values - q[inside - 1], span, out=np.zeros_like(values), where=span > 0)
         linear = GRID[inside - 1] + np.clip(frac, 0.0, 1.0) * (GRID[inside] - GRID[inside - 1])
-        tied = (GRID[np.clip(lo, 0, len(q) - 1)] + GRID[np.clip(hi - 1, 0, len(q) - 1)]) / 2.0
-        cdf = np.where(hi > lo, tied, np.where(lo == 0, 0.0, np.where(lo == len(q), 1.0, linear)))
+        mid = (GRID[np.clip(lo, 0, len(q) - 1)] + GRID[np.clip(hi - 1, 0, len(q) - 1)]) / 2.0
+        cdf = np.where(hi > lo, mid, np.where(lo == 0, 0.0, np.where(lo == len(q), 1.0, linear)))
         edge = 0.5 / (self.count + 1.0)
         return np.asarray(ndtri(np.clip(cdf, edge, 1.0 - edge)))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,14 +27,26 @@ class SeriesContext:
     bounds: tuple[float, float] | None = None
 
 
+def _clean() -> bool:
+    return True
+
+
 @dataclass
 class WindowVerdict:
-    """A closed window's tests: drift tests and quality checks, each with its resolve verdict."""
+    """A closed window's tests: drift tests and quality checks, each with its resolve verdict.
+
+    Resolve verdicts (a second run of the tests at ``RESOLVE_ALPHA``) are callables: they only
+    matter, and are only computed, while the alert they could resolve is firing.
+    """
 
     drift: list[TestResult] = field(default_factory=list)
-    drift_clean: bool = True
-    quality: list[tuple[TestResult, bool]] = field(default_factory=list)
+    drift_clean: Callable[[], bool] = _clean
+    quality: list[tuple[TestResult, Callable[[], bool]]] = field(default_factory=list)
     shift: float = 0.0  # size of the change, for severity (reference sd or share change x5)
+
+    def add_check(self, check: Callable[[float], TestResult], alpha: float) -> None:
+        """Run a quality check at ``alpha`` now; at the resolve level only if ever needed."""
+        self.quality.append((check(alpha), lambda: not check(RESOLVE_ALPHA).fired))
 
 
 @dataclass
@@ -119,35 +132,45 @@ class SeriesBase:
         """Current statistics by name with their thresholds (read by the metrics exporter)."""
         return {r.name: r for r in self.last_window}
 
-    def judge(self, verdict: WindowVerdict, evidence: Evidence) -> list[Signal]:
-        """Apply a closed window's verdict to the lifecycles; return the status changes."""
+    def judge(
+        self, verdict: WindowVerdict, observed_at: float, evidence: Callable[[], Evidence]
+    ) -> list[Signal]:
+        """Apply a closed window's verdict to the lifecycles; return the status changes.
+
+        ``evidence`` builds the alert's window and summaries; it is only called for a signal.
+        """
         self.last_window = verdict.drift + [result for result, _ in verdict.quality]
         if verdict.drift:
             strongest = max(verdict.drift, key=lambda r: r.value / r.threshold)
-            self.history.append((evidence.observed_at, strongest))
+            self.history.append((observed_at, strongest))
         signals: list[Signal] = []
         fired = [r for r in verdict.drift if r.fired]
         drift = self.lifecycle("drift")
         if fired:
-            if drift.detect(evidence.observed_at, self.severity(verdict.shift)):
-                signals.append(self.signal("drift", "firing", fired[0], evidence))
-        elif verdict.drift and drift.window_checked(
-            verdict.drift_clean, self.config.resolve_windows
+            if drift.detect(observed_at, self.severity(verdict.shift)):
+                signals.append(self.signal("drift", "firing", fired[0], evidence()))
+        elif (
+            verdict.drift
+            and drift.firing
+            and drift.window_checked(verdict.drift_clean(), self.config.resolve_windows)
         ):
-            signals.append(self.signal("drift", "resolved", verdict.drift[0], evidence))
+            signals.append(self.signal("drift", "resolved", verdict.drift[0], evidence()))
         for result, clean in verdict.quality:
             life = self.lifecycle(result.name)
-            quality = Evidence(
-                evidence.position,
-                evidence.observed_at,
-                evidence.window,
-                evidence.current,
-                quality_headline(result),
-            )
+            status = ""
             if result.fired:
                 severity: Severity = "critical" if result.name in _CRITICAL_CHECKS else "warning"
-                if life.detect(evidence.observed_at, severity):
-                    signals.append(self.signal(result.name, "firing", result, quality))
-            elif life.window_checked(clean, self.config.resolve_windows):
-                signals.append(self.signal(result.name, "resolved", result, quality))
+                status = "firing" if life.detect(observed_at, severity) else ""
+            elif life.firing and life.window_checked(clean(), self.config.resolve_windows):
+                status = "resolved"
+            if status:
+                base = evidence()
+                quality = Evidence(
+                    base.position,
+                    base.observed_at,
+                    base.window,
+                    base.current,
+                    quality_headline(result),
+                )
+                signals.append(self.signal(result.name, status, result, quality))
         return signals

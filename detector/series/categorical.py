@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
@@ -123,10 +124,15 @@ class CategoricalSeries(SeriesBase):
         change = 0.5 * sum(abs(now[c] - before.get(c, 0.0)) for c in now)
         verdict = WindowVerdict(shift=change * 5.0)  # critical_shift 1.0 = 0.2 total variation
         if n >= self.config.min_window_values:
-            self.last_counts = self._counts.copy()
-            verdict.drift = categorical_tests(self._counts, ref.shares, alpha, ref.count)
-            loose = categorical_tests(self._counts, ref.shares, RESOLVE_ALPHA, ref.count)
-            verdict.drift_clean = not any(r.fired for r in loose)
+            counts = self._counts.copy()
+            self.last_counts = counts
+            verdict.drift = categorical_tests(counts, ref.shares, alpha, ref.count)
+
+            def drift_clean() -> bool:
+                loose = categorical_tests(counts, ref.shares, RESOLVE_ALPHA, ref.count)
+                return not any(r.fired for r in loose)
+
+            verdict.drift_clean = drift_clean
         checks = [
             (
                 "missing_rate",
@@ -147,25 +153,20 @@ class CategoricalSeries(SeriesBase):
             unseen = ref.unseen_rate * ref.count
             checks.append(("unseen_categories", self._unseen, n, unseen, ref.count))
         for name, count, total, seen, size in checks:
-            verdict.quality.append(
-                (
-                    rate_check(name, count, total, seen, size, alpha),
-                    not rate_check(name, count, total, seen, size, RESOLVE_ALPHA).fired,
-                )
+            check = partial(rate_check, name, count, total, seen, size)
+            verdict.add_check(check, alpha)
+        events, first, last = self._events, self._first, self._last
+
+        def evidence() -> Evidence:
+            moved = max(now, key=lambda c: abs(now[c] - before.get(c, 0.0)))
+            headline = (
+                f"share of {moved!r} {before.get(moved, 0.0):.1%} -> {now[moved]:.1%} "
+                f"(total variation {change:.3f}) over {n} values"
             )
-        moved = max(now, key=lambda c: abs(now[c] - before.get(c, 0.0)))
-        headline = (
-            f"share of {moved!r} {before.get(moved, 0.0):.1%} -> {now[moved]:.1%} "
-            f"(total variation {change:.3f}) over {n} values"
-        )
-        evidence = Evidence(
-            position,
-            self._last,
-            window_of(self._events, self._first, self._last),
-            Summary(count=n, shares=now),
-            headline,
-        )
+            window = window_of(events, first, last)
+            return Evidence(position, last, window, Summary(count=n, shares=now), headline)
+
         self._counts[:] = 0
         self._events = self._missing = self._errors = self._unseen = 0
         self._first = self._last = math.nan
-        return self.judge(verdict, evidence)
+        return self.judge(verdict, last, evidence)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -244,45 +245,47 @@ class NumericSeries(SeriesBase):
     def _close(self, position: int) -> list[Signal]:
         assert self.reference is not None
         w, ref, alpha = self._window, self.reference, self.context.alpha
-        levels = (alpha, RESOLVE_ALPHA)
         if w.events == 0:
             return []
         values = np.concatenate(w.values) if w.values else np.empty(0)
         self.totals.update(values)
         n = len(values)
-        current = describe(values)
-        verdict = WindowVerdict(shift=self._shift(current) if n else 0.0)
+        scale = ref.std if ref.std > 0 else 1.0
+        verdict = WindowVerdict(shift=(float(values.mean()) - ref.mean) / scale if n else 0.0)
         if n >= self.config.min_window_values:
-            counts = w.histogram.counts
-            self.last_counts = counts.copy()
+            counts = w.histogram.counts.copy()  # the window resets before a lazy resolve check
+            self.last_counts = counts
             args = (counts, ref.bin_probs, ref.bin_edges, ref.std)
             verdict.drift = binned_tests(*args, alpha, ref.count)
-            loose = binned_tests(*args, RESOLVE_ALPHA, ref.count)
-            noise = 3.0 * math.sqrt(1.0 / n + 1.0 / ref.count)
-            score_mean = float(np.concatenate(w.scores).mean())
-            verdict.drift_clean = not any(r.fired for r in loose) and abs(score_mean) < noise
+            scores = np.concatenate(w.scores)
+
+            def drift_clean() -> bool:
+                loose = binned_tests(*args, RESOLVE_ALPHA, ref.count)
+                noise = 3.0 * math.sqrt(1.0 / n + 1.0 / ref.count)
+                return not any(r.fired for r in loose) and abs(float(scores.mean())) < noise
+
+            verdict.drift_clean = drift_clean
             spread = float(values.max() - values.min())
-            verdict.quality.append((constant_check(n, spread, ref.mode_share, alpha), spread > 0))
+            constant = constant_check(n, spread, ref.mode_share, alpha)
+            verdict.quality.append((constant, lambda: spread > 0))
         for name, count, rate in (
             ("missing_rate", w.missing, ref.missing_rate),
             ("type_errors", w.type_errors, ref.type_error_rate),
         ):
-            seen = rate * ref.events
-            checks = [rate_check(name, count, w.events, seen, ref.events, a) for a in levels]
-            verdict.quality.append((checks[0], not checks[1].fired))
+            check = partial(rate_check, name, count, w.events, rate * ref.events, ref.events)
+            verdict.add_check(check, alpha)
         if n and self.context.bounds:  # configured bounds: the reference is taken as all inside
-            outside = w.above + w.below
-            checks = [rate_check("out_of_range", outside, n, 0, ref.count, a) for a in levels]
-            verdict.quality.append((checks[0], not checks[1].fired))
+            check = partial(rate_check, "out_of_range", w.above + w.below, n, 0, ref.count)
+            verdict.add_check(check, alpha)
         elif n and ref.count >= RANGE_FROM_REFERENCE:
-            checks = [beyond_range_check(w.above, w.below, n, ref.count, a) for a in levels]
-            verdict.quality.append((checks[0], not checks[1].fired))
-        evidence = Evidence(
-            position,
-            w.last_time,
-            window_of(w.events, w.first_time, w.last_time),
-            current,
-            self._headline(current, verdict.shift) if n else "no values in the window",
-        )
+            beyond = partial(beyond_range_check, w.above, w.below, n, ref.count)
+            verdict.add_check(beyond, alpha)
+        events, first, last = w.events, w.first_time, w.last_time
+
+        def evidence() -> Evidence:
+            current = describe(values)
+            headline = self._headline(current, verdict.shift) if n else "no values in the window"
+            return Evidence(position, last, window_of(events, first, last), current, headline)
+
         w.reset()
-        return self.judge(verdict, evidence)
+        return self.judge(verdict, last, evidence)
