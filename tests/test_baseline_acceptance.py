@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 
@@ -205,3 +206,53 @@ def test_baseline_file_round_trip_and_cli(tmp_path: Path) -> None:
     assert f0.count + round(f0.missing_rate * f0.events) == 3000
     assert ("mcc", "country", "S3") in baseline.references
     assert "features.f0" in baseline.fields
+
+
+def test_feature_turning_constant_is_critical(small: tuple[Config, Baseline]) -> None:
+    """A continuous feature stuck at one value fails the constant check (critical)."""
+    config, baseline = small
+    engine = Engine(config, baseline)
+    alerts = []
+    start = float(small_stream(7).columns(1)["time"][0])
+    for batch in event_batches(small_stream(7), 40_000, size=2000):
+        if batch.times[0] >= start + 200:  # from event 20,000 on (100 events/s)
+            batch.numeric["f1"] = np.full(batch.size, 7.25)
+        alerts += engine.process(batch)
+    alert = first(alerts, "f1", {}, detector="constant")
+    assert alert.data.severity == "critical" and alert.data.current.std == 0.0
+
+
+def test_time_windows_close_on_event_time(small: tuple[Config, Baseline]) -> None:
+    """With window_seconds, windows close by event time and still catch a variance change."""
+    config, baseline = small
+    timed = config.model_copy(
+        update={"detection": config.detection.model_copy(update={"window_seconds": 5.0})}
+    )
+    engine = Engine(timed, baseline)
+    alerts = []
+    drift = Drift("f3", CHANGE, 2**0.5, kind="scale")
+    for batch in event_batches(small_stream(7), 60_000, [drift], size=2000):
+        alerts += engine.process(batch)
+    alert = first(alerts, "f3", {}, kind="drift")
+    window = alert.data.window
+    assert window.count == 500  # 5 s of events at 100 events/s
+    assert 0 < alert.data.series_events - CHANGE <= 1000
+
+
+def test_new_field_in_the_events_is_a_schema_alert() -> None:
+    """A field that appears after the warm-up fires `schema` once, naming the field."""
+    from detector.replay import replay
+
+    stream = small_stream(8)
+    config = parse_config(config_dict(stream))
+    lines = []
+    for i, event in enumerate(stream.events(5000)):
+        if i >= 3000:
+            event["features"]["new_flag"] = True
+        lines.append(orjson.dumps(event))
+    alerts: list[AlertEvent] = []
+    replay(config, lines, alerts.append)
+    schema = [a for a in alerts if a.data.detector == "schema"]
+    assert [a.data.feature for a in schema] == ["features.new_flag"]
+    assert schema[0].data.dedup_key == "synthetic/quality/features.new_flag/all/schema"
+    assert 3000 < schema[0].data.series_events <= 3000 + 64
