@@ -38,8 +38,33 @@ class _NumericAccumulator:
     missing: int = 0
     errors: int = 0
     sample: np.ndarray = field(default_factory=lambda: np.empty(0))
+    # Lag-1 autocorrelation in file order: sums over values and consecutive pairs.
+    last: float | None = None
+    sums: np.ndarray = field(default_factory=lambda: np.zeros(4))  # x, x^2, x*prev, pairs
+
+    def dependence(self) -> float:
+        total, squares, lagged, pairs = self.sums.tolist()
+        if pairs < 2 or self.seen < 3:
+            return 0.0
+        mean = total / self.seen
+        variance = squares / self.seen - mean * mean
+        if variance <= 0:
+            return 0.0
+        return min(max((lagged / pairs - mean * mean) / variance, 0.0), 0.95)
 
     def add(self, values: np.ndarray, rng: np.random.Generator) -> None:
+        if len(values):
+            chain = values if self.last is None else np.concatenate([[self.last], values])
+            self.sums += [
+                values.sum(),
+                (values * values).sum(),
+                (chain[1:] * chain[:-1]).sum(),
+                len(chain) - 1,
+            ]
+            self.last = float(values[-1])
+        self._sample(values, rng)
+
+    def _sample(self, values: np.ndarray, rng: np.random.Generator) -> None:
         room = RESERVOIR - len(self.sample)
         if room > 0:
             self.sample = np.concatenate([self.sample, values[:room]])
@@ -165,7 +190,7 @@ class BaselineBuilder:
         for key, num in self._numeric.items():
             if len(num.sample) >= self.config.detection.min_window_values:
                 references[key] = NumericReference.from_sample(
-                    num.sample, num.missing, num.errors, present=num.seen
+                    num.sample, num.missing, num.errors, num.seen, num.dependence()
                 )
         for key, cat in self._categorical.items():
             if sum(cat.counts.values()) >= self.config.detection.min_window_values:

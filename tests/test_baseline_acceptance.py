@@ -256,3 +256,28 @@ def test_new_field_in_the_events_is_a_schema_alert() -> None:
     assert [a.data.feature for a in schema] == ["features.new_flag"]
     assert schema[0].data.dedup_key == "synthetic/quality/features.new_flag/all/schema"
     assert 3000 < schema[0].data.series_events <= 3000 + 64
+
+
+@pytest.mark.parametrize("with_baseline", [False, True])
+def test_autocorrelated_stream_is_calibrated(with_baseline: bool) -> None:
+    """AR(1) phi = 0.5 noise (which pages constantly uncorrected): silent until a real shift.
+
+    With a baseline from independent (shuffled) training rows, the dependence is learnt from
+    the first live values instead.
+    """
+
+    def stream(seed: int, ar: float) -> SyntheticStream:
+        return SyntheticStream(
+            numeric=[f"f{i}" for i in range(5)], categorical={}, segments={}, seed=seed, ar=ar
+        )
+
+    config = parse_config(config_dict(stream(0, 0.5)))
+    baseline = build(config, stream(12, 0.0), 100_000) if with_baseline else None
+    engine = Engine(config, baseline)
+    alerts: list[AlertEvent] = []
+    for batch in event_batches(stream(11, 0.5), 250_000, [Drift("f1", 200_000, 1.0)], 5000):
+        alerts += engine.process(batch)
+    assert engine.series[("f3", None, None)].dependence == pytest.approx(0.5, abs=0.1)
+    assert [a.data.feature for a in alerts if a.data.series_events < 200_000] == []
+    alert = first(alerts, "f1", {}, kind="drift")
+    assert 0 < alert.data.series_events - 200_000 <= 2000

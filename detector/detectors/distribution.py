@@ -15,7 +15,9 @@ while a 20,000-event window still catches small changes:
 
 When the reference is itself a sample of ``N`` values (a warm-up rather than a large training
 set), its own noise adds variance: thresholds are scaled by ``1 + n / N`` (``sqrt`` of that for
-distances). The thresholds assume independent events; see the README on autocorrelation.
+distances). Serially dependent data (AR(1) coefficient ``phi``, estimated from the reference and
+the first live values) multiplies the variance of window counts by ``inflation`` =
+``(1 + phi) / (1 - phi)``, and the thresholds by the same factor.
 
 >>> import numpy as np
 >>> probs = np.full(10, 0.1)
@@ -95,10 +97,11 @@ def binned_tests(
     std: float,
     alpha: float,
     reference_count: int,
+    inflation: float = 1.0,
 ) -> list[TestResult]:
     """PSI, JS, KS and normalised Wasserstein of a numeric window over the reference bins."""
     n = float(counts.sum())
-    widen = 1.0 + n / reference_count
+    widen = (1.0 + n / reference_count) * inflation
     results = psi_js(counts, probs, alpha, widen)
     gap = np.abs(np.cumsum(counts / n)[:-1] - np.cumsum(probs)[:-1])
     ks_level = math.sqrt(math.log(2.0 / alpha) / (2.0 * n) * widen)

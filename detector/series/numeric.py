@@ -12,7 +12,12 @@ from detector.detectors.adwin import Adwin
 from detector.detectors.distribution import TestResult, binned_tests
 from detector.detectors.page_hinkley import PageHinkley
 from detector.quality import beyond_range_check, constant_check, rate_check
-from detector.reference import NumericReference, describe
+from detector.reference import (
+    NumericReference,
+    describe,
+    lag1_autocorrelation,
+    variance_inflation,
+)
 from detector.series.base import (
     RESOLVE_ALPHA,
     Evidence,
@@ -77,6 +82,11 @@ class NumericSeries(SeriesBase):
         self._recent = self._recent_z = self._recent_t = np.empty(0)  # last `window` values
         self._window = _Window(np.empty(0))
         self.totals = NumericSketch(np.empty(0))
+        self.dependence = 0.0
+        self._inflation = 1.0
+        # A baseline's order may not be the stream's (training data is often shuffled), so its
+        # series also measure the dependence of their first `warmup` live scores.
+        self._live_lag: list[np.ndarray] | None = [] if reference is not None else None
         if reference is not None:
             self._start(reference)
 
@@ -85,6 +95,28 @@ class NumericSeries(SeriesBase):
         self._window = _Window(reference.bin_edges)
         self.totals = NumericSketch(reference.bin_edges)  # all values since the reference
         self._low, self._high = self.context.bounds or (reference.min, reference.max)
+        self._set_dependence(reference.dependence)
+
+    def _set_dependence(self, phi: float) -> None:
+        """Calibrate for AR(1)-like dependence: sums vary ``(1 + phi) / (1 - phi)`` times more.
+
+        Window-test thresholds and Page-Hinkley's level scale by that factor; ADWIN's bound
+        grows with ``sqrt(ln(1 / delta))``, so its delta becomes ``delta ** factor``.
+        """
+        self.dependence = phi
+        self._inflation = variance_inflation(phi)
+        self._ph.threshold = self.config.ph_threshold * self._inflation
+        self._adwin = Adwin(delta=self.config.adwin_delta**self._inflation)
+
+    def _learn_dependence(self, scores: np.ndarray) -> None:
+        assert self._live_lag is not None
+        self._live_lag.append(scores)
+        seen = np.concatenate(self._live_lag)
+        if len(seen) >= self.config.warmup:
+            phi = lag1_autocorrelation(seen[: self.config.warmup])
+            self._live_lag = None
+            if phi > self.dependence:
+                self._set_dependence(phi)
 
     @property
     def reference_summary(self) -> Summary:
@@ -144,6 +176,8 @@ class NumericSeries(SeriesBase):
         at = np.flatnonzero(~missing)  # event position of each value
         x, x_times = values[at], times[at]
         z = self.reference.normal_scores(x)
+        if self._live_lag is not None:
+            self._learn_dependence(z)
         before = np.concatenate([[0], np.cumsum(~missing)])  # values before each event
         self._history = (
             np.concatenate([self._recent, x]),
@@ -256,12 +290,12 @@ class NumericSeries(SeriesBase):
             counts = w.histogram.counts.copy()  # the window resets before a lazy resolve check
             self.last_counts = counts
             args = (counts, ref.bin_probs, ref.bin_edges, ref.std)
-            verdict.drift = binned_tests(*args, alpha, ref.count)
+            verdict.drift = binned_tests(*args, alpha, ref.count, self._inflation)
             scores = np.concatenate(w.scores)
 
             def drift_clean() -> bool:
-                loose = binned_tests(*args, RESOLVE_ALPHA, ref.count)
-                noise = 3.0 * math.sqrt(1.0 / n + 1.0 / ref.count)
+                loose = binned_tests(*args, RESOLVE_ALPHA, ref.count, self._inflation)
+                noise = 3.0 * math.sqrt((1.0 / n + 1.0 / ref.count) * self._inflation)
                 return not any(r.fired for r in loose) and abs(float(scores.mean())) < noise
 
             verdict.drift_clean = drift_clean

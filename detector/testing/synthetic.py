@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from scipy.signal import lfilter
 
 from detector.alerts import rfc3339
 from detector.events import EventBatch
@@ -68,11 +69,16 @@ class SyntheticStream:
     seed: int = 0
     seconds_per_event: float = 0.01
     missing: dict[str, float] = field(default_factory=dict)  # base missing rate per feature
+    ar: float = 0.0  # lag-1 autocorrelation of the numeric noise, in stream order
 
     def _noise(self, rng: np.random.Generator, n: int) -> np.ndarray:
         if self.noise == "student_t3":
-            return np.asarray(rng.standard_t(3, n) / np.sqrt(3.0))  # unit variance
-        return rng.standard_normal(n)
+            noise = np.asarray(rng.standard_t(3, n) / np.sqrt(3.0))  # unit variance
+        else:
+            noise = rng.standard_normal(n)
+        if self.ar:  # AR(1) over the stream's order, still of unit variance
+            noise, _ = lfilter([np.sqrt(1 - self.ar**2)], [1.0, -self.ar], noise, zi=[0.0])
+        return np.asarray(noise)
 
     def columns(self, n: int, drifts: Sequence[Drift] = ()) -> dict[str, Any]:
         """The stream as columns: ``segment.<name>``, ``<feature>`` and ``time`` arrays."""
