@@ -208,7 +208,11 @@ class NumericSeries(SeriesBase):
 
         keep = self.config.window
         raw, scores, stamps, _ = self._history
-        self._recent, self._recent_z, self._recent_t = raw[-keep:], scores[-keep:], stamps[-keep:]
+        # Copies, not slices: a slice would keep the whole batch alive (state per series).
+        self._recent, self._recent_z, self._recent_t = (
+            a[-keep:].copy() for a in (raw, scores, stamps)
+        )
+        del self._history  # only needed while this batch's change points are described
         return signals
 
     def _accumulate(
@@ -230,8 +234,8 @@ class NumericSeries(SeriesBase):
         w.type_errors += int(errors[start:stop].sum())
         w.missing += int((missing[start:stop] & ~errors[start:stop]).sum())
         w.histogram.update(chunk)
-        w.values.append(chunk)
-        w.scores.append(z[before[start] : before[stop]])
+        w.values.append(chunk.copy())  # copies: views would pin the whole batch in memory
+        w.scores.append(z[before[start] : before[stop]].copy())
         w.above += int((chunk > self._high).sum())
         w.below += int((chunk < self._low).sum())
         if math.isnan(w.first_time):
