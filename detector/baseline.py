@@ -50,7 +50,7 @@ class _NumericAccumulator:
         variance = squares / self.seen - mean * mean
         if variance <= 0:
             return 0.0
-        return min(max((lagged / pairs - mean * mean) / variance, 0.0), 0.95)
+        return float(min(max((lagged / pairs - mean * mean) / variance, 0.0), 0.95))
 
     def add(self, values: np.ndarray, rng: np.random.Generator) -> None:
         if len(values):
