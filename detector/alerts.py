@@ -213,7 +213,8 @@ def build_alert(model: str, feature: str, segment: dict[str, str], signal: Signa
             f"{signal.headline}"
         )
     else:
-        verb = "drifted" if signal.kind == "drift" else f"failed {signal.check}"
+        verbs = {"drift": "drifted", "performance": "got worse"}
+        verb = verbs.get(signal.kind, f"failed {signal.check}")
         if signal.detector == "adwin":
             evidence = f"adwin, delta={signal.threshold:.3g}"
         else:

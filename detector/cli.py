@@ -1,7 +1,8 @@
 """``drift-detector``: the command line.
 
 - ``run --config FILE [--until-end]``: consume the events topic, produce alerts (Kafka).
-- ``replay --config FILE --input EVENTS.jsonl``: the same engine on a file; alerts on stdout.
+- ``replay --config FILE --input EVENTS.jsonl [--labels LABELS.jsonl]``: the same engine on a
+  file (and its labels); alerts on stdout.
 - ``check-config --config FILE``: validate a config and print it with defaults filled in.
 
 Exit codes: 0 success, 1 runtime failure (e.g. Kafka), 2 bad config or arguments.
@@ -17,6 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import orjson
 
@@ -24,6 +26,7 @@ from detector.alerts import AlertEvent, alert_bytes
 from detector.config import Config, load_config
 from detector.errors import ConfigError, DetectorError
 from detector.events import Rejection
+from detector.labels.summary import labels_summary
 from detector.observability.logs import configure_logging, emit_error, emit_summary
 from detector.observability.progress import replay_progress
 from detector.replay import read_lines, rejection_line, replay
@@ -56,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--config", required=True, type=Path)
     rep.add_argument("--input", required=True, help="events, one JSON object per line; - = stdin")
     rep.add_argument("--dead-letter", type=Path, help="write rejected records here (JSON lines)")
+    rep.add_argument(
+        "--labels", type=Path, help="label records, one JSON object per line (needs label:)"
+    )
 
     base = sub.add_parser("baseline", help="summarise training data into a baseline file")
     base.add_argument("--config", required=True, type=Path)
@@ -73,12 +79,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _replay(config: Config, source: str, dead_letter: Path | None) -> int:
+def _replay(
+    config: Config, source: str, dead_letter: Path | None, labels: Path | None = None
+) -> int:
     out = sys.stdout.buffer
+    if labels is not None and config.label is None:
+        raise ConfigError("--labels: the config has no label section (label.path)")
 
     def emit(alert: AlertEvent) -> None:
         out.write(alert_bytes(alert) + b"\n")
 
+    try:
+        label_file = labels.open("rb") if labels is not None else None
+    except OSError as exc:
+        raise ConfigError(f"--labels: cannot read {labels}: {exc.strerror}") from exc
+    label_lines = read_lines(label_file) if label_file is not None else None
     dlq_file = dead_letter.open("wb") if dead_letter else None
 
     def reject(record: int, rejection: Rejection, value: bytes) -> None:
@@ -88,24 +103,28 @@ def _replay(config: Config, source: str, dead_letter: Path | None) -> int:
     try:
         if source == "-":
             with replay_progress(sys.stdin.buffer, read_lines(sys.stdin.buffer)) as lines:
-                report = replay(config, lines, emit, reject)
+                report = replay(config, lines, emit, reject, label_lines)
         else:
             try:
                 stream = open(source, "rb")  # noqa: SIM115 - closed below, wraps OSError
             except OSError as exc:
                 raise ConfigError(f"--input: cannot read {source}: {exc.strerror}") from exc
             with stream, replay_progress(stream, read_lines(stream)) as lines:
-                report = replay(config, lines, emit, reject)
+                report = replay(config, lines, emit, reject, label_lines)
     finally:
         if dlq_file is not None:
             dlq_file.close()
+        if label_file is not None:
+            label_file.close()
     out.flush()
-    summary = {
+    summary: dict[str, Any] = {
         "records": report.records,
         "rejected": dict(report.rejected),
         "alerts": report.alerts,
         "series": report.series,
     }
+    if labels is not None and report.engine is not None:
+        summary["labels"] = labels_summary(report.engine, report.labels, report.labels_rejected)
     emit_summary("replay", summary)
     return 0
 
@@ -113,33 +132,45 @@ def _replay(config: Config, source: str, dead_letter: Path | None) -> int:
 def _baseline(config: Config, source: str, out: Path) -> int:
     from detector.baseline import BaselineBuilder
     from detector.inputs import iter_records
+    from detector.labels.baseline import LabelSummary
 
     builder = BaselineBuilder(config)
+    labels = LabelSummary(config) if config.label is not None else None
     started, chunk = time.monotonic(), []
     show = sys.stderr.isatty()
     for record in iter_records(source):
         chunk.append(record)
         if len(chunk) == 5000:
             builder.add(chunk)
+            if labels is not None:
+                labels.add(chunk)
             chunk = []
             if show:
                 rate = builder.events / max(time.monotonic() - started, 1e-9)
                 sys.stderr.write(f"\rbaseline: {builder.events:,} rows  {rate:,.0f} rows/s")
     if chunk:
         builder.add(chunk)
+        if labels is not None:
+            labels.add(chunk)
     if show:
         sys.stderr.write("\n")
     baseline = builder.build()
+    document = baseline.to_json()
+    if labels is not None:  # what the labels and the training predictions looked like
+        document = orjson.dumps({**orjson.loads(document), "labels": labels.build()})
     try:
-        out.write_bytes(baseline.to_json())
+        out.write_bytes(document)
     except OSError as exc:
         raise ConfigError(f"--out: cannot write {out}: {exc.strerror}") from exc
-    summary = {
+    summary: dict[str, Any] = {
         "rows": builder.events,
         "rejected": dict(builder.rejected),
         "series": len(baseline.references),
         "out": str(out),
     }
+    if labels is not None:
+        built = labels.build()
+        summary["labels"] = {"count": built["count"], **built["metrics"]}
     emit_summary("baseline", summary)
     return 0
 
@@ -195,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "baseline":
             return _baseline(config, args.input, args.out)
         if args.command == "replay":
-            return _replay(config, args.input, args.dead_letter)
+            return _replay(config, args.input, args.dead_letter, args.labels)
         return _run(config, args.until_end)
     except ConfigError as exc:
         emit_error(str(exc))

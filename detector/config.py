@@ -38,6 +38,11 @@ class TopicsConfig(_Strict):
     create_missing: bool = Field(
         True, description="Create the alerts and dead-letter topics at start if they are missing."
     )
+    labels: str | None = Field(
+        None,
+        description="Topic of ground-truth label records (optional). It must be keyed by the "
+        "event id and have as many partitions as the events topic (co-partitioned).",
+    )
 
 
 class EventConfig(_Strict):
@@ -87,6 +92,70 @@ class PredictionSpec(_Strict):
 
     path: _PATH
     type: FieldType = "numeric"
+    threshold: float | None = Field(
+        None,
+        description="Numeric scores only: the predicted class is 1 when score >= threshold, "
+        "else 0. Watched like a categorical feature named predicted_class (the class balance) "
+        "and used as the predicted class for binary labels (default 0.5 there).",
+    )
+
+
+LabelType = Literal["binary", "categorical", "numeric"]
+
+
+class LabelSpec(_Strict):
+    """Ground truth: where the label sits in a label record and how long to wait for it."""
+
+    path: _PATH = Field(description="Dotted path of the label in a label record.")
+    type: LabelType = Field(
+        "binary",
+        description="binary (0/1, true/false; the prediction is a score or a class), "
+        "categorical (multi-class; the prediction is a class) or numeric (regression).",
+    )
+    id: _PATH | None = Field(
+        None, description="Path of the event id in a label record; default: event.id."
+    )
+    time: _PATH | None = Field(
+        None, description="Path of the event time in a label record; default: event.time."
+    )
+    tolerance: float | None = Field(
+        None,
+        ge=0,
+        description="numeric labels only (required there): an absolute error above this "
+        "counts as an error for the error stream and the segment test.",
+    )
+    max_pending: int = Field(
+        1_000_000,
+        ge=1,
+        description="Predictions and labels waiting for their other half, at most; the one "
+        "with the oldest event time is dropped when full.",
+    )
+    ttl_seconds: float = Field(
+        86_400.0,
+        gt=0,
+        description="Event-time seconds a half waits: it is dropped once the newest event "
+        "time seen on either stream is more than this past its own.",
+    )
+
+
+class PerformanceConfig(_Strict):
+    """Windows and the segment test of model performance (needs `label`)."""
+
+    window: int = Field(
+        1000, ge=50, description="Labelled events per tumbling window of each segment's metrics."
+    )
+    window_seconds: float | None = Field(
+        None, gt=0, description="Close performance windows by event time instead (seconds)."
+    )
+    min_labels: int = Field(
+        200,
+        ge=20,
+        description="Labelled events a segment's window and the rest of the traffic need "
+        "before the segment is tested against the rest.",
+    )
+    critical_ratio: float = Field(
+        2.0, gt=1, description="An error rate this many times the comparison's is critical."
+    )
 
 
 class DetectionConfig(_Strict):
@@ -139,7 +208,7 @@ class DetectionConfig(_Strict):
 class RunConfig(_Strict):
     """Micro-batching of the Kafka worker."""
 
-    batch_size: int = Field(2000, ge=1, le=100_000, description="Max records per micro-batch.")
+    batch_size: int = Field(10_000, ge=1, le=100_000, description="Max records per micro-batch.")
     batch_timeout: float = Field(0.2, gt=0, le=30, description="Max seconds to fill a batch.")
 
 
@@ -180,6 +249,8 @@ class Config(_Strict):
     detection: DetectionConfig = DetectionConfig()
     run: RunConfig = RunConfig()
     metrics: MetricsConfig = MetricsConfig()
+    label: LabelSpec | None = None
+    performance: PerformanceConfig = PerformanceConfig()
 
     @field_validator("kafka")
     @classmethod
@@ -202,6 +273,32 @@ class Config(_Strict):
             raise ValueError("segment names must be unique")
         return self
 
+    @model_validator(mode="after")
+    def _labels(self) -> Config:
+        prediction, label = self.prediction, self.label
+        if prediction is not None and prediction.threshold is not None:
+            if prediction.type != "numeric":
+                raise ValueError("prediction.threshold needs a numeric prediction (a score)")
+            if "predicted_class" in {f.name for f in self.features}:
+                raise ValueError("prediction.threshold adds predicted_class: rename that feature")
+        if self.topics.labels is not None and label is None:
+            raise ValueError("topics.labels needs a label section (label.path)")
+        if label is None:
+            return self
+        if self.topics.labels is not None and self.topics.labels == self.topics.events:
+            raise ValueError("topics.labels must differ from topics.events")
+        if prediction is None:
+            raise ValueError("label needs prediction (the model output to compare with)")
+        if self.event.id is None:
+            raise ValueError("label needs event.id: predictions and labels join on it")
+        if self.event.time is None:
+            raise ValueError("label needs event.time: waiting and windows use event time")
+        if label.type == "numeric" and (prediction.type != "numeric" or label.tolerance is None):
+            raise ValueError("numeric labels need a numeric prediction and label.tolerance")
+        if label.type == "categorical" and prediction.type != "categorical":
+            raise ValueError("categorical labels need a categorical prediction (the class)")
+        return self
+
     def monitored_fields(self) -> list[FeatureSpec]:
         """Features plus the prediction (as a feature named ``prediction``), in config order."""
         fields = list(self.features)
@@ -210,6 +307,14 @@ class Config(_Strict):
                 FeatureSpec(name="prediction", path=self.prediction.path, type=self.prediction.type)
             )
         return fields
+
+    def derived_fields(self) -> list[FeatureSpec]:
+        """Fields computed from others rather than read: ``predicted_class`` (a thresholded
+        score). The engine watches them; decoders and baselines do not read them."""
+        if self.prediction is None or self.prediction.threshold is None:
+            return []
+        path = self.prediction.path
+        return [FeatureSpec(name="predicted_class", path=path, type="categorical")]
 
 
 def interpolate(value: Any, where: str = "") -> Any:

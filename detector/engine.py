@@ -12,19 +12,29 @@ identical alerts for the same input.
 monitored fields, ``D`` segment dimensions and windows of ``W`` events, a model runs about
 ``1e7 * F * (1 + D) / W * TESTS_PER_WINDOW`` tests per 10 million events; each test's level is
 the budget (``detection.false_alarms_per_10m_events``) divided by that number (a union bound, so
-the real rate is lower).
+the real rate is lower). With labels, each segment's performance window adds one more test (the
+segment against the rest of the traffic).
+
+**Labels.** With a ``label`` section, :meth:`Engine.process_runs` takes both streams in their
+merged order (:mod:`detector.labels.merge`) and joins predictions with labels in that order
+(:mod:`detector.labels.monitor`); the data series still see the events in their own order.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from detector.alerts import AlertEvent, build_alert
 from detector.baseline import Baseline, SeriesKey
 from detector.config import Config, FeatureSpec
 from detector.events import EventBatch
+from detector.labels.decode import LabelBatch, predicted_classes
+from detector.labels.merge import EVENTS, concat_events
+from detector.labels.monitor import PerformanceMonitor
 from detector.reference import CategoricalReference, NumericReference
 from detector.segments import SegmentRouter
 from detector.series import CategoricalSeries, NumericSeries, SeriesContext
@@ -55,8 +65,11 @@ def test_level(config: Config) -> float:
     '6.25e-06'
     """
     detection = config.detection
-    series_updates = len(config.monitored_fields()) * (1 + len(config.segments))
+    fields = len(config.monitored_fields()) + len(config.derived_fields())
+    series_updates = fields * (1 + len(config.segments))
     tests = 1e7 * series_updates / detection.window * TESTS_PER_WINDOW
+    if config.label is not None:  # one segment-versus-rest test per segment window
+        tests += 1e7 * len(config.segments) / config.performance.window
     low, high = _ALPHA_RANGE
     return min(max(detection.false_alarms_per_10m_events / tests, low), high)
 
@@ -67,7 +80,7 @@ class Engine:
     def __init__(self, config: Config, baseline: Baseline | None = None) -> None:
         self.config = config
         self.baseline = baseline
-        self.fields = config.monitored_fields()
+        self.fields = config.monitored_fields() + config.derived_fields()
         self.series: dict[SeriesKey, NumericSeries | CategoricalSeries] = {}
         self.stats = EngineStats()
         self.router = SegmentRouter(config.segments)
@@ -80,6 +93,7 @@ class Engine:
         self.silence = SilenceCheck(config.detection.stream_silence_seconds)
         self._last_event_time = 0.0
         self.volume = VolumeCheck(config.detection, self.alpha) if config.segments else None
+        self.performance = PerformanceMonitor(config, self.alpha) if config.label else None
 
     def _series(self, spec: FeatureSpec, key: SeriesKey) -> NumericSeries | CategoricalSeries:
         series = self.series.get(key)
@@ -98,8 +112,20 @@ class Engine:
 
     def process(self, batch: EventBatch) -> list[AlertEvent]:
         """Update every affected series with the batch; return alerts in stream order."""
+        return self._count([alert for _, _, alert in self._ranked(batch)])
+
+    def _ranked(self, batch: EventBatch) -> list[tuple[int, int, AlertEvent]]:
+        """The batch's alerts with their row and their order among the row's alerts."""
         if batch.size == 0:
             return []
+        prediction = self.config.prediction
+        if prediction is not None and prediction.threshold is not None:
+            classes = predicted_classes(batch.numeric["prediction"], prediction.threshold)
+            batch = replace(
+                batch,
+                categorical={**batch.categorical, "predicted_class": classes},
+                type_errors={**batch.type_errors, "predicted_class": np.zeros(batch.size, bool)},
+            )
         self.stats.events += batch.size
         ranked: list[tuple[int, int, AlertEvent]] = []
         resumed = self.silence.traffic(self.stats.events, float(batch.times[0]))
@@ -134,7 +160,42 @@ class Engine:
                     alert = build_alert(self.config.model, spec.name, segment, signal)
                     ranked.append((int(rows[signal.position]), order, alert))
         ranked.sort(key=lambda item: (item[0], item[1]))
-        alerts = [alert for _, _, alert in ranked]
+        return ranked
+
+    def process_runs(self, runs: Sequence[tuple[int, EventBatch | LabelBatch]]) -> list[AlertEvent]:
+        """Merged runs of both streams (:mod:`detector.labels.merge`): ``(EVENTS, EventBatch)``
+        or ``(LABELS, LabelBatch)``. Every record meets the join in run order; the data series
+        then take all the events at once (batching does not change their alerts). Alerts come
+        out in merged-record order: a record's data alerts, then the performance alerts of the
+        pair it completed."""
+        monitor = self.performance
+        if monitor is None:
+            raise ValueError("process_runs needs a config with a label section")
+        keyed: list[tuple[int, int, int, AlertEvent]] = []  # (merged row, data/perf, order)
+        events: list[EventBatch] = []
+        event_rows: list[np.ndarray] = []
+        first = 0
+        for side, batch in runs:
+            if side == EVENTS:
+                assert isinstance(batch, EventBatch)
+                outcomes = monitor.predictions(batch, self.router.capped(batch.segments))
+                events.append(batch)
+                event_rows.append(first + np.arange(batch.size))
+            else:
+                assert isinstance(batch, LabelBatch)
+                outcomes = monitor.labels(batch)
+            for o in outcomes:
+                alert = build_alert(self.config.model, o.feature, o.segment, o.signal)
+                keyed.append((first + o.row, 1, o.order, alert))
+            first += batch.size
+        if events:
+            rows = np.concatenate(event_rows).tolist()
+            for row, order, alert in self._ranked(concat_events(events)):
+                keyed.append((rows[row], 0, order, alert))
+        keyed.sort(key=lambda item: item[:3])
+        return self._count([alert for *_, alert in keyed])
+
+    def _count(self, alerts: list[AlertEvent]) -> list[AlertEvent]:
         self.recent_alerts.extend(alerts)
         for alert in alerts:
             if alert.data.status == "firing":

@@ -3,6 +3,10 @@
 Records are read in file order and cut into the same micro-batches the Kafka worker would use
 (batching does not change alerts). Without ``event.time`` in the config, the line number stands in
 for the event time (seconds since the epoch), as the Kafka record timestamp does for ``run``.
+
+With a labels file (``replay --labels``), both files go through the merge of
+:mod:`detector.labels.merge`, the order ``run`` uses for its two topics: whichever file's next
+record has the smaller event time goes first (events on a tie), each file in its own order.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import orjson
 from detector.alerts import AlertEvent
 from detector.config import Config
 from detector.engine import Engine, build_engine
+from detector.errors import ConfigError
 from detector.events import Decoder, Rejection
+from detector.labels.decode import LabelDecoder
+from detector.labels.merge import EVENTS, LABELS, Merger
 
 
 @dataclass
@@ -30,6 +37,8 @@ class ReplayReport:
     alerts: int = 0
     series: int = 0
     engine: Engine | None = None  # the engine after the replay (for the drift report)
+    labels: int = 0  # label records read (replay --labels)
+    labels_rejected: Counter[str] = field(default_factory=Counter)
 
 
 def _batches(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
@@ -43,11 +52,15 @@ def replay(
     lines: Iterable[bytes],
     on_alert: Callable[[AlertEvent], None],
     on_rejection: Callable[[int, Rejection, bytes], None] | None = None,
+    labels: Iterable[bytes] | None = None,
 ) -> ReplayReport:
     """Feed ``lines`` (one JSON event each) through a fresh engine; call back for each alert.
 
-    ``on_rejection`` gets the 1-based record number, the rejection and the raw line.
+    ``on_rejection`` gets the 1-based record number, the rejection and the raw line (events
+    only). ``labels``: label records (one JSON object each, in the order of the label topic).
     """
+    if labels is not None:
+        return _replay_joined(config, lines, labels, on_alert, on_rejection)
     decoder, engine = Decoder(config), build_engine(config)
     report = ReplayReport()
     for batch in _batches(lines, config.run.batch_size):
@@ -64,6 +77,59 @@ def replay(
             on_alert(alert)
     report.series = len(engine.series)
     report.engine = engine
+    return report
+
+
+def _replay_joined(
+    config: Config,
+    lines: Iterable[bytes],
+    labels: Iterable[bytes],
+    on_alert: Callable[[AlertEvent], None],
+    on_rejection: Callable[[int, Rejection, bytes], None] | None,
+) -> ReplayReport:
+    if config.label is None:
+        raise ConfigError("--labels: the config has no label section (label.path)")
+    decoder, label_decoder, engine = Decoder(config), LabelDecoder(config), build_engine(config)
+    report = ReplayReport(engine=engine)
+    size = config.run.batch_size
+    sources = (_batches(lines, size), _batches(labels, size))
+    exhausted = [False, False]
+    merger: Merger[int] = Merger()
+    while True:
+        for side in (EVENTS, LABELS):
+            if exhausted[side] or merger.waiting(side):
+                continue
+            chunk = next(sources[side], None)
+            if chunk is None:
+                exhausted[side] = True
+                continue
+            values = [line.rstrip(b"\r\n") for line in chunk]
+            if side == EVENTS:
+                first = report.records
+                result = decoder.decode(values, [float(first + i + 1) for i in range(len(values))])
+                report.records += len(values)
+                for rejection in result.rejections:
+                    report.rejected[rejection.reason] += 1
+                    if on_rejection is not None:
+                        number = first + rejection.position + 1
+                        on_rejection(number, rejection, values[rejection.position])
+                merger.push(EVENTS, result.batch, result.batch.positions)
+            else:
+                first = report.labels
+                decoded = label_decoder.decode(
+                    values, [float(first + i + 1) for i in range(len(values))]
+                )
+                report.labels += len(values)
+                report.labels_rejected.update(r.reason for r in decoded.rejections)
+                merger.push(LABELS, decoded.batch, decoded.batch.positions)
+        runs = merger.release(ended=(exhausted[EVENTS], exhausted[LABELS]))
+        if runs:
+            for alert in engine.process_runs([(side, batch) for side, batch, _ in runs]):
+                report.alerts += 1
+                on_alert(alert)
+        elif all(exhausted) and not merger.waiting(EVENTS) and not merger.waiting(LABELS):
+            break
+    report.series = len(engine.series)
     return report
 
 

@@ -4,6 +4,9 @@ At-least-once: a micro-batch's offsets are stored only after every alert and dea
 produced has been acknowledged by the broker (``flush``); librdkafka's auto-commit then commits
 stored offsets, and ``close()`` commits the last ones. A crash in between replays the batch, and
 alert ids are deterministic, so consumers can drop the duplicates on (``source``, ``id``).
+
+With ``topics.labels`` the worker consumes both topics and merges them by event time
+(:mod:`detector.kafka.joined`) before the engine sees them.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from detector.kafka.clients import (
     producer_config,
 )
 from detector.kafka.dead_letter import dead_letter_headers
+from detector.kafka.joined import JoinedInput, check_assignor, check_copartitioned
+from detector.labels.summary import labels_summary
 from detector.observability.metrics import WorkerMetrics
 
 log = logging.getLogger("detector.worker")
@@ -54,6 +59,9 @@ class WorkerReport:
     dead_letters: Counter[str] = field(default_factory=Counter)
     batches: int = 0
     series: int = 0
+    labels: int = 0  # label records consumed (topics.labels)
+    label_dead_letters: Counter[str] = field(default_factory=Counter)
+    join: dict[str, Any] = field(default_factory=dict)  # the labels summary block
 
 
 def _where(message: Message) -> tuple[str, int, int]:
@@ -79,6 +87,9 @@ class Worker:
         self._reached: set[int] = set()
         self._assigned: set[int] = set()
         self.metrics = WorkerMetrics(config, self._engine)  # for /metrics, health, progress
+        self._joined = JoinedInput(config, self._decoder) if config.topics.labels else None
+        self._label_ends: dict[int, int] = {}
+        self._label_reached: set[int] = set()
 
     def stop(self) -> None:
         """Ask the loop to finish its batch, flush, commit and close (SIGTERM handler)."""
@@ -90,6 +101,7 @@ class Worker:
         # Build every client's properties first: a config error must stop us before any I/O.
         consumer_props = consumer_config(self.config)
         producer_props = producer_config(self.config)
+        check_assignor(self.config)
         admin = create_client(AdminClient, admin_config(self.config))
         self._check_topics(admin)
         consumer = create_client(Consumer, consumer_props)
@@ -101,9 +113,10 @@ class Worker:
         try:
             if self.until_end:
                 self._ends = self._end_offsets(consumer)
-            consumer.subscribe(
-                [topics.events], on_assign=self._on_assign, on_revoke=self._on_revoke
-            )
+                if topics.labels is not None:
+                    self._label_ends = self._end_offsets(consumer, topics.labels)
+            subscribed = [topics.events] + ([topics.labels] if topics.labels else [])
+            consumer.subscribe(subscribed, on_assign=self._on_assign, on_revoke=self._on_revoke)
             self.metrics.started(self._ends)
             quiet_since = time.monotonic()  # for the stream-silence check (wall clock)
             while not self._stop.is_set():
@@ -112,7 +125,13 @@ class Worker:
                 )
                 self.metrics.polled(consumer, self._assigned)
                 records = [m for m in messages if self._keep(m)]
-                if records:
+                if self._joined is not None:
+                    self._process_joined(records, producer, consumer)
+                    if records:
+                        quiet_since = time.monotonic()
+                    else:
+                        self._publish(self._engine.idle(time.monotonic() - quiet_since), producer)
+                elif records:
                     self._process(records, producer, consumer)
                     quiet_since = time.monotonic()
                 else:
@@ -126,6 +145,10 @@ class Worker:
             finally:
                 consumer.close()
         self.report.series = len(self._engine.series)
+        if self._joined is not None:
+            self.report.join = labels_summary(
+                self._engine, self.report.labels, self.report.label_dead_letters
+            )
         return self.report
 
     def _check_topics(self, admin: AdminClient) -> None:
@@ -139,6 +162,7 @@ class Worker:
             ) from exc
         if topics.events not in existing:
             raise KafkaBoundaryError(f"topics.events: topic {topics.events!r} does not exist")
+        check_copartitioned(self.config, existing)
         missing = [t for t in (topics.alerts, topics.dead_letter) if t not in existing]
         if missing and topics.create_missing:
             futures = admin.create_topics([NewTopic(t) for t in missing])
@@ -150,8 +174,8 @@ class Worker:
                         raise KafkaBoundaryError(f"cannot create topic {name!r}: {exc}") from exc
             log.info("created topics %s", missing)
 
-    def _end_offsets(self, consumer: Consumer) -> dict[int, int]:
-        topic = self.config.topics.events
+    def _end_offsets(self, consumer: Consumer, topic: str | None = None) -> dict[int, int]:
+        topic = topic or self.config.topics.events
         ends = {}
         try:
             meta = consumer.list_topics(topic, timeout=_METADATA_TIMEOUT).topics[topic]
@@ -168,20 +192,34 @@ class Worker:
         return ends
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._joined is not None:
+            self._joined.assign(partitions, add=True)
+            partitions = [p for p in partitions if p.topic == self.config.topics.events]
         self._assigned |= {p.partition for p in partitions}
         self.metrics.assigned(self._assigned)
         log.info("assigned partitions %s", sorted(self._assigned))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._joined is not None:
+            self._joined.assign(partitions, add=False)
+            partitions = [p for p in partitions if p.topic == self.config.topics.events]
         self._assigned -= {p.partition for p in partitions}
         self.metrics.revoked(self._assigned)
 
     def _keep(self, message: Message) -> bool:
         err = message.error()
         if err is None:
+            if self._joined is not None:  # in consumption order, before any later EOF
+                self._joined.eof(message.topic() or "", message.partition() or 0, reached=False)
             return True
         if err.code() == KafkaError._PARTITION_EOF:
-            _, partition, offset = _where(message)
+            topic, partition, offset = _where(message)
+            if self._joined is not None:
+                self._joined.eof(topic, partition, reached=True)
+                if topic == self.config.topics.labels:
+                    if offset >= self._label_ends.get(partition, 0):
+                        self._label_reached.add(partition)
+                    return False
             if offset >= self._ends.get(partition, 0):
                 self._reached.add(partition)
             return False
@@ -192,7 +230,68 @@ class Worker:
         return False
 
     def _at_end(self) -> bool:
+        if self._joined is not None:
+            labels = self._joined.assigned[1]
+            if self._joined.queued() or not labels <= self._label_reached:
+                return False
         return bool(self._assigned) and self._assigned <= self._reached
+
+    def _process_joined(
+        self, records: list[Message], producer: Producer, consumer: Consumer
+    ) -> None:
+        """Both topics: decode and queue, then process what the merge releases."""
+        joined = self._joined
+        assert joined is not None
+        started = time.perf_counter()
+        rejected = joined.add(records)
+        runs = joined.release()
+        joined.throttle(consumer)
+        if not records and not runs:
+            return
+        alerts = self._engine.process_runs(runs) if runs else []
+        self._produce_alerts(alerts, producer)
+        labels_topic = self.config.topics.labels
+        for record, rejection in rejected:
+            topic = record.topic()
+            producer.produce(
+                self.config.topics.dead_letter,
+                key=record.key(),
+                value=record.value(),
+                timestamp=record.timestamp()[1],
+                headers=dead_letter_headers(*_where(record), rejection),
+                on_delivery=self._on_delivery,
+            )
+            if topic == labels_topic:
+                self.report.label_dead_letters[rejection.reason] += 1
+            else:
+                self.report.dead_letters[rejection.reason] += 1
+        self._flush(producer)
+        offsets = joined.offsets()
+        if offsets:
+            consumer.store_offsets(offsets=offsets)
+        events = [r for r in records if r.topic() != labels_topic]
+        self.report.records += len(events)
+        self.report.labels += len(records) - len(events)
+        self.report.alerts += len(alerts)
+        self.report.batches += 1
+        for record in records:
+            topic, partition, offset = _where(record)
+            ends, reached = (
+                (self._label_ends, self._label_reached)
+                if topic == labels_topic
+                else (self._ends, self._reached)
+            )
+            if offset + 1 >= ends.get(partition, 0):
+                reached.add(partition)
+        times = [float(b.times.max()) for side, b in runs if side == 0 and b.size]
+        self.metrics.batch(
+            len(events),
+            [tp for tp in offsets if tp.topic == self.config.topics.events],
+            [(a.data.kind, a.data.severity, a.data.status) for a in alerts],
+            [r.reason for m, r in rejected if m.topic() != labels_topic],
+            max(times) if times else None,
+            time.perf_counter() - started,
+        )
 
     def _process(self, records: list[Message], producer: Producer, consumer: Consumer) -> None:
         started = time.perf_counter()
@@ -281,4 +380,5 @@ def summary_line(report: WorkerReport) -> dict[str, Any]:
         "dead_letters": dict(report.dead_letters),
         "batches": report.batches,
         "series": report.series,
+        **({"labels": report.join} if report.join else {}),
     }

@@ -251,5 +251,9 @@ def build_registry(
     if metrics is not None:
         registry.register(WorkerCollector(metrics))
     registry.register(EngineCollector(engine, model, series_cap))
+    if getattr(engine, "performance", None) is not None:
+        from detector.observability.performance import PerformanceCollector
+
+        registry.register(PerformanceCollector(engine, model, series_cap))
     ProcessCollector(registry=registry)
     return registry

@@ -1,0 +1,82 @@
+"""What a baseline records about labels: their distribution, and the model's training metrics.
+
+When the config has a ``label`` section and the training rows carry the label at ``label.path``
+(next to the features and the prediction), ``drift-detector baseline`` adds a ``labels`` entry
+to the baseline file: how many rows had a label, the label's class shares (or mean and standard
+deviation for regression), and the metrics of the training predictions against them. Loading a
+baseline ignores it; it documents what "good" looked like.
+
+>>> from detector.config import parse_config
+>>> from detector.testing.labelled import LabelledStream
+>>> summary = LabelSummary(parse_config(LabelledStream().config()))
+>>> summary.add([b'{"ts": 1, "prediction": {"score": 0.9}, "label": 1}', b'{"ts": 2, "label": 0}'])
+>>> out = summary.build()
+>>> out["count"], out["shares"], out["metrics"]["accuracy"]
+(2, {'0': 0.5, '1': 0.5}, 1.0)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import orjson
+
+from detector.config import Config
+from detector.events import Decoder, extract
+from detector.labels.decode import Value, label_value, prediction_halves
+from detector.labels.metrics import MetricAccumulator
+
+
+class LabelSummary:
+    """Accumulates training rows (JSON records) into the baseline's ``labels`` entry."""
+
+    def __init__(self, config: Config) -> None:
+        if config.label is None:
+            raise ValueError("the config has no label section")
+        self.config = config
+        self.spec = config.label
+        self.decoder = Decoder(config)
+        self._path = tuple(int(p) if p.isdigit() else p for p in self.spec.path.split("."))
+        self.rows = 0
+        self.missing = 0
+        self.classes: Counter[str] = Counter()
+        self.values: list[float] = []
+        self.metrics = MetricAccumulator(self.spec.type, self.spec.tolerance or 0.0)
+
+    def add(self, records: list[bytes]) -> None:
+        """Add training rows; rows the event decoder rejects are skipped."""
+        result = self.decoder.decode(records, [0.0] * len(records))
+        predicted, scores = prediction_halves(result.batch, self.config)
+        pairs_p: list[Value] = []
+        pairs_a: list[Value] = []
+        pair_scores: list[float] = []
+        for row, position in enumerate(result.batch.positions):
+            self.rows += 1
+            label = label_value(self.spec, extract(orjson.loads(records[position]), self._path))
+            if label is None:
+                self.missing += 1
+                continue
+            if isinstance(label, str):
+                self.classes[label] += 1
+            else:
+                self.values.append(label)
+            guess = predicted[row]
+            if guess is not None:
+                pairs_p.append(guess)
+                pairs_a.append(label)
+                pair_scores.append(float(scores[row]))
+        self.metrics.add(pairs_p, pairs_a, np.asarray(pair_scores, dtype=np.float64))
+
+    def build(self) -> dict[str, Any]:
+        """The ``labels`` entry of the baseline file."""
+        count = self.rows - self.missing
+        out: dict[str, Any] = {"type": self.spec.type, "count": count, "missing": self.missing}
+        if self.classes:
+            out["shares"] = {c: n / count for c, n in sorted(self.classes.items())}
+        if self.values:
+            out["mean"] = float(np.mean(self.values))
+            out["std"] = float(np.std(self.values))
+        out["metrics"] = self.metrics.metrics()
+        return out

@@ -1,0 +1,195 @@
+"""Label records into columnar batches, and the prediction half of each inference event.
+
+A label record is one JSON object holding the event id (``label.id``, default ``event.id``),
+its own event time (``label.time``, default ``event.time``: when the truth became known) and
+the label (``label.path``), for example ``{"event_id": "e-42", "ts": "...", "label": 1}``.
+Records that cannot be used go to the dead-letter topic with the reasons of the event decoder
+(``too_large``, ``not_json``, ``not_object``, ``bad_time``) plus two of their own:
+
+- ``no_id``: the id is missing, so the label can never be joined;
+- ``bad_label``: the label is missing or not of ``label.type``.
+
+Binary labels and binary predictions accept ``true``/``false``, ``0``/``1`` (numbers or text)
+and become the classes ``"1"`` and ``"0"``. Categorical classes are compared as text, numbers
+written as the event decoder writes them (``5411`` becomes ``"5411"``).
+
+>>> binary_class(True), binary_class(0), binary_class("1.0"), binary_class("yes")
+('1', '0', '1', None)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from detector.config import Config, LabelSpec
+from detector.events import EventBatch, Rejection, extract, parse_time
+
+Value = str | float  # a class (text) or a regression target
+_BINARY = {"1": "1", "0": "0", "true": "1", "false": "0", "1.0": "1", "0.0": "0"}
+
+
+@dataclass
+class LabelBatch:
+    """Accepted label records of one micro-batch, in input order."""
+
+    positions: list[int]
+    times: np.ndarray
+    ids: list[str]
+    values: list[Value]
+
+    @property
+    def size(self) -> int:
+        return len(self.positions)
+
+
+@dataclass
+class LabelDecodeResult:
+    batch: LabelBatch
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def binary_class(value: Any) -> str | None:
+    """``"1"`` or ``"0"`` for a binary value, else ``None``."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return "1" if value == 1 else "0" if value == 0 else None
+    if isinstance(value, str):
+        return _BINARY.get(value.strip().lower())
+    return None
+
+
+def class_text(value: Any) -> str | None:
+    """A categorical value as text, the way the event decoder writes categories."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return None
+
+
+def label_value(spec: LabelSpec, value: Any) -> Value | None:
+    """The label as the join stores it, or ``None`` when it is not of ``spec.type``."""
+    if spec.type == "binary":
+        return binary_class(value)
+    if spec.type == "categorical":
+        return class_text(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _path(path: str) -> tuple[str | int, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in path.split("."))
+
+
+class LabelDecoder:
+    """Turns raw label record values into a :class:`LabelBatch`."""
+
+    def __init__(self, config: Config) -> None:
+        if config.label is None:
+            raise ValueError("the config has no label section")
+        self.spec = config.label
+        self.max_bytes = config.event.max_bytes
+        id_path = self.spec.id or config.event.id
+        time_path = self.spec.time or config.event.time
+        self._id = _path(id_path) if id_path else None
+        self._time = _path(time_path) if time_path else None
+        self._time_name = time_path
+        self._label = _path(self.spec.path)
+
+    def decode(
+        self, values: Sequence[bytes | None], default_times: Sequence[float]
+    ) -> LabelDecodeResult:
+        """Decode ``values``; ``default_times`` (epoch s) is used when no time path is set."""
+        rejections: list[Rejection] = []
+        positions: list[int] = []
+        times: list[float] = []
+        ids: list[str] = []
+        labels: list[Value] = []
+        for position, raw in enumerate(values):
+            reject = self._check(raw)
+            if reject is not None:
+                rejections.append(Rejection(position, *reject))
+                continue
+            assert raw is not None
+            try:
+                record = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                rejections.append(Rejection(position, "not_json", str(exc)))
+                continue
+            if not isinstance(record, dict):
+                kind = type(record).__name__
+                rejections.append(Rejection(position, "not_object", f"JSON {kind}, not object"))
+                continue
+            when = default_times[position]
+            if self._time is not None:
+                raw_time = extract(record, self._time)
+                parsed = parse_time(raw_time)
+                if parsed is None:
+                    msg = f"{self._time_name}={raw_time!r} is not an RFC 3339 or epoch time"
+                    rejections.append(Rejection(position, "bad_time", msg[:500]))
+                    continue
+                when = parsed
+            ident = extract(record, self._id) if self._id is not None else None
+            if ident is None or isinstance(ident, dict | list):
+                rejections.append(Rejection(position, "no_id", "the label record has no id"))
+                continue
+            raw_label = extract(record, self._label)
+            value = label_value(self.spec, raw_label)
+            if value is None:
+                msg = f"{self.spec.path}={raw_label!r} is not a {self.spec.type} label"
+                rejections.append(Rejection(position, "bad_label", msg[:500]))
+                continue
+            positions.append(position)
+            times.append(when)
+            ids.append(str(ident))
+            labels.append(value)
+        batch = LabelBatch(positions, np.asarray(times, dtype=np.float64), ids, labels)
+        return LabelDecodeResult(batch, rejections)
+
+    def _check(self, raw: bytes | None) -> tuple[str, str] | None:
+        if raw is None:
+            return "not_json", "record has no value"
+        if len(raw) > self.max_bytes:
+            return "too_large", f"{len(raw)} bytes > {self.max_bytes}"
+        return None
+
+
+def predicted_classes(scores: np.ndarray, threshold: float) -> list[str | None]:
+    """``"1"`` where ``score >= threshold``, ``"0"`` below, ``None`` where the score is missing.
+
+    >>> predicted_classes(np.array([0.2, 0.5, np.nan]), 0.5)
+    ['0', '1', None]
+    """
+    return [None if math.isnan(s) else ("1" if s >= threshold else "0") for s in scores.tolist()]
+
+
+def prediction_halves(batch: EventBatch, config: Config) -> tuple[list[Value | None], np.ndarray]:
+    """Each event's prediction as the join compares it with a label, and its score.
+
+    The value is ``None`` where the event has no usable prediction; the score is NaN where there
+    is none (only numeric predictions of binary labels have one: the positive class's
+    probability).
+    """
+    spec, label = config.prediction, config.label
+    assert spec is not None and label is not None
+    nan = np.full(batch.size, np.nan)
+    if spec.type == "numeric":
+        column = batch.numeric["prediction"]
+        if label.type == "binary":
+            threshold = 0.5 if spec.threshold is None else spec.threshold
+            return list(predicted_classes(column, threshold)), column
+        return [None if math.isnan(v) else v for v in column.tolist()], nan
+    texts = batch.categorical["prediction"]
+    if label.type == "binary":
+        return [None if t is None else binary_class(t) for t in texts], nan
+    return list(texts), nan

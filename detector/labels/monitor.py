@@ -1,0 +1,159 @@
+"""The engine's performance hook: predictions and labels in, performance signals out.
+
+The engine hands over every decoded micro-batch of each stream, in the one order both reach it
+(see :mod:`detector.labels.merge`). Each record goes through the join in that order; pairs come
+out when their second half arrives. Each pair updates the all-traffic performance series and one
+series per segment dimension, keyed like the data series (segment values come from the
+prediction's event, capped by the engine's router, so they name the same segments).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from detector.alerts import Signal
+from detector.config import Config
+from detector.events import EventBatch
+from detector.labels.decode import LabelBatch, prediction_halves
+from detector.labels.join import JoinStats, JoinStore, Pair
+from detector.labels.metrics import errors_of
+from detector.labels.series import Columns, PerformanceContext, PerformanceSeries
+
+PerformanceKey = tuple[str | None, str | None]  # segment dimension, value; (None, None): all
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A performance signal, placed in the input batch and attached to its series."""
+
+    row: int  # the input row (event or label) whose arrival completed the deciding pair
+    order: int  # among signals of the same row: all traffic first, then dimensions in order
+    feature: str  # error or error_vs_rest
+    segment: dict[str, str]
+    signal: Signal
+
+
+class PerformanceMonitor:
+    """The join, the per-segment performance series and the global error counts."""
+
+    def __init__(self, config: Config, alpha: float) -> None:
+        label = config.label
+        if label is None:
+            raise ValueError("the config has no label section")
+        self.config = config
+        self.dimensions = [s.name for s in config.segments]
+        self.join = JoinStore(label.max_pending, label.ttl_seconds)
+        self.context = PerformanceContext(
+            label_type=label.type,
+            tolerance=label.tolerance or 0.0,
+            window=config.performance.window,
+            window_seconds=config.performance.window_seconds,
+            min_labels=config.performance.min_labels,
+            critical_ratio=config.performance.critical_ratio,
+            adwin_delta=config.detection.adwin_delta,
+            resolve_windows=config.detection.resolve_windows,
+            alpha=alpha,
+        )
+        self.series: dict[PerformanceKey, PerformanceSeries] = {}
+        self.pairs = 0
+        self.errors = 0
+
+    @property
+    def stats(self) -> JoinStats:
+        return self.join.stats
+
+    def predictions(self, batch: EventBatch, capped: dict[str, list[str]]) -> list[Outcome]:
+        """Offer a batch's predictions to the join; ``capped``: its routed segment values."""
+        predicted, scores = prediction_halves(batch, self.config)
+        columns = [capped[d] for d in self.dimensions]
+        times = batch.times.tolist()
+        score_list = scores.tolist()
+        pairs: list[Pair] = []
+        rows: list[int] = []
+        add = self.join.add_prediction
+        for row, ident in enumerate(batch.ids):
+            value = predicted[row]
+            if ident is None or value is None:
+                self.join.stats.unusable_predictions += 1
+                continue
+            segments = tuple(column[row] for column in columns)
+            pair = add(ident, times[row], segments, value, score_list[row])
+            if pair is not None:
+                pairs.append(pair)
+                rows.append(row)
+        return self._feed(pairs, rows)
+
+    def labels(self, batch: LabelBatch) -> list[Outcome]:
+        """Offer a batch of labels to the join."""
+        pairs: list[Pair] = []
+        rows: list[int] = []
+        add = self.join.add_label
+        for row, (ident, when, value) in enumerate(
+            zip(batch.ids, batch.times.tolist(), batch.values, strict=True)
+        ):
+            pair = add(ident, when, value)
+            if pair is not None:
+                pairs.append(pair)
+                rows.append(row)
+        return self._feed(pairs, rows)
+
+    def _series(self, key: PerformanceKey) -> PerformanceSeries:
+        series = self.series.get(key)
+        if series is None:
+            series = PerformanceSeries(self.context, segment=key[0] is not None)
+            self.series[key] = series
+        return series
+
+    def _feed(self, pairs: list[Pair], rows: list[int]) -> list[Outcome]:
+        if not pairs:
+            return []
+        n = len(pairs)
+        times = np.fromiter((p[0] for p in pairs), np.float64, n)
+        numeric = self.context.label_type == "numeric"
+        kind = np.float64 if numeric else object
+        predicted = np.asarray([p[3] for p in pairs], dtype=kind)
+        actual = np.asarray([p[4] for p in pairs], dtype=kind)
+        scores = np.fromiter((p[5] for p in pairs), np.float64, n)
+        errors = errors_of(self.context.label_type, predicted, actual, self.context.tolerance)
+        global_pairs = self.pairs + np.arange(1, n + 1)
+        global_errors = self.errors + np.cumsum(errors)
+        cols = Columns(predicted, actual, scores, errors, times, global_pairs, global_errors)
+        groups: list[tuple[PerformanceKey, np.ndarray]] = [((None, None), np.arange(n))]
+        for d, dimension in enumerate(self.dimensions):
+            members: dict[str, list[int]] = {}
+            for i, pair in enumerate(pairs):
+                members.setdefault(pair[2][d], []).append(i)
+            groups += [((dimension, v), np.asarray(m)) for v, m in members.items()]
+        outcomes: list[Outcome] = []
+        for order, (key, index) in enumerate(groups):
+            part = cols if key[0] is None else _take(cols, index)
+            dim, val = key
+            segment = {} if dim is None or val is None else {dim: val}
+            for feature, signal in self._series(key).update(part):
+                row = rows[int(index[signal.position])]
+                outcomes.append(Outcome(row, order, feature, segment, signal))
+        self.pairs += n
+        self.errors += int(errors.sum())
+        return outcomes
+
+    def metrics(self) -> dict[str, dict[str, float]]:
+        """Each series' latest window metrics, by segment label (``all`` for all traffic)."""
+        out: dict[str, dict[str, float]] = {}
+        for (dimension, value), series in list(self.series.items()):  # a scrape may read it
+            name = "all" if dimension is None else f"{dimension}={value}"
+            out[name] = dict(series.last_metrics)
+        return out
+
+
+def _take(cols: Columns, index: np.ndarray) -> Columns:
+    return Columns(
+        cols.predicted[index],
+        cols.actual[index],
+        cols.scores[index],
+        cols.errors[index],
+        cols.times[index],
+        cols.global_pairs[index],
+        cols.global_errors[index],
+    )

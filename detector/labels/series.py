@@ -1,0 +1,331 @@
+"""One segment's model performance: tumbling metric windows, ADWIN on its error stream, and (for
+a segment value) the test against the rest of the traffic.
+
+Each joined pair is one event of the *error stream*: 1 when the prediction counts as wrong, else
+0. Everything here depends only on the order of the series' pairs, never on how they were cut
+into batches: ADWIN sees pair after pair, windows close by count (or event time), window
+metrics are computed from the window's pairs at its close, and lifecycle steps are applied in
+pair order.
+
+- ``error`` (concept drift): river's ADWIN on the error stream. A detection whose recent part
+  has a *higher* error rate than the part it dropped fires (improvements never page). It
+  resolves after ``detection.resolve_windows`` windows whose error count is plausible under the
+  error rate from before the change (beta-binomial at 0.001, as the quality checks).
+- ``error_vs_rest`` (underperforming segment): at each window close of a segment value, the
+  segment's errors against the rest of the traffic over the same span (Fisher's exact test at
+  the budgeted level, see :mod:`detector.labels.versus_rest`). It resolves after
+  ``resolve_windows`` windows that pass at 0.001.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, fields
+from typing import NamedTuple
+
+import numpy as np
+from river.drift import ADWIN
+
+from detector.alerts import Lifecycle, Severity, Signal, Summary, Window, rfc3339
+from detector.config import LabelType
+from detector.detectors.distribution import TestResult
+from detector.labels.metrics import MetricAccumulator
+from detector.labels.versus_rest import segment_worse
+from detector.quality import rate_check
+from detector.windows import WindowClock
+
+RESOLVE_ALPHA = 1e-3
+HISTORY_WINDOWS = 240  # closed windows' metrics kept per series
+_RING = 16_384  # event times kept for the start of an ADWIN window
+ERROR, VS_REST = "error", "error_vs_rest"
+
+
+@dataclass(frozen=True)
+class PerformanceContext:
+    """What every performance series of a model shares."""
+
+    label_type: LabelType
+    tolerance: float
+    window: int
+    window_seconds: float | None
+    min_labels: int
+    critical_ratio: float
+    adwin_delta: float
+    resolve_windows: int
+    alpha: float
+
+
+class Detection(NamedTuple):
+    """An ADWIN cut where the error rate went up: the rates before and after, and counts."""
+
+    before: float
+    n_before: int
+    after: float
+    n_after: int
+
+
+@dataclass
+class Columns:
+    """Pairs of one batch for one series, in pair order."""
+
+    predicted: np.ndarray
+    actual: np.ndarray
+    scores: np.ndarray
+    errors: np.ndarray  # bool
+    times: np.ndarray  # completion event times
+    global_pairs: np.ndarray  # all traffic's pair count after each pair
+    global_errors: np.ndarray  # all traffic's error count after each pair
+
+    def part(self, start: int, stop: int) -> Columns:
+        s = slice(start, stop)
+        return Columns(*(getattr(self, f.name)[s] for f in fields(self)))
+
+    @staticmethod
+    def join(parts: list[Columns]) -> Columns:
+        return Columns(
+            *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Columns))
+        )
+
+
+def _rate(errors: float, n: float) -> float:
+    return errors / n if n else 0.0
+
+
+def since_change(values: np.ndarray, least: int = 30) -> int:
+    """How many of the newest ``values`` follow the most likely single change in mean: the
+    split maximising the standardised CUSUM ``|S_k - k/n S_n| / sqrt(k (n - k) / n)``, at least
+    ``least`` values from either end. The plain CUSUM drifts towards the middle on small shifts
+    of a 0/1 stream; standardised, it is about unbiased.
+
+    >>> since_change(np.array([0.0] * 80 + [1.0] * 40))
+    40
+    """
+    n = len(values)
+    if n <= 2 * least:
+        return n
+    sums = np.cumsum(values)
+    k = np.arange(1, n)
+    score = np.abs(sums[:-1] - k / n * sums[-1]) / np.sqrt(k * (n - k) / n)
+    score[: least - 1] = score[n - least :] = 0.0
+    return n - (int(np.argmax(score)) + 1)
+
+
+class PerformanceSeries:
+    """Metrics, detectors and lifecycles of one (segment dimension, value), or all traffic."""
+
+    def __init__(self, context: PerformanceContext, segment: bool) -> None:
+        self.context = context
+        self.segment = segment  # a segment value (tested against the rest), not all traffic
+        self.pairs = 0
+        self.errors = 0
+        self._closed = MetricAccumulator(context.label_type, context.tolerance)  # past windows
+        self.last_metrics: dict[str, float] = {}
+        self.history: deque[tuple[float, dict[str, float]]] = deque(maxlen=HISTORY_WINDOWS)
+        self.lifecycles = {ERROR: Lifecycle(), VS_REST: Lifecycle()}
+        self._adwin = ADWIN(delta=context.adwin_delta)  # type: ignore[no-untyped-call]
+        self._clock = WindowClock(context.window, context.window_seconds)
+        self._open: list[Columns] = []
+        self._opened_at = (0, 0)  # all traffic's (pairs, errors) when the window opened
+        self._last_global = (0, 0)
+        self._before = (0, 0)  # (pairs, errors) before the change of a firing error alert
+        self._ring = np.zeros(_RING)  # event times of the latest pairs
+        self._ring_errors = np.zeros(_RING, dtype=np.int8)  # and their error flags
+        self._batch_start = 0
+
+    def update(self, cols: Columns) -> list[tuple[str, Signal]]:
+        """Feed one batch of the series' pairs; return (alert feature, signal) in pair order."""
+        n = len(cols.errors)
+        self._batch_start = self.pairs
+        steps: list[tuple[int, int, Detection | None]] = self._adwin_steps(cols)
+        steps += [(end, 1, None) for end in self._clock.closes(cols.times)]
+        steps.sort(key=lambda s: (s[0], s[1]))
+        signals: list[tuple[str, Signal]] = []
+        start = 0
+        for position, _, found in steps:
+            if found is not None:
+                signal = self._detected(position, found, cols)
+                if signal is not None:
+                    signals.append((ERROR, signal))
+                continue
+            self._open.append(cols.part(start, position + 1))
+            start = position + 1
+            signals += self._close(position, cols)
+        self._open.append(cols.part(start, n))
+        self.pairs += n
+        self.errors += int(cols.errors.sum())
+        if n:
+            self._last_global = (int(cols.global_pairs[-1]), int(cols.global_errors[-1]))
+            keep = cols.times[-_RING:]
+            slots = (self.pairs - len(keep) + np.arange(len(keep))) % _RING
+            self._ring[slots] = keep
+            self._ring_errors[slots] = cols.errors[-_RING:]
+        return signals
+
+    def total_metrics(self) -> dict[str, float]:
+        """Metrics over every pair of the series so far (closed windows and the open one)."""
+        acc = MetricAccumulator(self.context.label_type, self.context.tolerance)
+        acc.merge(self._closed)
+        if self._open:
+            window = Columns.join(self._open)
+            acc.add(list(window.predicted), list(window.actual), window.scores)
+        return acc.metrics()
+
+    def _adwin_steps(self, cols: Columns) -> list[tuple[int, int, Detection | None]]:
+        """ADWIN detections where the error rate went up, as (position, 0, detection)."""
+        adwin = self._adwin
+        found: list[tuple[int, int, Detection | None]] = []
+        for i, value in enumerate(cols.errors.tolist()):
+            width = adwin.width
+            adwin.update(float(value))  # type: ignore[no-untyped-call]
+            if adwin.drift_detected:
+                detection = self._describe(i, int(width) + 1, cols)
+                if detection.after > detection.before:
+                    found.append((i, 0, detection))
+        return found
+
+    def _describe(self, position: int, width: int, cols: Columns) -> Detection:
+        """Rates before and after the most likely change point within ADWIN's window (the
+        ``width`` pairs up to ``position``, at most the last ``_RING``: the same whatever the
+        batching)."""
+        mine = cols.errors[max(0, position + 1 - width) : position + 1].astype(np.int8)
+        older = min(width - len(mine), _RING, self._batch_start)
+        slots = (self._batch_start - older + np.arange(older)) % _RING
+        values = np.concatenate([self._ring_errors[slots], mine])[-_RING:].astype(np.float64)
+        after = since_change(values)
+        n_before = len(values) - after
+        before = float(values[:n_before].mean()) if n_before else 0.0
+        return Detection(before, n_before, float(values[n_before:].mean()), after)
+
+    def _time_of(self, index: int, cols: Columns) -> float:
+        """Event time of the series' pair number ``index`` (0-based), as far as it is kept."""
+        if index >= self._batch_start:
+            return float(cols.times[index - self._batch_start])
+        index = max(index, self._batch_start - _RING, 0)
+        return float(self._ring[index % _RING])
+
+    def _severity(self, rate: float, compared: float) -> Severity:
+        return "critical" if rate >= self.context.critical_ratio * compared else "warning"
+
+    def _signal(
+        self,
+        key: str,
+        firing: bool,
+        result: TestResult,
+        at: tuple[int, float],
+        evidence: tuple[Window, Summary, Summary, str],
+    ) -> Signal:
+        position, when = at
+        window, reference, current, headline = evidence
+        life = self.lifecycles[key]
+        return Signal(
+            position=max(position, 0),
+            status="firing" if firing else "resolved",
+            kind="performance",
+            detector=result.name,
+            statistic="error_rate",
+            value=result.value,
+            threshold=result.threshold,
+            severity=life.severity,
+            observed_at=when,
+            started_at=life.started_at,
+            window=window,
+            reference=reference,
+            current=current,
+            series_events=self._batch_start + position + 1,
+            detections=life.detections,
+            headline=headline,
+        )
+
+    def _detected(self, position: int, found: Detection, cols: Columns) -> Signal | None:
+        life = self.lifecycles[ERROR]
+        when = float(cols.times[position])
+        if not life.detect(when, self._severity(found.after, found.before)):
+            return None
+        self._before = (found.n_before, round(found.before * found.n_before))
+        first = self._time_of(self._batch_start + position - found.n_after + 1, cols)
+        window = Window(
+            count=found.n_after, first_event_time=rfc3339(first), last_event_time=rfc3339(when)
+        )
+        headline = (
+            f"error rate {found.before:.1%} -> {found.after:.1%} over the last "
+            f"{found.n_after:,} labelled events"
+        )
+        shift = TestResult("adwin", found.after - found.before, self.context.adwin_delta)
+        evidence = (
+            window,
+            Summary(count=found.n_before, mean=found.before),
+            Summary(count=found.n_after, mean=found.after),
+            headline,
+        )
+        signal = self._signal(ERROR, True, shift, (position, when), evidence)
+        signal.statistic = "error_rate_shift"
+        return signal
+
+    def _close(self, position: int, cols: Columns) -> list[tuple[str, Signal]]:
+        """Close the open window (ending at batch ``position``, -1: before this batch)."""
+        parts, self._open = self._open, []
+        window = Columns.join(parts)
+        n = len(window.errors)
+        if position >= 0:
+            now = (int(cols.global_pairs[position]), int(cols.global_errors[position]))
+        else:
+            now = self._last_global
+        opened, self._opened_at = self._opened_at, now
+        if n == 0:
+            return []
+        acc = MetricAccumulator(self.context.label_type, self.context.tolerance)
+        acc.add(list(window.predicted), list(window.actual), window.scores)
+        self.last_metrics = acc.metrics()
+        self._closed.merge(acc)
+        last_time = float(window.times[-1])
+        when = float(cols.times[max(position, 0)]) if len(cols.times) else last_time
+        self.history.append((last_time, self.last_metrics))
+        errors = int(window.errors.sum())
+        span = Window(
+            count=n,
+            first_event_time=rfc3339(float(window.times[0])),
+            last_event_time=rfc3339(last_time),
+        )
+        current = Summary(count=n, mean=_rate(errors, n))
+        signals: list[tuple[str, Signal]] = []
+        life = self.lifecycles[ERROR]
+        if life.firing:
+            n_before, e_before = self._before
+            check = rate_check("adwin", errors, n, e_before, n_before, RESOLVE_ALPHA)
+            if life.window_checked(not check.fired, self.context.resolve_windows):
+                reference = Summary(count=n_before, mean=_rate(e_before, n_before))
+                headline = f"error rate {_rate(errors, n):.1%} over {n:,} labelled events"
+                evidence = (span, reference, current, headline)
+                signal = self._signal(ERROR, False, check, (position, when), evidence)
+                signals.append((ERROR, signal))
+        if self.segment:
+            rest_n = now[0] - opened[0] - n
+            rest_e = now[1] - opened[1] - errors
+            counts = (n, errors, rest_n, rest_e)
+            signals += self._versus_rest((position, when), counts, span)
+        return signals
+
+    def _versus_rest(
+        self, at: tuple[int, float], counts: tuple[int, int, int, int], span: Window
+    ) -> list[tuple[str, Signal]]:
+        ctx = self.context
+        n, errors, rest_n, rest_e = counts
+        result = segment_worse(n, errors, rest_n, rest_e, ctx.alpha, ctx.min_labels)
+        if result is None:
+            return []
+        life = self.lifecycles[VS_REST]
+        rest_rate = _rate(rest_e, rest_n)
+        if result.fired:
+            if not life.detect(at[1], self._severity(result.value, rest_rate)):
+                return []
+        else:
+            loose = segment_worse(n, errors, rest_n, rest_e, RESOLVE_ALPHA, ctx.min_labels)
+            if not life.window_checked(loose is None or not loose.fired, ctx.resolve_windows):
+                return []
+        headline = (
+            f"error rate {result.value:.1%} of {n:,} labelled events vs {rest_rate:.1%} in "
+            f"the rest of the traffic ({rest_n:,})"
+        )
+        reference = Summary(count=rest_n, mean=rest_rate)
+        evidence = (span, reference, Summary(count=n, mean=result.value), headline)
+        return [(VS_REST, self._signal(VS_REST, result.fired, result, at, evidence))]

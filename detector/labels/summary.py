@@ -1,0 +1,39 @@
+"""The ``labels`` block of the ``run`` and ``replay`` summaries.
+
+>>> from detector.config import parse_config
+>>> from detector.engine import Engine
+>>> from detector.testing.labelled import LabelledStream
+>>> engine = Engine(parse_config(LabelledStream().config()))
+>>> labels_summary(engine, 0)["matched"]
+0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from detector.engine import Engine
+from detector.labels.series import ERROR, VS_REST
+
+
+def labels_summary(
+    engine: Engine, records: int, rejected: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """Label records and rejections, the join's counters, all traffic's metrics over every
+    pair so far, and the segments whose performance alerts are firing."""
+    monitor = engine.performance
+    out: dict[str, Any] = {"records": records, "rejected": dict(rejected or {})}
+    if monitor is None:
+        return out
+    out.update(monitor.stats.as_dict())
+    everything = monitor.series.get((None, None))
+    out["metrics"] = everything.total_metrics() if everything is not None else {}
+    firing: dict[str, list[str]] = {ERROR: [], VS_REST: []}
+    for (dimension, value), series in monitor.series.items():
+        name = "all" if dimension is None else f"{dimension}={value}"
+        for key, names in firing.items():
+            if series.lifecycles[key].firing:
+                names.append(name)
+    out["firing"] = {key: sorted(names) for key, names in firing.items()}
+    return out

@@ -1,0 +1,173 @@
+"""``run`` with a labels topic against a real broker: the join, performance alerts, co-partitioning.
+
+Events and labels go to separate topics, as a model and a label pipeline would write them. Every
+wait is bounded (the worker runs in a thread with a deadline).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+import pytest
+
+from detector.alerts import AlertEvent, alert_bytes
+from detector.config import Config, parse_config
+from detector.errors import ConfigError, KafkaBoundaryError
+from detector.kafka.worker import Worker, WorkerReport
+from detector.replay import replay
+from detector.testing.kafka_io import consume_records, produce_records
+from detector.testing.labelled import ErrorChange, LabelledStream
+
+pytestmark = pytest.mark.kafka
+
+DEADLINE = 30.0
+WORKER_DEADLINE = 120.0
+N_EVENTS = 16_000
+CHANGE = [ErrorChange(6_000, 0.15)]  # error rate 10% -> 15% in all traffic
+
+
+def _config(
+    stream: LabelledStream, bootstrap: str, topics: dict[str, str], batch_size: int = 2000
+) -> Config:
+    cfg = stream.config("fraud", topics)
+    cfg["kafka"] = {"bootstrap.servers": bootstrap, "group.id": f"drift-{uuid.uuid4().hex[:8]}"}
+    cfg["label"]["ttl_seconds"] = 900
+    cfg["run"] = {"batch_size": batch_size}
+    return parse_config(cfg)
+
+
+def _run_worker(config: Config) -> WorkerReport:
+    """``Worker(config, until_end=True).run()`` in a thread, stopped and failed past a deadline."""
+    worker = Worker(config, until_end=True)
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["report"] = worker.run()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(WORKER_DEADLINE)
+    if thread.is_alive():
+        worker.stop()
+        thread.join(DEADLINE)
+        pytest.fail(f"worker did not reach the end offsets within {WORKER_DEADLINE:.0f} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    report: WorkerReport = outcome["report"]
+    return report
+
+
+def _lines(records: Sequence[dict[str, Any]]) -> list[bytes]:
+    return [orjson.dumps(r) for r in records]
+
+
+def test_run_with_label_topic_equals_replay(
+    kafka_bootstrap: str, topic_factory: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """One partition each: run's alerts are byte-identical to replay --labels, with a
+    performance alert for the error-rate rise, and the join counters agree. Small batches make
+    the events wait for labels long enough to pause the events topic on the way."""
+    stream = LabelledStream(seed=21, label_delay=(0.0, 30.0), lost=0.05)
+    events = _lines(stream.events(N_EVENTS, CHANGE))
+    labels = _lines(stream.labels(N_EVENTS, CHANGE))
+    topics = {
+        "events": topic_factory(1),
+        "labels": topic_factory(1),
+        "alerts": topic_factory(1),
+        "dead_letter": topic_factory(1),
+    }
+    config = _config(stream, kafka_bootstrap, topics, batch_size=200)
+    keys = [orjson.loads(line)["event_id"].encode() for line in events]
+    produce_records(kafka_bootstrap, topics["events"], list(zip(keys, events, strict=True)))
+    label_keys = [orjson.loads(line)["event_id"].encode() for line in labels]
+    labelled = list(zip(label_keys, labels, strict=True))
+    labelled.append((b"junk", b"{not json"))  # a bad label record goes to the dead-letter topic
+    produce_records(kafka_bootstrap, topics["labels"], labelled)
+
+    with caplog.at_level(logging.INFO, logger="detector.worker"):
+        report = _run_worker(config)
+    expected: list[AlertEvent] = []
+    replayed = replay(config, events, expected.append, labels=labels)
+
+    assert report.records == N_EVENTS
+    assert report.labels == len(labels) + 1
+    assert report.label_dead_letters == {"not_json": 1}
+    performance = [a for a in expected if a.data.kind == "performance"]
+    assert any(a.data.dedup_key == "fraud/performance/error/all" for a in performance)
+    assert report.alerts == len(expected)
+    records = consume_records(kafka_bootstrap, topics["alerts"], report.alerts)
+    assert [r.value() for r in records] == [alert_bytes(a) for a in expected]
+    assert replayed.engine is not None and replayed.engine.performance is not None
+    stats = replayed.engine.performance.stats.as_dict()
+    assert {k: report.join[k] for k in stats} == stats
+    assert report.join["matched"] > 0.9 * len(labels)
+    dlq = consume_records(kafka_bootstrap, topics["dead_letter"], 1)
+    assert dict(dlq[0].headers() or [])["drift.errors.topic"] == topics["labels"].encode()
+    assert any(f"paused {topics['events']}" in r.getMessage() for r in caplog.records)
+
+
+def test_empty_label_topic_lets_events_flow(
+    kafka_bootstrap: str, topic_factory: Callable[..., str]
+) -> None:
+    """A label topic at its end offset does not hold events back: data drift runs, and every
+    prediction waits in the join."""
+    stream = LabelledStream(seed=3)
+    events = _lines(stream.events(3000))
+    topics = {
+        "events": topic_factory(2),
+        "labels": topic_factory(2),
+        "alerts": topic_factory(1),
+        "dead_letter": topic_factory(1),
+    }
+    keys = [orjson.loads(line)["event_id"].encode() for line in events]
+    produce_records(kafka_bootstrap, topics["events"], list(zip(keys, events, strict=True)))
+
+    report = _run_worker(_config(stream, kafka_bootstrap, topics))
+
+    assert report.records == 3000 and report.labels == 0
+    assert report.series > 0
+    assert report.join["pending_predictions"] == 3000
+    assert report.join["matched"] == 0
+
+
+def test_partition_mismatch_fails_before_consuming(
+    kafka_bootstrap: str, topic_factory: Callable[..., str]
+) -> None:
+    """A label topic with another partition count stops the worker with a clear message."""
+    stream = LabelledStream()
+    topics = {
+        "events": topic_factory(3),
+        "labels": topic_factory(2),
+        "alerts": topic_factory(1),
+        "dead_letter": topic_factory(1),
+    }
+    config = _config(stream, kafka_bootstrap, topics)
+
+    with pytest.raises(KafkaBoundaryError, match="co-partitioned") as caught:
+        Worker(config, until_end=True).run()
+
+    assert "has 2 partition(s)" in str(caught.value)
+    assert "has 3" in str(caught.value)
+
+
+def test_non_range_assignor_is_a_config_error(kafka_bootstrap: str) -> None:
+    """cooperative-sticky may split partition i of the two topics: refused before any I/O."""
+    stream = LabelledStream()
+    topics = {"events": "e", "labels": "l", "alerts": "a", "dead_letter": "d"}
+    cfg = stream.config("fraud", topics)
+    cfg["kafka"] = {
+        "bootstrap.servers": kafka_bootstrap,
+        "group.id": "g",
+        "partition.assignment.strategy": "cooperative-sticky",
+    }
+
+    with pytest.raises(ConfigError, match="range assignor"):
+        Worker(parse_config(cfg), until_end=True).run()

@@ -1,0 +1,106 @@
+"""Label records, prediction halves and the label settings of the config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from detector.config import Config, parse_config
+from detector.errors import ConfigError
+from detector.events import Decoder
+from detector.labels.decode import LabelDecoder, prediction_halves
+from detector.testing.labelled import LabelledStream
+
+
+def _config(**label: Any) -> Config:
+    cfg = LabelledStream().config()
+    cfg["label"].update(label)
+    return parse_config(cfg)
+
+
+def test_label_records_and_their_rejections() -> None:
+    """Good labels decode; each unusable record is rejected with its own reason."""
+    decoder = LabelDecoder(_config())
+    records: list[bytes | None] = [
+        b'{"event_id": "a", "ts": "2026-01-01T00:00:01Z", "label": true}',
+        b'{"event_id": 7, "ts": 1767225602000, "label": "0"}',
+        b'{"event_id": "c", "ts": "2026-01-01T00:00:03Z", "label": 2}',
+        b'{"ts": "2026-01-01T00:00:04Z", "label": 1}',
+        b'{"event_id": "e", "ts": "yesterday", "label": 1}',
+        b"[1]",
+        b"nope",
+        None,
+    ]
+
+    result = decoder.decode(records, [0.0] * len(records))
+
+    assert result.batch.ids == ["a", "7"]
+    assert result.batch.values == ["1", "0"]
+    assert result.batch.times.tolist() == [1767225601.0, 1767225602.0]
+    reasons = {r.position: r.reason for r in result.rejections}
+    assert reasons == {
+        2: "bad_label",
+        3: "no_id",
+        4: "bad_time",
+        5: "not_object",
+        6: "not_json",
+        7: "not_json",
+    }
+
+
+def test_label_paths_may_differ_from_the_event_paths() -> None:
+    """label.id and label.time point into the label record's own layout."""
+    decoder = LabelDecoder(_config(id="meta.id", time="meta.at"))
+    record = orjson.dumps({"meta": {"id": "x", "at": 1767225600}, "label": 0})
+
+    result = decoder.decode([record], [0.0])
+
+    assert result.batch.ids == ["x"] and result.batch.values == ["0"]
+
+
+def test_prediction_halves_threshold_the_score() -> None:
+    """A numeric score becomes the class by prediction.threshold; a missing score is unusable."""
+    config = _config()
+    events = [
+        {"event_id": "1", "ts": 1767225600, "features": {"amount": 1}, "prediction": {"score": s}}
+        for s in (0.2, 0.5, None)
+    ]
+    batch = Decoder(config).decode([orjson.dumps(e) for e in events], [0.0] * 3).batch
+
+    classes, scores = prediction_halves(batch, config)
+
+    assert classes == ["0", "1", None]
+    assert scores[:2].tolist() == [0.2, 0.5] and np.isnan(scores[2])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"event": {"time": "ts"}}, "event.id"),
+        ({"event": {"id": "event_id"}}, "event.time"),
+        ({"label": {"path": "label", "type": "numeric"}}, "tolerance"),
+        ({"label": {"path": "label", "type": "categorical"}}, "categorical prediction"),
+        ({"prediction": {"path": "p", "type": "categorical", "threshold": 0.5}}, "numeric"),
+        (
+            {
+                "label": None,
+                "topics": {"events": "e", "alerts": "a", "dead_letter": "d", "labels": "l"},
+            },
+            "label section",
+        ),
+    ],
+)
+def test_inconsistent_label_settings_are_config_errors(
+    change: dict[str, Any], message: str
+) -> None:
+    """Settings that cannot join or compare are refused with the reason."""
+    cfg = LabelledStream().config()
+    cfg.update(change)
+    if cfg["label"] is None:
+        del cfg["label"]
+
+    with pytest.raises(ConfigError, match=message):
+        parse_config(cfg)
