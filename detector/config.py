@@ -360,18 +360,22 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         raise ConfigError(f"invalid config {source}:\n{_format_errors(exc)}") from exc
 
 
-def load_config(path: str | Path) -> Config:
-    """Read, interpolate and validate a YAML config file."""
-    path = Path(path)
+def read_yaml(path: Path) -> Any:
+    """A YAML file's parsed content; unreadable or malformed files are ConfigErrors."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"config {path} is not valid YAML: {exc}") from exc
-    config = parse_config(data, str(path))
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, interpolate and validate a YAML config file."""
+    path = Path(path)
+    config = parse_config(read_yaml(path), str(path))
     if config.baseline and not Path(config.baseline).is_absolute():
         # A relative baseline path is relative to the config file, not to the working directory.
         config = config.model_copy(update={"baseline": str(path.parent / config.baseline)})

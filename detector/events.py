@@ -130,7 +130,8 @@ def leaf_paths(event: Any, prefix: str = "", limit: int = 1000) -> set[str]:
     return paths
 
 
-def _categorical_value(value: Any) -> str | None:
+def categorical_text(value: Any) -> str | None:
+    """A category as text: strings as they are, numbers by repr, booleans as true/false."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -226,7 +227,7 @@ class Decoder:
                     type_errors[name].append(value is not None)
             for name, path in self._categorical:
                 value = extract(event, path)
-                text = _categorical_value(value)
+                text = categorical_text(value)
                 categorical[name].append(text)
                 type_errors[name].append(text is None and value is not None)
 

@@ -28,7 +28,7 @@ import numpy as np
 import orjson
 
 from detector.config import Config, LabelSpec
-from detector.events import EventBatch, Rejection, extract, parse_time
+from detector.events import EventBatch, Rejection, categorical_text, extract, parse_time
 
 Value = str | float  # a class (text) or a regression target
 _BINARY = {"1": "1", "0": "0", "true": "1", "false": "0", "1.0": "1", "0.0": "0"}
@@ -65,23 +65,12 @@ def binary_class(value: Any) -> str | None:
     return None
 
 
-def class_text(value: Any) -> str | None:
-    """A categorical value as text, the way the event decoder writes categories."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return None
-
-
 def label_value(spec: LabelSpec, value: Any) -> Value | None:
     """The label as the join stores it, or ``None`` when it is not of ``spec.type``."""
     if spec.type == "binary":
         return binary_class(value)
     if spec.type == "categorical":
-        return class_text(value)
+        return categorical_text(value)
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None

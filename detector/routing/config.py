@@ -13,7 +13,6 @@ import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -25,7 +24,7 @@ from pydantic import (
 )
 
 from detector.alerts import Kind, Severity
-from detector.config import interpolate
+from detector.config import interpolate, read_yaml
 from detector.errors import ConfigError
 
 PagerDutySeverity = Literal["critical", "error", "warning", "info"]
@@ -297,12 +296,4 @@ _SINK_TAGS = {"pagerduty", "alertmanager", "webhook", "slack"}
 def load_router_config(path: str | Path) -> RouterConfig:
     """Read, check for literal secrets, interpolate and validate a route config file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config {path} is not valid YAML: {exc}") from exc
-    return parse_router_config(data, str(path))
+    return parse_router_config(read_yaml(path), str(path))

@@ -6,12 +6,17 @@ True
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer
+
+if TYPE_CHECKING:
+    from detector.config import Config
+    from detector.kafka.worker import WorkerReport
 
 
 def produce_records(
@@ -81,3 +86,33 @@ def consume_records(
     finally:
         consumer.close()
     return records
+
+
+def run_until_end(config: Config, deadline: float = 120.0) -> WorkerReport:
+    """``Worker(config, until_end=True).run()`` in a thread, stopped and failed past a deadline.
+
+    Raises the worker's own exception if it failed, ``TimeoutError`` if it did not reach the end
+    offsets in time (after asking it to stop).
+    """
+    from detector.kafka.worker import Worker
+
+    worker = Worker(config, until_end=True)
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["report"] = worker.run()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(deadline)
+    if thread.is_alive():
+        worker.stop()
+        thread.join(30.0)
+        raise TimeoutError(f"worker did not reach the end offsets within {deadline:.0f} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    report: WorkerReport = outcome["report"]
+    return report

@@ -7,7 +7,6 @@ wait is bounded (the worker runs in a thread with a deadline).
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,7 +19,7 @@ from detector.config import Config, parse_config
 from detector.errors import ConfigError, KafkaBoundaryError
 from detector.kafka.worker import Worker, WorkerReport
 from detector.replay import replay
-from detector.testing.kafka_io import consume_records, produce_records
+from detector.testing.kafka_io import consume_records, produce_records, run_until_end
 from detector.testing.labelled import ErrorChange, LabelledStream
 
 pytestmark = pytest.mark.kafka
@@ -42,27 +41,7 @@ def _config(
 
 
 def _run_worker(config: Config) -> WorkerReport:
-    """``Worker(config, until_end=True).run()`` in a thread, stopped and failed past a deadline."""
-    worker = Worker(config, until_end=True)
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["report"] = worker.run()
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(WORKER_DEADLINE)
-    if thread.is_alive():
-        worker.stop()
-        thread.join(DEADLINE)
-        pytest.fail(f"worker did not reach the end offsets within {WORKER_DEADLINE:.0f} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    report: WorkerReport = outcome["report"]
-    return report
+    return run_until_end(config, WORKER_DEADLINE)
 
 
 def _lines(records: Sequence[dict[str, Any]]) -> list[bytes]:

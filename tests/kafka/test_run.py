@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -25,9 +24,9 @@ from jsonschema import Draft202012Validator
 from detector.alerts import CONTENT_TYPE, AlertEvent, alert_bytes
 from detector.config import Config, parse_config
 from detector.events import parse_time
-from detector.kafka.worker import Worker, WorkerReport
+from detector.kafka.worker import WorkerReport
 from detector.replay import replay
-from detector.testing.kafka_io import consume_records, produce_records
+from detector.testing.kafka_io import consume_records, produce_records, run_until_end
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict
 
 pytestmark = pytest.mark.kafka
@@ -87,27 +86,7 @@ def _end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
 
 
 def _run_worker(config: Config) -> WorkerReport:
-    """``Worker(config, until_end=True).run()`` in a thread, stopped and failed past a deadline."""
-    worker = Worker(config, until_end=True)
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["report"] = worker.run()
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(WORKER_DEADLINE)
-    if thread.is_alive():
-        worker.stop()
-        thread.join(DEADLINE)
-        pytest.fail(f"worker did not reach the end offsets within {WORKER_DEADLINE:.0f} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    report: WorkerReport = outcome["report"]
-    return report
+    return run_until_end(config, WORKER_DEADLINE)
 
 
 def _replay_alerts(config: Config, lines: Sequence[bytes]) -> list[AlertEvent]:
