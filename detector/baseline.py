@@ -119,7 +119,7 @@ def load_baseline(path: str | Path, config: Config) -> Baseline:
         raise ConfigError(f"baseline: {path} is not a version {VERSION} baseline file")
     if document.get("model") != config.model:
         raise ConfigError(f"baseline: {path} is for model {document.get('model')!r}")
-    types = {f.name: f.type for f in config.monitored_fields()}
+    types = {f.name: f.type for f in config.monitored_fields() + config.derived_fields()}
     references: dict[SeriesKey, Reference] = {}
     for entry in document["series"]:
         feature, data = entry["feature"], entry["reference"]
@@ -160,11 +160,14 @@ class BaselineBuilder:
 
     def add_batch(self, batch: EventBatch) -> None:
         """Add already-decoded training rows."""
+        from detector.labels.decode import with_derived_fields  # labels import baselines
+
+        batch = with_derived_fields(batch, self.config)
         self.events += batch.size
         for _, paths in batch.schema_samples:
             self.fields |= paths
         groups = self.router.groups(batch.size, self.router.capped(batch.segments))
-        for spec in self.config.monitored_fields():
+        for spec in self.config.monitored_fields() + self.config.derived_fields():
             errors = batch.type_errors[spec.name]
             for dimension, value, rows in groups:
                 key = (spec.name, dimension, value)

@@ -310,7 +310,7 @@ class Config(_Strict):
 
     def derived_fields(self) -> list[FeatureSpec]:
         """Fields computed from others rather than read: ``predicted_class`` (a thresholded
-        score). The engine watches them; decoders and baselines do not read them."""
+        score). Decoders do not read them; the engine and the baseline builder derive them."""
         if self.prediction is None or self.prediction.threshold is None:
             return []
         path = self.prediction.path

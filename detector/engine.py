@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from detector.alerts import AlertEvent, build_alert
 from detector.baseline import Baseline, SeriesKey
 from detector.config import Config, FeatureSpec
 from detector.events import EventBatch
-from detector.labels.decode import LabelBatch, predicted_classes
+from detector.labels.decode import LabelBatch, with_derived_fields
 from detector.labels.merge import EVENTS, concat_events
 from detector.labels.monitor import PerformanceMonitor
 from detector.reference import CategoricalReference, NumericReference
@@ -118,14 +118,7 @@ class Engine:
         """The batch's alerts with their row and their order among the row's alerts."""
         if batch.size == 0:
             return []
-        prediction = self.config.prediction
-        if prediction is not None and prediction.threshold is not None:
-            classes = predicted_classes(batch.numeric["prediction"], prediction.threshold)
-            batch = replace(
-                batch,
-                categorical={**batch.categorical, "predicted_class": classes},
-                type_errors={**batch.type_errors, "predicted_class": np.zeros(batch.size, bool)},
-            )
+        batch = with_derived_fields(batch, self.config)
         self.stats.events += batch.size
         ranked: list[tuple[int, int, AlertEvent]] = []
         resumed = self.silence.traffic(self.stats.events, float(batch.times[0]))

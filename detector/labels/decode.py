@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -160,6 +160,23 @@ def predicted_classes(scores: np.ndarray, threshold: float) -> list[str | None]:
     ['0', '1', None]
     """
     return [None if math.isnan(s) else ("1" if s >= threshold else "0") for s in scores.tolist()]
+
+
+def with_derived_fields(batch: EventBatch, config: Config) -> EventBatch:
+    """The batch plus the fields the config derives (``predicted_class`` from the score).
+
+    The engine and the baseline builder both call this, so live series and their baseline
+    references see the same derived values.
+    """
+    prediction = config.prediction
+    if prediction is None or prediction.threshold is None or batch.size == 0:
+        return batch
+    classes = predicted_classes(batch.numeric["prediction"], prediction.threshold)
+    return replace(
+        batch,
+        categorical={**batch.categorical, "predicted_class": classes},
+        type_errors={**batch.type_errors, "predicted_class": np.zeros(batch.size, bool)},
+    )
 
 
 def prediction_halves(batch: EventBatch, config: Config) -> tuple[list[Value | None], np.ndarray]:

@@ -199,3 +199,20 @@ def test_predicted_class_balance_is_watched() -> None:
     assert drifted[0].detector == "chi_square"
     shares = drifted[0].current.shares
     assert shares is not None and not math.isclose(shares["1"], 0.34, abs_tol=0.05)
+
+
+def test_predicted_class_balance_has_a_baseline_reference() -> None:
+    """The baseline builder derives predicted_class too: its balance is judged against training."""
+    from detector.baseline import BaselineBuilder
+    from detector.events import EventBatch
+    from detector.reference import CategoricalReference
+
+    stream = LabelledStream(seed=9, label_block=10.0)
+    config = _config(stream)
+    builder = BaselineBuilder(config)
+    for _, batch in stream.batches(20_000):
+        if isinstance(batch, EventBatch):
+            builder.add_batch(batch)
+    reference = builder.build().references[("predicted_class", None, None)]
+    assert isinstance(reference, CategoricalReference)
+    assert set(reference.categories) == {"0", "1"} and reference.count == 20_000
