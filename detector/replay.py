@@ -23,7 +23,7 @@ from detector.alerts import AlertEvent
 from detector.config import Config
 from detector.engine import Engine, build_engine
 from detector.errors import ConfigError
-from detector.events import Decoder, Rejection
+from detector.events import Decoder, EventBatch, Rejection
 from detector.labels.decode import LabelDecoder
 from detector.labels.merge import EVENTS, LABELS, Merger
 
@@ -63,21 +63,32 @@ def replay(
         return _replay_joined(config, lines, labels, on_alert, on_rejection)
     decoder, engine = Decoder(config), build_engine(config)
     report = ReplayReport()
-    for batch in _batches(lines, config.run.batch_size):
-        values = [line.rstrip(b"\r\n") for line in batch]
-        first = report.records
-        result = decoder.decode(values, [float(first + i + 1) for i in range(len(values))])
-        report.records += len(values)
-        for rejection in result.rejections:
-            report.rejected[rejection.reason] += 1
-            if on_rejection is not None:
-                on_rejection(first + rejection.position + 1, rejection, values[rejection.position])
-        for alert in engine.process(result.batch):
+    for chunk in _batches(lines, config.run.batch_size):
+        batch = _decode_events(decoder, chunk, report, on_rejection)
+        for alert in engine.process(batch):
             report.alerts += 1
             on_alert(alert)
     report.series = len(engine.series)
     report.engine = engine
     return report
+
+
+def _decode_events(
+    decoder: Decoder,
+    chunk: list[bytes],
+    report: ReplayReport,
+    on_rejection: Callable[[int, Rejection, bytes], None] | None,
+) -> EventBatch:
+    """Decode one chunk of event lines (line number = event time), counting rejections."""
+    values = [line.rstrip(b"\r\n") for line in chunk]
+    first = report.records
+    result = decoder.decode(values, [float(first + i + 1) for i in range(len(values))])
+    report.records += len(values)
+    for rejection in result.rejections:
+        report.rejected[rejection.reason] += 1
+        if on_rejection is not None:
+            on_rejection(first + rejection.position + 1, rejection, values[rejection.position])
+    return result.batch
 
 
 def _replay_joined(
@@ -103,18 +114,11 @@ def _replay_joined(
             if chunk is None:
                 exhausted[side] = True
                 continue
-            values = [line.rstrip(b"\r\n") for line in chunk]
             if side == EVENTS:
-                first = report.records
-                result = decoder.decode(values, [float(first + i + 1) for i in range(len(values))])
-                report.records += len(values)
-                for rejection in result.rejections:
-                    report.rejected[rejection.reason] += 1
-                    if on_rejection is not None:
-                        number = first + rejection.position + 1
-                        on_rejection(number, rejection, values[rejection.position])
-                merger.push(EVENTS, result.batch, result.batch.positions)
+                batch = _decode_events(decoder, chunk, report, on_rejection)
+                merger.push(EVENTS, batch, batch.positions)
             else:
+                values = [line.rstrip(b"\r\n") for line in chunk]
                 first = report.labels
                 decoded = label_decoder.decode(
                     values, [float(first + i + 1) for i in range(len(values))]

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from confluent_kafka import KafkaException
 
 from detector.config import Config
-from detector.errors import ConfigError
+from detector.errors import ConfigError, KafkaBoundaryError
 
 Props = dict[str, str | int | float | bool]
 T = TypeVar("T")
@@ -101,3 +101,14 @@ def create_client(factory: Callable[[Props], T], props: Props) -> T:
 def describe_error(err: Any) -> str:
     """A short text for a confluent_kafka.KafkaError."""
     return f"{err.name()}: {err.str()}"
+
+
+def list_topics(admin: Any, kafka: Props, timeout: float) -> dict[str, Any]:
+    """The cluster's topics (name -> metadata); an unreachable cluster is a KafkaBoundaryError."""
+    try:
+        return dict(admin.list_topics(timeout=timeout).topics)
+    except KafkaException as exc:
+        raise KafkaBoundaryError(
+            f"cannot read topic metadata from {kafka.get('bootstrap.servers')}: "
+            f"{describe_error(exc.args[0])}"
+        ) from exc

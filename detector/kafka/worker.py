@@ -39,6 +39,7 @@ from detector.kafka.clients import (
     consumer_config,
     create_client,
     describe_error,
+    list_topics,
     producer_config,
 )
 from detector.kafka.dead_letter import dead_letter_headers
@@ -153,13 +154,7 @@ class Worker:
 
     def _check_topics(self, admin: AdminClient) -> None:
         topics = self.config.topics
-        try:
-            existing = admin.list_topics(timeout=_METADATA_TIMEOUT).topics
-        except KafkaException as exc:
-            raise KafkaBoundaryError(
-                f"cannot read topic metadata from {self.config.kafka.get('bootstrap.servers')}: "
-                f"{describe_error(exc.args[0])}"
-            ) from exc
+        existing = list_topics(admin, self.config.kafka, _METADATA_TIMEOUT)
         if topics.events not in existing:
             raise KafkaBoundaryError(f"topics.events: topic {topics.events!r} does not exist")
         check_copartitioned(self.config, existing)

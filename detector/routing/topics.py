@@ -21,6 +21,7 @@ from detector.kafka.clients import (
     Props,
     create_client,
     describe_error,
+    list_topics,
 )
 from detector.routing.config import RouterConfig
 
@@ -58,13 +59,7 @@ def ensure_topics(config: RouterConfig) -> dict[str, int]:
     """Check the alerts topic, create the router's own topics; return partition counts."""
     topics = config.topics
     admin = create_client(AdminClient, bootstrap(config))
-    try:
-        existing = admin.list_topics(timeout=METADATA_TIMEOUT).topics
-    except KafkaException as exc:
-        raise KafkaBoundaryError(
-            f"cannot read topic metadata from {config.kafka.get('bootstrap.servers')}: "
-            f"{describe_error(exc.args[0])}"
-        ) from exc
+    existing = list_topics(admin, config.kafka, METADATA_TIMEOUT)
     if topics.alerts not in existing:
         raise KafkaBoundaryError(f"topics.alerts: topic {topics.alerts!r} does not exist")
     compact = {"cleanup.policy": "compact"}
