@@ -26,18 +26,25 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from detector.alerts import AlertEvent, build_alert
 from detector.baseline import Baseline, SeriesKey
-from detector.config import Config, FeatureSpec
+from detector.chunks import (
+    PERFORMANCE_UNIT,
+    STREAM_UNIT,
+    Chunk,
+    Predictions,
+    SeriesChunk,
+    StreamChunk,
+    UnitKey,
+)
+from detector.config import Config
 from detector.events import EventBatch
-from detector.labels.decode import LabelBatch, with_derived_fields
-from detector.labels.merge import EVENTS, concat_events
+from detector.labels.decode import LabelBatch
+from detector.labels.merge import EVENTS
 from detector.labels.monitor import PerformanceMonitor
 from detector.reference import CategoricalReference, NumericReference
-from detector.segments import SegmentRouter
 from detector.series import CategoricalSeries, NumericSeries, SeriesContext
+from detector.split import Splitter
 from detector.stream_checks import VOLUME_FEATURE, SchemaCheck, SilenceCheck, VolumeCheck
 
 RECENT_ALERTS = 1000  # alerts kept for the drift report
@@ -74,30 +81,72 @@ def test_level(config: Config) -> float:
     return min(max(detection.false_alarms_per_10m_events / tests, low), high)
 
 
+class StreamUnit:
+    """The stream-wide checks (segment volume, schema, silence): one owner sees all traffic."""
+
+    def __init__(self, config: Config, alpha: float) -> None:
+        self.model = config.model
+        self.events = 0
+        self.last_event_time = 0.0
+        self.schema = SchemaCheck(config.detection)
+        self.silence = SilenceCheck(config.detection.stream_silence_seconds)
+        self.volume = VolumeCheck(config.detection, alpha) if config.segments else None
+
+    def update(self, chunk: StreamChunk) -> list[tuple[int, AlertEvent]]:
+        """(origin row, alert) for the chunk's events, in row order."""
+        out: list[tuple[int, AlertEvent]] = []
+        rows = chunk.rows.tolist()
+        first_event = self.events  # stream index before this chunk
+        self.events += len(rows)
+        resumed = self.silence.traffic(self.events, float(chunk.times[0]))
+        if resumed is not None:
+            out.append((rows[0], build_alert(self.model, VOLUME_FEATURE, {}, resumed)))
+        self.last_event_time = float(chunk.times[-1])
+        for index, paths in chunk.schema_samples:
+            when = float(chunk.times[index])
+            for path, signal in self.schema.check(set(paths), first_event + index + 1, when):
+                out.append((rows[index], build_alert(self.model, path, {}, signal)))
+        if self.volume is not None:
+            for index, segment, signal in self.volume.update(chunk.segments, chunk.times.tolist()):
+                out.append((rows[index], build_alert(self.model, VOLUME_FEATURE, segment, signal)))
+        return out
+
+    def idle(self, seconds: float) -> AlertEvent | None:
+        signal = self.silence.idle(seconds, self.events, self.last_event_time)
+        return None if signal is None else build_alert(self.model, VOLUME_FEATURE, {}, signal)
+
+
+Unit = NumericSeries | CategoricalSeries | StreamUnit | PerformanceMonitor
+
+
 class Engine:
-    """Routes each micro-batch to its series and turns their signals into alert events."""
+    """Splits micro-batches into chunks (:mod:`detector.split`) and applies chunks to units.
+
+    Units are created on their first chunk, so a Kafka worker that owns some units only holds
+    those; ``dirty`` names the units changed since the caller last snapshotted them.
+    """
 
     def __init__(self, config: Config, baseline: Baseline | None = None) -> None:
         self.config = config
         self.baseline = baseline
         self.fields = config.monitored_fields() + config.derived_fields()
+        self.specs = {spec.name: spec for spec in self.fields}
         self.series: dict[SeriesKey, NumericSeries | CategoricalSeries] = {}
         self.stats = EngineStats()
-        self.router = SegmentRouter(config.segments)
+        self.splitter = Splitter(config)
         self.alpha = test_level(config)
         self._contexts = {
             f.name: SeriesContext(config.detection, self.alpha, f.bounds) for f in self.fields
         }
         self.recent_alerts: deque[AlertEvent] = deque(maxlen=RECENT_ALERTS)  # for the report
-        self.schema = SchemaCheck(config.detection)
-        self.silence = SilenceCheck(config.detection.stream_silence_seconds)
-        self._last_event_time = 0.0
-        self.volume = VolumeCheck(config.detection, self.alpha) if config.segments else None
+        self.stream: StreamUnit | None = None
         self.performance = PerformanceMonitor(config, self.alpha) if config.label else None
+        self.dirty: set[UnitKey] = set()
 
-    def _series(self, spec: FeatureSpec, key: SeriesKey) -> NumericSeries | CategoricalSeries:
+    def _series(self, key: SeriesKey) -> NumericSeries | CategoricalSeries:
         series = self.series.get(key)
         if series is None:
+            spec = self.specs[key[0]]
             reference = self.baseline.references.get(key) if self.baseline else None
             context = self._contexts[spec.name]
             if spec.type == "numeric":
@@ -110,50 +159,21 @@ class Engine:
             self.stats.series = len(self.series)
         return series
 
+    def split(self, batch: EventBatch) -> list[Chunk]:
+        """Stage one: the batch's chunks (count it as consumed)."""
+        self.stats.events += batch.size
+        return self.splitter.split(batch)
+
+    def split_runs(self, runs: Sequence[tuple[int, EventBatch | LabelBatch]]) -> list[Chunk]:
+        """Stage one for merged event and label runs (:mod:`detector.labels.merge`)."""
+        if self.performance is None:
+            raise ValueError("labels need a config with a label section")
+        self.stats.events += sum(b.size for side, b in runs if side == EVENTS)
+        return self.splitter.split_runs(runs)
+
     def process(self, batch: EventBatch) -> list[AlertEvent]:
         """Update every affected series with the batch; return alerts in stream order."""
-        return self._count([alert for _, _, alert in self._ranked(batch)])
-
-    def _ranked(self, batch: EventBatch) -> list[tuple[int, int, AlertEvent]]:
-        """The batch's alerts with their row and their order among the row's alerts."""
-        if batch.size == 0:
-            return []
-        batch = with_derived_fields(batch, self.config)
-        self.stats.events += batch.size
-        ranked: list[tuple[int, int, AlertEvent]] = []
-        resumed = self.silence.traffic(self.stats.events, float(batch.times[0]))
-        if resumed is not None:
-            ranked.append((0, 0, build_alert(self.config.model, VOLUME_FEATURE, {}, resumed)))
-        self._last_event_time = float(batch.times[-1])
-        capped = self.router.capped(batch.segments)
-        groups = self.router.groups(batch.size, capped)
-        first_event = self.stats.events - batch.size  # stream index before this batch
-        for row, paths in batch.schema_samples:
-            when = float(batch.times[row])
-            for path, signal in self.schema.check(paths, first_event + row + 1, when):
-                ranked.append((row, 0, build_alert(self.config.model, path, {}, signal)))
-        if self.volume is not None:
-            for row, segment, signal in self.volume.update(capped, batch.times.tolist()):
-                alert = build_alert(self.config.model, VOLUME_FEATURE, segment, signal)
-                ranked.append((row, 0, alert))
-        order = 0
-        for spec in self.fields:
-            errors_column = batch.type_errors[spec.name]
-            for dimension, value, rows in groups:
-                order += 1
-                series = self._series(spec, (spec.name, dimension, value))
-                errors, times = errors_column[rows], batch.times[rows]
-                if isinstance(series, NumericSeries):
-                    signals = series.update(batch.numeric[spec.name][rows], errors, times)
-                else:
-                    column = batch.categorical[spec.name]
-                    signals = series.update([column[r] for r in rows], errors, times)
-                segment = {} if dimension is None or value is None else {dimension: value}
-                for signal in signals:
-                    alert = build_alert(self.config.model, spec.name, segment, signal)
-                    ranked.append((int(rows[signal.position]), order, alert))
-        ranked.sort(key=lambda item: (item[0], item[1]))
-        return ranked
+        return self.apply(self.split(batch))
 
     def process_runs(self, runs: Sequence[tuple[int, EventBatch | LabelBatch]]) -> list[AlertEvent]:
         """Merged runs of both streams (:mod:`detector.labels.merge`): ``(EVENTS, EventBatch)``
@@ -161,32 +181,54 @@ class Engine:
         then take all the events at once (batching does not change their alerts). Alerts come
         out in merged-record order: a record's data alerts, then the performance alerts of the
         pair it completed."""
-        monitor = self.performance
-        if monitor is None:
-            raise ValueError("process_runs needs a config with a label section")
-        keyed: list[tuple[int, int, int, AlertEvent]] = []  # (merged row, data/perf, order)
-        events: list[EventBatch] = []
-        event_rows: list[np.ndarray] = []
-        first = 0
-        for side, batch in runs:
-            if side == EVENTS:
-                assert isinstance(batch, EventBatch)
-                outcomes = monitor.predictions(batch, self.router.capped(batch.segments))
-                events.append(batch)
-                event_rows.append(first + np.arange(batch.size))
+        return self.apply(self.split_runs(runs))
+
+    def apply(self, chunks: Iterable[Chunk]) -> list[AlertEvent]:
+        """Stage two: update each chunk's unit; alerts ordered by (origin row, data before
+        performance, series order), as if the whole batch had been processed at once."""
+        ranked: list[tuple[int, int, int, AlertEvent]] = []
+        model = self.config.model
+        for chunk in chunks:
+            if isinstance(chunk, SeriesChunk):
+                self.dirty.add(chunk.key)
+                ranked += self._apply_series(chunk)
+            elif isinstance(chunk, StreamChunk):
+                self.dirty.add(STREAM_UNIT)
+                if self.stream is None:
+                    self.stream = StreamUnit(self.config, self.alpha)
+                ranked += [(row, 0, 0, alert) for row, alert in self.stream.update(chunk)]
             else:
-                assert isinstance(batch, LabelBatch)
-                outcomes = monitor.labels(batch)
-            for o in outcomes:
-                alert = build_alert(self.config.model, o.feature, o.segment, o.signal)
-                keyed.append((first + o.row, 1, o.order, alert))
-            first += batch.size
-        if events:
-            rows = np.concatenate(event_rows).tolist()
-            for row, order, alert in self._ranked(concat_events(events)):
-                keyed.append((rows[row], 0, order, alert))
-        keyed.sort(key=lambda item: item[:3])
-        return self._count([alert for *_, alert in keyed])
+                monitor = self.performance
+                if monitor is None:
+                    raise ValueError("labels need a config with a label section")
+                self.dirty.add(PERFORMANCE_UNIT)
+                for first, run in chunk.runs:
+                    outcomes = (
+                        monitor.predictions(run)
+                        if isinstance(run, Predictions)
+                        else monitor.labels(run)
+                    )
+                    for o in outcomes:
+                        alert = build_alert(model, o.feature, o.segment, o.signal)
+                        ranked.append((first + o.row, 1, o.order, alert))
+        ranked.sort(key=lambda item: item[:3])
+        return self._count([alert for *_, alert in ranked])
+
+    def _apply_series(self, chunk: SeriesChunk) -> list[tuple[int, int, int, AlertEvent]]:
+        series = self._series(chunk.key)
+        if isinstance(series, NumericSeries):
+            assert chunk.numeric is not None
+            signals = series.update(chunk.numeric, chunk.errors, chunk.times)
+        else:
+            assert chunk.categories is not None
+            signals = series.update(chunk.categories, chunk.errors, chunk.times)
+        feature, dimension, value = chunk.key
+        segment = {} if dimension is None or value is None else {dimension: value}
+        out = []
+        for signal in signals:
+            alert = build_alert(self.config.model, feature, segment, signal)
+            out.append((int(chunk.rows[signal.position]), 0, chunk.order, alert))
+        return out
 
     def _count(self, alerts: list[AlertEvent]) -> list[AlertEvent]:
         self.recent_alerts.extend(alerts)
@@ -199,13 +241,11 @@ class Engine:
 
     def idle(self, seconds: float) -> list[AlertEvent]:
         """The stream has been quiet for ``seconds`` of wall clock (the Kafka worker calls this)."""
-        signal = self.silence.idle(seconds, self.stats.events, self._last_event_time)
-        if signal is None:
+        alert = self.stream.idle(seconds) if self.stream is not None else None
+        if alert is None:
             return []
-        self.stats.alerts_firing += 1
-        alert = build_alert(self.config.model, VOLUME_FEATURE, {}, signal)
-        self.recent_alerts.append(alert)
-        return [alert]
+        self.dirty.add(STREAM_UNIT)
+        return self._count([alert])
 
     def counters(self) -> Iterable[tuple[SeriesKey, int, int, int]]:
         """(series, events, missing, type errors) for every series."""

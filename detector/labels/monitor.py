@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.alerts import Signal
+from detector.chunks import Predictions
 from detector.config import Config
-from detector.events import EventBatch
-from detector.labels.decode import LabelBatch, prediction_halves
+from detector.labels.decode import LabelBatch
 from detector.labels.join import JoinStats, JoinStore, Pair
 from detector.labels.metrics import errors_of
 from detector.labels.series import Columns, PerformanceContext, PerformanceSeries
@@ -64,12 +64,11 @@ class PerformanceMonitor:
     def stats(self) -> JoinStats:
         return self.join.stats
 
-    def predictions(self, batch: EventBatch, capped: dict[str, list[str]]) -> list[Outcome]:
-        """Offer a batch's predictions to the join; ``capped``: its routed segment values."""
-        predicted, scores = prediction_halves(batch, self.config)
-        columns = [capped[d] for d in self.dimensions]
+    def predictions(self, batch: Predictions) -> list[Outcome]:
+        """Offer a batch's predictions (with their capped segment values) to the join."""
+        predicted, columns = batch.predicted, batch.segments
         times = batch.times.tolist()
-        score_list = scores.tolist()
+        score_list = batch.scores.tolist()
         pairs: list[Pair] = []
         rows: list[int] = []
         add = self.join.add_prediction

@@ -1,0 +1,87 @@
+"""A micro-batch cut into the shares of its state units, and which partition owns each unit.
+
+A *unit* is state with one owner: each data series (model x feature x segment), the stream-wide
+checks (volume, schema, silence) and, with labels, the performance monitor. The first stage of
+the engine (:class:`detector.split.Splitter`) cuts each decoded batch into one chunk per unit;
+the second stage (:meth:`detector.engine.Engine.apply`) updates the units. In one process the
+chunks go straight from one to the other; the Kafka worker sends them through a repartition
+topic instead, to the one worker that owns the unit, so every unit sees all of its events
+however many partitions and workers share the input (:mod:`detector.kafka.topology`).
+
+``rows`` place every share in its origin batch, so alerts come out in the same order whether
+the chunks were applied at once or one by one.
+
+>>> unit_partition(("amount", None, None), 12) == unit_partition(("amount", None, None), 12)
+True
+>>> unit_partition(STREAM_UNIT, 1)
+0
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detector.labels.decode import LabelBatch, Value
+
+UnitKey = tuple[str, str | None, str | None]  # (feature, dimension, value); specials below
+STREAM_UNIT: UnitKey = ("#stream", None, None)
+PERFORMANCE_UNIT: UnitKey = ("#performance", None, None)
+
+
+def unit_partition(key: UnitKey, partitions: int) -> int:
+    """The partition that owns a unit: a stable hash (not Python's salted ``hash``)."""
+    text = "\x1f".join("" if part is None else part for part in key)
+    return zlib.crc32(text.encode()) % partitions
+
+
+@dataclass
+class SeriesChunk:
+    """One data series' values from a batch."""
+
+    key: UnitKey
+    order: int  # ties between alerts of the same row: series in config order
+    rows: np.ndarray  # int64 rows in the origin batch
+    times: np.ndarray
+    errors: np.ndarray  # type errors (bool)
+    numeric: np.ndarray | None = None
+    categories: list[str | None] | None = None
+
+
+@dataclass
+class StreamChunk:
+    """What the stream-wide checks need from a batch: every event's time and segments."""
+
+    rows: np.ndarray
+    times: np.ndarray
+    segments: dict[str, list[str]]  # capped segment values per dimension
+    schema_samples: list[tuple[int, list[str]]] = field(default_factory=list)  # (index, paths)
+
+
+@dataclass
+class Predictions:
+    """The prediction halves of a batch's events, for the label join."""
+
+    ids: list[str | None]
+    times: np.ndarray
+    predicted: list[Value | None]
+    scores: np.ndarray
+    segments: list[list[str]]  # capped values, one list per dimension
+
+
+@dataclass
+class PerformanceChunk:
+    """Predictions and labels in the order they met the join, each run with its first row."""
+
+    runs: list[tuple[int, Predictions | LabelBatch]]
+
+
+Chunk = SeriesChunk | StreamChunk | PerformanceChunk
+
+
+def chunk_unit(chunk: Chunk) -> UnitKey:
+    if isinstance(chunk, SeriesChunk):
+        return chunk.key
+    return STREAM_UNIT if isinstance(chunk, StreamChunk) else PERFORMANCE_UNIT
