@@ -43,6 +43,16 @@ class TopicsConfig(_Strict):
         description="Topic of ground-truth label records (optional). It must be keyed by the "
         "event id and have as many partitions as the events topic (co-partitioned).",
     )
+    repartition: str | None = Field(
+        None,
+        description="Internal topic that routes each series to the one worker owning it; "
+        "default: <group.id>-repartition. Created at start.",
+    )
+    changelog: str | None = Field(
+        None,
+        description="Internal compacted topic of per-series state snapshots; default: "
+        "<group.id>-changelog. Created at start.",
+    )
 
 
 class EventConfig(_Strict):
@@ -212,6 +222,33 @@ class RunConfig(_Strict):
     batch_timeout: float = Field(0.2, gt=0, le=30, description="Max seconds to fill a batch.")
 
 
+class ProcessingConfig(_Strict):
+    """Delivery guarantee, state snapshots and the internal topics of ``run``."""
+
+    guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once",
+        description="exactly_once: alerts, state snapshots and consumer offsets are committed "
+        "in one Kafka transaction (readers use isolation.level=read_committed).",
+    )
+    partitions: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description="Partitions of the repartition and changelog topics (the most workers "
+        "that share the detection work); default: the events topic's partition count.",
+    )
+    replication_factor: int = Field(
+        -1, description="Replication factor of the internal topics; -1: the broker's default."
+    )
+    commit_interval: float = Field(
+        1.0,
+        gt=0,
+        le=300,
+        description="Seconds between commits: state snapshots plus offsets (and, exactly-once, "
+        "the transaction, so it bounds how late read_committed readers see alerts).",
+    )
+
+
 class MetricsConfig(_Strict):
     """The HTTP endpoint of ``run``: Prometheus ``/metrics``, ``/healthz`` and ``/readyz``."""
 
@@ -248,6 +285,7 @@ class Config(_Strict):
     )
     detection: DetectionConfig = DetectionConfig()
     run: RunConfig = RunConfig()
+    processing: ProcessingConfig = ProcessingConfig()
     metrics: MetricsConfig = MetricsConfig()
     label: LabelSpec | None = None
     performance: PerformanceConfig = PerformanceConfig()

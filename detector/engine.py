@@ -45,7 +45,8 @@ from detector.labels.monitor import PerformanceMonitor
 from detector.reference import CategoricalReference, NumericReference
 from detector.series import CategoricalSeries, NumericSeries, SeriesContext
 from detector.split import Splitter
-from detector.stream_checks import VOLUME_FEATURE, SchemaCheck, SilenceCheck, VolumeCheck
+from detector.state.shared import shared_objects
+from detector.stream_checks import StreamUnit
 
 RECENT_ALERTS = 1000  # alerts kept for the drift report
 TESTS_PER_WINDOW = 8  # 4 distribution tests + up to 4 quality checks
@@ -79,41 +80,6 @@ def test_level(config: Config) -> float:
         tests += 1e7 * len(config.segments) / config.performance.window
     low, high = _ALPHA_RANGE
     return min(max(detection.false_alarms_per_10m_events / tests, low), high)
-
-
-class StreamUnit:
-    """The stream-wide checks (segment volume, schema, silence): one owner sees all traffic."""
-
-    def __init__(self, config: Config, alpha: float) -> None:
-        self.model = config.model
-        self.events = 0
-        self.last_event_time = 0.0
-        self.schema = SchemaCheck(config.detection)
-        self.silence = SilenceCheck(config.detection.stream_silence_seconds)
-        self.volume = VolumeCheck(config.detection, alpha) if config.segments else None
-
-    def update(self, chunk: StreamChunk) -> list[tuple[int, AlertEvent]]:
-        """(origin row, alert) for the chunk's events, in row order."""
-        out: list[tuple[int, AlertEvent]] = []
-        rows = chunk.rows.tolist()
-        first_event = self.events  # stream index before this chunk
-        self.events += len(rows)
-        resumed = self.silence.traffic(self.events, float(chunk.times[0]))
-        if resumed is not None:
-            out.append((rows[0], build_alert(self.model, VOLUME_FEATURE, {}, resumed)))
-        self.last_event_time = float(chunk.times[-1])
-        for index, paths in chunk.schema_samples:
-            when = float(chunk.times[index])
-            for path, signal in self.schema.check(set(paths), first_event + index + 1, when):
-                out.append((rows[index], build_alert(self.model, path, {}, signal)))
-        if self.volume is not None:
-            for index, segment, signal in self.volume.update(chunk.segments, chunk.times.tolist()):
-                out.append((rows[index], build_alert(self.model, VOLUME_FEATURE, segment, signal)))
-        return out
-
-    def idle(self, seconds: float) -> AlertEvent | None:
-        signal = self.silence.idle(seconds, self.events, self.last_event_time)
-        return None if signal is None else build_alert(self.model, VOLUME_FEATURE, {}, signal)
 
 
 Unit = NumericSeries | CategoricalSeries | StreamUnit | PerformanceMonitor
@@ -246,6 +212,52 @@ class Engine:
             return []
         self.dirty.add(STREAM_UNIT)
         return self._count([alert])
+
+    def unit(self, key: UnitKey) -> Unit | None:
+        """A unit's live state object (None if this engine has none)."""
+        if key == STREAM_UNIT:
+            return self.stream
+        if key == PERFORMANCE_UNIT:
+            return self.performance
+        return self.series.get(key)
+
+    def install(self, key: UnitKey, unit: Unit) -> None:
+        """Put restored state in place of a unit's."""
+        if key == STREAM_UNIT and isinstance(unit, StreamUnit):
+            self.stream = unit
+        elif key == PERFORMANCE_UNIT and isinstance(unit, PerformanceMonitor):
+            self.performance = unit
+        elif isinstance(unit, NumericSeries | CategoricalSeries) and key[0] in self.specs:
+            self.series[key] = unit
+            self.stats.series = len(self.series)
+        else:
+            raise ValueError(f"{type(unit).__name__} is not the state of unit {key}")
+
+    def drop(self, keys: Iterable[UnitKey]) -> None:
+        """Forget units (their partition went to another worker)."""
+        for key in keys:
+            if key == STREAM_UNIT:
+                self.stream = None
+            elif key == PERFORMANCE_UNIT and self.performance is not None:
+                self.performance = PerformanceMonitor(self.config, self.alpha)
+            else:
+                self.series.pop(key, None)
+            self.dirty.discard(key)
+        self.stats.series = len(self.series)
+
+    def unit_keys(self) -> list[UnitKey]:
+        keys: list[UnitKey] = list(self.series)
+        if self.stream is not None:
+            keys.append(STREAM_UNIT)
+        if self.performance is not None:
+            keys.append(PERFORMANCE_UNIT)
+        return keys
+
+    def shared_state(self) -> dict[str, object]:
+        """Objects units refer to that come from config or baseline, not from the stream:
+        snapshots name them instead of copying them (:mod:`detector.state.codec`)."""
+        context = self.performance.context if self.performance is not None else None
+        return dict(shared_objects(self.config, self._contexts, self.baseline, context))
 
     def counters(self) -> Iterable[tuple[SeriesKey, int, int, int]]:
         """(series, events, missing, type errors) for every series."""

@@ -6,8 +6,10 @@ one class. Foreign errors (pydantic, YAML, librdkafka) are mapped at the boundar
 
     DetectorError
     ├── ConfigError        the YAML file is missing, unparsable or invalid; names the field
-    └── KafkaBoundaryError the broker refused or failed an operation we cannot recover from
-        └── DeliveryError  a produced record (alert, dead letter) was not acknowledged
+    ├── KafkaBoundaryError the broker refused or failed an operation we cannot recover from
+    │   └── DeliveryError  a produced record (alert, dead letter) was not acknowledged
+    └── StateError         saved detector state cannot be written or read back (see
+                           :mod:`detector.state`); the caller discards it and rebuilds
 
 Bad *events* are not exceptions: they are data, routed to the dead-letter topic with a reason
 (see :mod:`detector.events`).
@@ -30,3 +32,7 @@ class KafkaBoundaryError(DetectorError):
 
 class DeliveryError(KafkaBoundaryError):
     """A record was not acknowledged by the broker, so offsets must not be stored."""
+
+
+class StateError(DetectorError):
+    """Detector state cannot be saved, or a saved state is malformed, hostile or outdated."""

@@ -34,9 +34,9 @@ class SegmentRouter:
         known = self._known[dimension]
         mapped = known.get(value)
         if mapped is None:
-            full = len(known) >= self._max_values[dimension]
-            mapped = OTHER_SEGMENT if full else value
-            known[value] = mapped
+            if len(known) >= self._max_values[dimension]:
+                return OTHER_SEGMENT  # not remembered: overflow values must not grow the state
+            mapped = known[value] = value
         return mapped
 
     def capped(self, segments: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -27,8 +27,18 @@ from functools import lru_cache
 
 from scipy.stats import betabinom
 
-from detector.alerts import Lifecycle, Severity, Signal, Summary, Window, rfc3339
-from detector.config import DetectionConfig
+from detector.alerts import (
+    AlertEvent,
+    Lifecycle,
+    Severity,
+    Signal,
+    Summary,
+    Window,
+    build_alert,
+    rfc3339,
+)
+from detector.chunks import StreamChunk
+from detector.config import Config, DetectionConfig
 from detector.series.base import RESOLVE_ALPHA
 
 VOLUME_WINDOW_FACTOR = 10
@@ -263,3 +273,38 @@ class SilenceCheck:
             return None
         self.lifecycle.firing = False
         return self._signal("resolved", 0.0, events, when)
+
+
+class StreamUnit:
+    """The stream-wide checks (segment volume, schema, silence): one owner sees all traffic."""
+
+    def __init__(self, config: Config, alpha: float) -> None:
+        self.model = config.model
+        self.events = 0
+        self.last_event_time = 0.0
+        self.schema = SchemaCheck(config.detection)
+        self.silence = SilenceCheck(config.detection.stream_silence_seconds)
+        self.volume = VolumeCheck(config.detection, alpha) if config.segments else None
+
+    def update(self, chunk: StreamChunk) -> list[tuple[int, AlertEvent]]:
+        """(origin row, alert) for the chunk's events, in row order."""
+        out: list[tuple[int, AlertEvent]] = []
+        rows = chunk.rows.tolist()
+        first_event = self.events  # stream index before this chunk
+        self.events += len(rows)
+        resumed = self.silence.traffic(self.events, float(chunk.times[0]))
+        if resumed is not None:
+            out.append((rows[0], build_alert(self.model, VOLUME_FEATURE, {}, resumed)))
+        self.last_event_time = float(chunk.times[-1])
+        for index, paths in chunk.schema_samples:
+            when = float(chunk.times[index])
+            for path, signal in self.schema.check(set(paths), first_event + index + 1, when):
+                out.append((rows[index], build_alert(self.model, path, {}, signal)))
+        if self.volume is not None:
+            for index, segment, signal in self.volume.update(chunk.segments, chunk.times.tolist()):
+                out.append((rows[index], build_alert(self.model, VOLUME_FEATURE, segment, signal)))
+        return out
+
+    def idle(self, seconds: float) -> AlertEvent | None:
+        signal = self.silence.idle(seconds, self.events, self.last_event_time)
+        return None if signal is None else build_alert(self.model, VOLUME_FEATURE, {}, signal)

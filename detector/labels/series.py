@@ -7,7 +7,8 @@ into batches: ADWIN sees pair after pair, windows close by count (or event time)
 metrics are computed from the window's pairs at its close, and lifecycle steps are applied in
 pair order.
 
-- ``error`` (concept drift): river's ADWIN on the error stream. A detection whose recent part
+- ``error`` (concept drift): ADWIN on the error stream (bounded to its last ``_RING`` pairs, so
+  its state can be saved; see :mod:`detector.detectors.adwin`). A detection whose recent part
   has a *higher* error rate than the part it dropped fires (improvements never page). It
   resolves after ``detection.resolve_windows`` windows whose error count is plausible under the
   error rate from before the change (beta-binomial at 0.001, as the quality checks).
@@ -21,13 +22,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, fields
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
-from river.drift import ADWIN
 
 from detector.alerts import Lifecycle, Severity, Signal, Summary, Window, rfc3339
 from detector.config import LabelType
+from detector.detectors.adwin import Adwin
 from detector.detectors.distribution import TestResult
 from detector.labels.metrics import MetricAccumulator
 from detector.labels.versus_rest import segment_worse
@@ -36,7 +37,8 @@ from detector.windows import WindowClock
 
 RESOLVE_ALPHA = 1e-3
 HISTORY_WINDOWS = 240  # closed windows' metrics kept per series
-_RING = 16_384  # event times kept for the start of an ADWIN window
+_RING = 16_384  # pairs in ADWIN's bounded window, and event times kept for its start
+_OPEN_PARTS = 16  # batch parts of the open window kept before they are joined into one
 ERROR, VS_REST = "error", "error_vs_rest"
 
 
@@ -86,6 +88,29 @@ class Columns:
             *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Columns))
         )
 
+    def to_state(self) -> dict[str, Any]:
+        """Arrays by field, class labels (object arrays) as lists: saved state holds no objects."""
+        return {
+            f.name: value.tolist() if value.dtype == object else value
+            for f in fields(self)
+            for value in [getattr(self, f.name)]
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Columns:
+        """Columns from :meth:`to_state`'s output (lists become object arrays again)."""
+        arrays = []
+        for f in fields(cls):
+            value = state[f.name]
+            if isinstance(value, list):  # class labels: keep them an object array
+                labels = np.empty(len(value), dtype=object)
+                labels[:] = value
+                value = labels
+            elif not isinstance(value, np.ndarray):
+                raise ValueError(f"column {f.name} is not an array")
+            arrays.append(value)
+        return cls(*arrays)
+
 
 def _rate(errors: float, n: float) -> float:
     return errors / n if n else 0.0
@@ -122,7 +147,7 @@ class PerformanceSeries:
         self.last_metrics: dict[str, float] = {}
         self.history: deque[tuple[float, dict[str, float]]] = deque(maxlen=HISTORY_WINDOWS)
         self.lifecycles = {ERROR: Lifecycle(), VS_REST: Lifecycle()}
-        self._adwin = ADWIN(delta=context.adwin_delta)  # type: ignore[no-untyped-call]
+        self._adwin = Adwin(delta=context.adwin_delta, max_window=_RING)
         self._clock = WindowClock(context.window, context.window_seconds)
         self._open: list[Columns] = []
         self._opened_at = (0, 0)  # all traffic's (pairs, errors) when the window opened
@@ -151,6 +176,8 @@ class PerformanceSeries:
             start = position + 1
             signals += self._close(position, cols)
         self._open.append(cols.part(start, n))
+        if len(self._open) > _OPEN_PARTS:  # one part, not one per batch: smaller saved state
+            self._open = [Columns.join(self._open)]
         self.pairs += n
         self.errors += int(cols.errors.sum())
         if n:
@@ -172,15 +199,11 @@ class PerformanceSeries:
 
     def _adwin_steps(self, cols: Columns) -> list[tuple[int, int, Detection | None]]:
         """ADWIN detections where the error rate went up, as (position, 0, detection)."""
-        adwin = self._adwin
         found: list[tuple[int, int, Detection | None]] = []
-        for i, value in enumerate(cols.errors.tolist()):
-            width = adwin.width
-            adwin.update(float(value))  # type: ignore[no-untyped-call]
-            if adwin.drift_detected:
-                detection = self._describe(i, int(width) + 1, cols)
-                if detection.after > detection.before:
-                    found.append((i, 0, detection))
+        for i, width in self._adwin.changes(cols.errors.astype(np.float32)):
+            detection = self._describe(i, width, cols)
+            if detection.after > detection.before:
+                found.append((i, 0, detection))
         return found
 
     def _describe(self, position: int, width: int, cols: Columns) -> Detection:

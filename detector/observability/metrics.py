@@ -110,6 +110,7 @@ class WorkerMetrics:
         self._last_poll = clock()  # starting up counts as alive
         self._last_poll_wall = wall()
         self._lag_due = 0.0
+        self._restoring = False
         self._running = False
         self._stopped = False
 
@@ -144,6 +145,11 @@ class WorkerMetrics:
         with self._lock:
             self._assigned = frozenset(partitions)
             self._rebalances["assign"] += 1
+
+    def restoring(self, active: bool) -> None:
+        """State is being read back from the changelog: not ready until it is done."""
+        with self._lock:
+            self._restoring = active
 
     def revoked(self, partitions: Iterable[int]) -> None:
         """The consumer's assignment shrank to ``partitions`` (all still assigned)."""
@@ -184,6 +190,11 @@ class WorkerMetrics:
             ):
                 self._last_event_time = last_event_time
             self._last_batch_time = self._wall()
+
+    def alerts(self, alerts: Iterable[tuple[str, str, str]]) -> None:
+        """Alerts produced (kind, severity, status) by the units this worker owns."""
+        with self._lock:
+            self._alerts.update(alerts)
 
     # --- readers ------------------------------------------------------------------------------
 
@@ -243,13 +254,15 @@ class WorkerMetrics:
         }
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
-        """Readiness: alive, with partitions assigned (and so state restored, for now)."""
+        """Readiness: alive, with partitions assigned and their state restored."""
         alive, detail = self.health()
         snap = self.snapshot()
-        ready = alive and snap.running and bool(snap.assigned)
+        restoring = self._restoring
+        ready = alive and snap.running and bool(snap.assigned) and not restoring
+        waiting = "restoring state" if restoring else "no partitions assigned"
         detail = {
             **detail,
-            "status": "ok" if ready else ("no partitions assigned" if alive else detail["status"]),
+            "status": "ok" if ready else (waiting if alive else detail["status"]),
             "assigned_partitions": sorted(snap.assigned),
         }
         return ready, detail

@@ -1,0 +1,128 @@
+"""The worker's internal topics: the repartition topic and the state changelog.
+
+Kafka Streams' design: an input topic's records are spread over partitions by keys we do not
+control, so the first stage sends each state unit's share of a batch (:mod:`detector.chunks`)
+to the repartition partition that owns the unit; the consumer group spreads those partitions
+over the workers like any other. Each repartition partition ``p`` has its units' snapshots in
+changelog partition ``p`` (compacted, keyed by unit), which a worker reads back when ``p`` is
+assigned to it.
+
+Both topics hold our own serialization (:mod:`detector.state.codec`): versioned, and it cannot
+execute code when read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from detector.chunks import (
+    Chunk,
+    PerformanceChunk,
+    SeriesChunk,
+    StreamChunk,
+    UnitKey,
+    chunk_unit,
+    unit_partition,
+)
+from detector.config import Config
+from detector.errors import KafkaBoundaryError, StateError
+from detector.state.codec import decode_state, encode_state
+
+log = logging.getLogger("detector.worker")
+MAX_RECORD = 16 * 1024 * 1024  # a repartition record's limit (producer and topic)
+SPLIT_ROWS = 1000  # events per split: keeps a record of 50 series' chunks near 1 MB
+
+
+@dataclass(frozen=True)
+class InternalTopics:
+    repartition: str
+    changelog: str
+    partitions: int
+
+
+def internal_topics(config: Config, events_partitions: int) -> InternalTopics:
+    group = str(config.kafka.get("group.id", "drift-detector"))
+    topics = config.topics
+    return InternalTopics(
+        repartition=topics.repartition or f"{group}-repartition",
+        changelog=topics.changelog or f"{group}-changelog",
+        partitions=config.processing.partitions or events_partitions,
+    )
+
+
+def ensure_internal_topics(
+    admin: AdminClient, config: Config, existing: dict[str, Any], internal: InternalTopics
+) -> None:
+    """Create the internal topics if missing; refuse ones with another partition count (units
+    would be owned by other partitions than their state)."""
+    wanted = {
+        internal.repartition: {"cleanup.policy": "delete", "max.message.bytes": str(MAX_RECORD)},
+        internal.changelog: {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
+    }
+    for name in wanted:
+        if name in existing and len(existing[name].partitions) != internal.partitions:
+            raise KafkaBoundaryError(
+                f"processing.partitions: internal topic {name!r} has "
+                f"{len(existing[name].partitions)} partitions, expected {internal.partitions} "
+                "(delete it, or set processing.partitions to its count)"
+            )
+    missing = [name for name in wanted if name not in existing]
+    if not missing:
+        return
+    replication = config.processing.replication_factor
+    futures = admin.create_topics(
+        [NewTopic(n, internal.partitions, replication, config=wanted[n]) for n in missing]
+    )
+    for name, future in futures.items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise KafkaBoundaryError(f"cannot create topic {name!r}: {exc}") from exc
+    log.info("created internal topics %s", missing)
+
+
+def chunk_records(chunks: Iterable[Chunk], partitions: int) -> dict[int, bytes]:
+    """One repartition record per owning partition, holding its units' chunks in order."""
+    by_partition: dict[int, list[Chunk]] = defaultdict(list)
+    for chunk in chunks:
+        by_partition[unit_partition(chunk_unit(chunk), partitions)].append(chunk)
+    return {p: encode_state(part) for p, part in by_partition.items()}
+
+
+def read_chunks(value: bytes | None) -> list[Chunk]:
+    """The chunks of a repartition record; StateError if it is not one of ours."""
+    chunks = decode_state(value or b"")
+    kinds = (SeriesChunk, StreamChunk, PerformanceChunk)
+    if not isinstance(chunks, list) or not all(isinstance(c, kinds) for c in chunks):
+        raise StateError("a repartition record must hold a list of chunks")
+    return chunks
+
+
+def unit_key_bytes(key: UnitKey) -> bytes:
+    return orjson.dumps(list(key))
+
+
+def unit_key_of(data: bytes | None) -> UnitKey:
+    """A changelog key back to a unit key; StateError if malformed."""
+    try:
+        parts = orjson.loads(data or b"")
+    except orjson.JSONDecodeError as exc:
+        raise StateError(f"changelog key is not JSON: {exc}") from exc
+    if (
+        not isinstance(parts, list)
+        or len(parts) != 3
+        or not isinstance(parts[0], str)
+        or not all(p is None or isinstance(p, str) for p in parts[1:])
+    ):
+        raise StateError("changelog key must be [feature, dimension, value]")
+    return (parts[0], parts[1], parts[2])

@@ -1,0 +1,82 @@
+"""The allow-list of classes whose instances saved state may contain, in one auditable place.
+
+A saved object names its class; the decoder only ever maps that name to a class listed here
+(already imported), never imports a module or calls a constructor. Adding a class, or changing
+the fields of one, changes what saved state means: bump ``STATE_VERSION`` in
+:mod:`detector.state.codec` and the pin in ``tests/state/test_versioning.py``.
+
+Objects rebuilt from the config and the baseline (``SeriesContext``, the configs,
+``PerformanceContext``, baseline references) are deliberately absent: callers pass them as
+*shared* objects (see :func:`detector.state.codec.encode_state`).
+"""
+
+from __future__ import annotations
+
+from detector.alerts import Lifecycle
+from detector.chunks import PerformanceChunk, Predictions, SeriesChunk, StreamChunk
+from detector.detectors.adwin import Adwin
+from detector.detectors.distribution import TestResult
+from detector.detectors.page_hinkley import PageHinkley
+from detector.labels.decode import LabelBatch
+from detector.labels.join import JoinStats, JoinStore
+from detector.labels.metrics import MetricAccumulator
+from detector.labels.monitor import PerformanceMonitor
+from detector.labels.series import Columns, PerformanceSeries
+from detector.reference import CategoricalReference, NumericReference
+from detector.segments import SegmentRouter
+from detector.series.categorical import CategoricalSeries
+from detector.series.numeric import NumericSeries, _Window
+from detector.sketches import CategoryCounts, Histogram, Moments, NumericSketch, QuantileSketch
+from detector.stream_checks import SchemaCheck, SilenceCheck, StreamUnit, VolumeCheck
+from detector.windows import WindowClock
+
+PERSISTED: tuple[type, ...] = (
+    # data series and what they hold
+    NumericSeries,
+    _Window,
+    CategoricalSeries,
+    WindowClock,
+    Lifecycle,
+    TestResult,
+    Adwin,  # to_state / from_state: river's Rust core is re-fed its window
+    PageHinkley,
+    NumericReference,  # learned in warm-up; a baseline's is shared instead
+    CategoricalReference,
+    Moments,
+    Histogram,
+    QuantileSketch,
+    CategoryCounts,
+    NumericSketch,
+    # engine-level checks and routing
+    SegmentRouter,
+    VolumeCheck,
+    SchemaCheck,
+    SilenceCheck,
+    StreamUnit,
+    # model performance
+    PerformanceMonitor,
+    JoinStore,
+    JoinStats,
+    PerformanceSeries,
+    Columns,  # to_state / from_state: class labels live in object arrays
+    MetricAccumulator,
+    # repartition records (stage one to stage two, detector.chunks)
+    SeriesChunk,
+    StreamChunk,
+    Predictions,
+    PerformanceChunk,
+    LabelBatch,
+)
+
+
+def class_name(cls: type) -> str:
+    """The name a saved object carries: module and qualified name."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+BY_NAME: dict[str, type] = {class_name(cls): cls for cls in PERSISTED}
+HOOKED: frozenset[type] = frozenset(
+    cls
+    for cls in PERSISTED
+    if callable(getattr(cls, "to_state", None)) and callable(getattr(cls, "from_state", None))
+)

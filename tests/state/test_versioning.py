@@ -1,0 +1,351 @@
+"""The fields of every persisted class are pinned to ``STATE_VERSION``.
+
+Saved state is read into the classes as they are now. If a registered class gains, loses or
+renames a field, state saved before would restore into a half-initialised object, so the change
+must come with a new ``STATE_VERSION`` (old state is then discarded and rebuilt).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from typing import Any
+
+from detector.config import parse_config
+from detector.engine import Engine
+from detector.labels.merge import Merger
+from detector.segments import SegmentRouter
+from detector.state.format import STATE_VERSION
+from detector.state.registry import HOOKED, PERSISTED, class_name
+from detector.testing.labelled import ErrorChange, LabelledStream
+from detector.testing.synthetic import Drift, SyntheticStream, config_dict, event_batches
+
+PINNED_VERSION = 1
+PINNED: dict[str, list[str]] = {
+    "detector.alerts.Lifecycle": [
+        "clean_windows",
+        "detections",
+        "firing",
+        "severity",
+        "started_at",
+    ],
+    "detector.chunks.PerformanceChunk": ["runs"],
+    "detector.chunks.Predictions": ["ids", "predicted", "scores", "segments", "times"],
+    "detector.chunks.SeriesChunk": [
+        "categories",
+        "errors",
+        "key",
+        "numeric",
+        "order",
+        "rows",
+        "times",
+    ],
+    "detector.chunks.StreamChunk": ["rows", "schema_samples", "segments", "times"],
+    "detector.detectors.adwin.Adwin": [
+        "clock",
+        "delta",
+        "max_window",
+        "min_window_length",
+        "values",
+    ],
+    "detector.detectors.distribution.TestResult": ["name", "threshold", "value"],
+    "detector.detectors.page_hinkley.PageHinkley": [
+        "_max_at",
+        "_max_dec",
+        "_min_at",
+        "_min_inc",
+        "_n",
+        "_seen",
+        "_sum",
+        "_sum_dec",
+        "_sum_inc",
+        "alpha",
+        "delta",
+        "min_instances",
+        "threshold",
+    ],
+    "detector.labels.decode.LabelBatch": ["ids", "positions", "times", "values"],
+    "detector.labels.join.JoinStats": [
+        "duplicates",
+        "evicted_predictions",
+        "expired_predictions",
+        "labels",
+        "matched",
+        "peak_pending",
+        "pending_labels",
+        "pending_predictions",
+        "predictions",
+        "unmatched_labels",
+        "unusable_predictions",
+    ],
+    "detector.labels.join.JoinStore": [
+        "_heap",
+        "_labels",
+        "_predictions",
+        "_seq",
+        "clock",
+        "max_pending",
+        "stats",
+        "ttl",
+    ],
+    "detector.labels.metrics.MetricAccumulator": [
+        "abs_sum",
+        "bin_count",
+        "bin_label",
+        "bin_score",
+        "confusion",
+        "count",
+        "errors",
+        "label_type",
+        "log_loss_sum",
+        "scored",
+        "sq_sum",
+        "tolerance",
+    ],
+    "detector.labels.monitor.PerformanceMonitor": [
+        "config",
+        "context",
+        "dimensions",
+        "errors",
+        "join",
+        "pairs",
+        "series",
+    ],
+    "detector.labels.series.Columns": [
+        "actual",
+        "errors",
+        "global_errors",
+        "global_pairs",
+        "predicted",
+        "scores",
+        "times",
+    ],
+    "detector.labels.series.PerformanceSeries": [
+        "_adwin",
+        "_batch_start",
+        "_before",
+        "_clock",
+        "_closed",
+        "_last_global",
+        "_open",
+        "_opened_at",
+        "_ring",
+        "_ring_errors",
+        "context",
+        "errors",
+        "history",
+        "last_metrics",
+        "lifecycles",
+        "pairs",
+        "segment",
+    ],
+    "detector.reference.CategoricalReference": [
+        "categories",
+        "count",
+        "events",
+        "known",
+        "missing_rate",
+        "shares",
+        "type_error_rate",
+        "unseen_rate",
+    ],
+    "detector.reference.NumericReference": [
+        "bin_edges",
+        "bin_probs",
+        "count",
+        "dependence",
+        "events",
+        "max",
+        "mean",
+        "min",
+        "missing_rate",
+        "mode_share",
+        "quantiles",
+        "std",
+        "type_error_rate",
+    ],
+    "detector.segments.SegmentRouter": ["_known", "_max_values"],
+    "detector.series.categorical.CategoricalSeries": [
+        "_batch_start",
+        "_counts",
+        "_errors",
+        "_events",
+        "_first",
+        "_last",
+        "_missing",
+        "_unseen",
+        "_warm",
+        "_warm_errors",
+        "_warm_missing",
+        "_warm_n",
+        "clock",
+        "config",
+        "context",
+        "events",
+        "history",
+        "last_counts",
+        "last_window",
+        "lifecycles",
+        "missing",
+        "reference",
+        "totals",
+        "type_errors",
+    ],
+    "detector.series.numeric.NumericSeries": [
+        "_adwin",
+        "_batch_start",
+        "_high",
+        "_inflation",
+        "_live_lag",
+        "_low",
+        "_ph",
+        "_recent",
+        "_recent_t",
+        "_recent_z",
+        "_warm",
+        "_warm_errors",
+        "_warm_missing",
+        "_warm_n",
+        "_window",
+        "clock",
+        "config",
+        "context",
+        "dependence",
+        "events",
+        "history",
+        "last_counts",
+        "last_window",
+        "lifecycles",
+        "missing",
+        "reference",
+        "totals",
+        "type_errors",
+    ],
+    "detector.series.numeric._Window": [
+        "above",
+        "below",
+        "events",
+        "first_time",
+        "histogram",
+        "last_time",
+        "missing",
+        "scores",
+        "type_errors",
+        "values",
+    ],
+    "detector.sketches.CategoryCounts": ["_code", "categories", "counts"],
+    "detector.sketches.Histogram": ["counts", "edges"],
+    "detector.sketches.Moments": ["_m2", "count", "max", "mean", "min"],
+    "detector.sketches.NumericSketch": ["histogram", "moments", "quantiles"],
+    "detector.sketches.QuantileSketch": [
+        "_gamma_log",
+        "alpha",
+        "max_buckets",
+        "negative",
+        "positive",
+        "zeros",
+    ],
+    "detector.stream_checks.SchemaCheck": ["config", "events", "known", "lifecycles"],
+    "detector.stream_checks.SilenceCheck": ["_last_event_time", "lifecycle", "seconds"],
+    "detector.stream_checks.StreamUnit": [
+        "events",
+        "last_event_time",
+        "model",
+        "schema",
+        "silence",
+        "volume",
+    ],
+    "detector.stream_checks.VolumeCheck": [
+        "_counts",
+        "_filled",
+        "_first",
+        "_learning",
+        "_reference",
+        "alpha",
+        "config",
+        "events",
+        "lifecycles",
+        "size",
+    ],
+    "detector.windows.WindowClock": ["filled", "seconds", "size", "started_at"],
+}
+FIX = (
+    "Saved state would be read into the changed class: bump STATE_VERSION in "
+    "detector/state/format.py, then update PINNED_VERSION and PINNED in {file}."
+)
+
+
+def _collect(obj: object, seen: set[int], found: dict[str, set[str]]) -> None:
+    """Fields of every registered object reachable from ``obj`` (hooks: their state's keys)."""
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    kind = type(obj)
+    children: Any
+    if kind in HOOKED:
+        state = obj.to_state()  # type: ignore[attr-defined]
+        found.setdefault(class_name(kind), set()).update(state)
+        children = state.values()
+    elif kind in PERSISTED:
+        found.setdefault(class_name(kind), set()).update(vars(obj))
+        children = vars(obj).values()
+    elif kind in (dict, Counter):
+        children = [*obj.keys(), *obj.values()]  # type: ignore[attr-defined]
+    elif kind in (list, tuple, set, frozenset, deque):
+        children = obj
+    else:
+        return
+    for child in children:
+        _collect(child, seen, found)
+
+
+def _used_objects() -> list[object]:
+    """Every unit after real use (warm-up done, alerts fired), and the chunks of both stages."""
+    source = SyntheticStream(
+        numeric=["x"], categorical={"c": {"a": 0.5, "b": 0.5}}, segments={"s": ["A", "B"]}
+    )
+    engine = Engine(parse_config(config_dict(source)))
+    batches = list(event_batches(source, 6000, [Drift("x", 3000, 2.0)], size=1000))
+    objects: list[object] = [engine.split(batches[0])]
+    engine.apply(objects[0])  # type: ignore[arg-type]
+    for batch in batches[1:]:
+        engine.process(batch)
+    objects += [engine.unit(key) for key in engine.unit_keys()]
+    router = SegmentRouter(engine.config.segments)
+    router.capped({"s": ["A", "B", "A"]})
+    objects.append(router)
+
+    stream = LabelledStream(seed=1, label_delay=(0.0, 20.0))
+    labelled = Engine(parse_config(stream.config()))
+    merger: Merger[int] = Merger()
+    for side, part in stream.batches(8000, [ErrorChange(4000, 0.4)], size=1000):
+        merger.push(side, part, list(range(part.size)))
+        runs = [(s, b) for s, b, _ in merger.release(ended=(False, False))]
+        if runs:
+            chunks = labelled.split_runs(runs)
+            objects.append(chunks)
+            labelled.apply(chunks)
+    objects += [labelled.unit(key) for key in labelled.unit_keys()]
+    return objects
+
+
+def test_persisted_fields_match_the_pinned_state_version() -> None:
+    """Sorted field names per registered class, as after construction and use, are pinned."""
+    found: dict[str, set[str]] = {}
+    seen: set[int] = set()
+    for obj in _used_objects():
+        _collect(obj, seen, found)
+    actual = {name: sorted(fields) for name, fields in sorted(found.items())}
+    registered = {class_name(cls) for cls in PERSISTED}
+    assert set(actual) == registered, (
+        f"registered but never built here, so never pinned: {sorted(registered - set(actual))}; "
+        "extend _used_objects() to build them"
+    )
+    fix = FIX.format(file=__file__)
+    changed = {
+        name: {"pinned": PINNED.get(name), "now": fields}
+        for name, fields in actual.items()
+        if PINNED.get(name) != fields
+    }
+    gone = sorted(set(PINNED) - set(actual))
+    assert not changed and not gone, f"persisted fields changed: {changed}, removed: {gone}. {fix}"
+    assert PINNED_VERSION == STATE_VERSION, f"STATE_VERSION moved: {fix}"
