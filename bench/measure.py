@@ -8,7 +8,6 @@ counted against either side.
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from river.drift import ADWIN, PageHinkley
 import detector.replay
 from detector.config import Config
 from detector.engine import Engine
+from detector.state.codec import encode_state
 
 from .workload import CATEGORICAL, NUMERIC
 
@@ -250,13 +250,7 @@ def replay_file(config: Config, lines: Iterable[bytes]) -> tuple[Rate, Engine]:
 
 
 def state_sizes(engine: Engine) -> tuple[int, float, int]:
-    """(series, mean, max) pickled bytes per series: an estimate of its in-memory state.
-
-    Each pickle also carries the series' share of objects common to all series (its settings),
-    so the estimate leans high.
-    """
-    sizes = [
-        len(pickle.dumps(series, protocol=pickle.HIGHEST_PROTOCOL))
-        for series in engine.series.values()
-    ]
+    """(series, mean, max) bytes per series as the changelog stores them (the state codec)."""
+    shared = engine.shared_state()
+    sizes = [len(encode_state(series, shared)) for series in engine.series.values()]
     return len(sizes), sum(sizes) / max(len(sizes), 1), max(sizes, default=0)

@@ -45,6 +45,7 @@ from detector.labels.monitor import PerformanceMonitor
 from detector.reference import CategoricalReference, NumericReference
 from detector.series import CategoricalSeries, NumericSeries, SeriesContext
 from detector.split import Splitter
+from detector.state.codec import Shared
 from detector.state.shared import shared_objects
 from detector.stream_checks import StreamUnit
 
@@ -253,11 +254,11 @@ class Engine:
             keys.append(PERFORMANCE_UNIT)
         return keys
 
-    def shared_state(self) -> dict[str, object]:
+    def shared_state(self) -> Shared:
         """Objects units refer to that come from config or baseline, not from the stream:
         snapshots name them instead of copying them (:mod:`detector.state.codec`)."""
         context = self.performance.context if self.performance is not None else None
-        return dict(shared_objects(self.config, self._contexts, self.baseline, context))
+        return shared_objects(self.config, self._contexts, self.baseline, context)
 
     def counters(self) -> Iterable[tuple[SeriesKey, int, int, int]]:
         """(series, events, missing, type errors) for every series."""
