@@ -16,6 +16,7 @@ Both write, at each commit point, the state snapshots of the units changed since
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
@@ -59,13 +60,22 @@ class Committer:
 
     def commit(self, offsets: list[TopicPartition]) -> None:
         self.flush()
-        if offsets:
+        if not offsets:
+            return
+        deadline = time.monotonic() + _TIMEOUT
+        while True:
             try:
                 self.consumer.commit(offsets=offsets, asynchronous=False)
+                return
             except KafkaException as exc:
-                raise KafkaBoundaryError(
-                    f"offset commit failed: {describe_error(exc.args[0])}"
-                ) from exc
+                err = exc.args[0]
+                # A broker restart or coordinator move is transient: wait it out.
+                if err.fatal() or time.monotonic() > deadline:
+                    raise KafkaBoundaryError(
+                        f"offset commit failed: {describe_error(err)}"
+                    ) from exc
+                log.warning("offset commit failed, retrying: %s", describe_error(err))
+                time.sleep(1.0)
 
     def abandon(self) -> None:
         """Drop uncommitted work (partitions lost): nothing to undo at-least-once."""

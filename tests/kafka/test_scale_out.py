@@ -14,10 +14,12 @@ from typing import Any
 
 import orjson
 import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from detector.alerts import alert_bytes
 from detector.config import parse_config
 from detector.replay import replay
+from detector.testing.kafka_broker import LocalKafkaBroker, free_port
 from detector.testing.kafka_io import produce_records
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict
 from detector.testing.workers import WorkerProcess, committed_alerts, wait_drained
@@ -25,6 +27,7 @@ from detector.testing.workers import WorkerProcess, committed_alerts, wait_drain
 pytestmark = pytest.mark.kafka
 
 N_EVENTS = 24_000
+KAFKA_LIB_DIR = Path(__file__).resolve().parents[2] / ".kafka" / "lib"
 WINDOW = 500
 
 
@@ -158,3 +161,81 @@ def test_kill_nine_three_times_then_recover(
             if (a["data"]["dedup_key"], a["data"]["status"]) not in seen
         ]
         assert not missing
+
+
+def test_workers_added_and_removed_mid_stream_lose_no_detection(
+    kafka_bootstrap: str, topic_factory: Any, tmp_path: Path
+) -> None:
+    """One worker, a second joins at a third of the stream, the first leaves (SIGTERM) at two
+    thirds: the units move with their state, and the alerts match replay's within a window."""
+    stream = _stream()
+    events = _events(stream)
+    topics = {
+        "events": topic_factory(12),
+        "alerts": topic_factory(1),
+        "dead_letter": topic_factory(1),
+    }
+    cfg = _config(stream, kafka_bootstrap, topics)
+    reference = _firing(_reference_alerts(cfg, events))
+    records = _records(events)
+    first = WorkerProcess(cfg, tmp_path)
+    workers = [first]
+    try:
+        time.sleep(8.0)
+        for start in range(0, N_EVENTS, 1000):
+            if start == N_EVENTS // 3:
+                workers.append(WorkerProcess(cfg, tmp_path))
+            if start == 2 * N_EVENTS // 3:
+                assert first.terminate() == 0, first.output()
+            produce_records(kafka_bootstrap, topics["events"], records[start : start + 1000])
+            time.sleep(0.25)
+        group = cfg["kafka"]["group.id"]
+        wait_drained(
+            kafka_bootstrap, group, [topics["events"], f"{group}-repartition"], deadline=120.0
+        )
+    finally:
+        codes = [w.terminate() for w in workers]
+    assert codes == [0, 0], [w.output() for w in workers]
+    assert "restored" in workers[1].output()
+    alerts = _firing(committed_alerts(kafka_bootstrap, topics["alerts"]))
+    assert set(alerts) == set(reference)
+    for key, count in reference.items():
+        assert abs(alerts[key] - count) <= WINDOW, (key, count, alerts[key])
+
+
+def test_worker_survives_broker_restart(tmp_path: Path) -> None:
+    """The broker stops for a few seconds mid-stream and comes back on the same port: the worker
+    keeps going, exits cleanly on SIGTERM, and no alert of the uninterrupted run is missing."""
+    broker = LocalKafkaBroker(tmp_path / "kafka", free_port(), free_port(), KAFKA_LIB_DIR)
+    broker.start()
+    try:
+        bootstrap = broker.bootstrap_servers
+        names = {k: f"{k}-{uuid.uuid4().hex[:6]}" for k in ("events", "alerts", "dead_letter")}
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        for future in admin.create_topics([NewTopic(n, 1, 1) for n in names.values()]).values():
+            future.result(30)
+        stream = _stream()
+        events = _events(stream)
+        cfg = _config(stream, bootstrap, names)
+        reference = _firing(_reference_alerts(cfg, events))
+        records = _records(events)
+        half = N_EVENTS // 2
+        produce_records(bootstrap, names["events"], records[:half])
+        worker = WorkerProcess(cfg, tmp_path)
+        try:
+            time.sleep(10.0)
+            broker.stop()
+            time.sleep(5.0)
+            broker.start()
+            produce_records(bootstrap, names["events"], records[half:], deadline=60.0)
+            group = cfg["kafka"]["group.id"]
+            wait_drained(
+                bootstrap, group, [names["events"], f"{group}-repartition"], deadline=180.0
+            )
+        finally:
+            code = worker.terminate()
+        assert code == 0, worker.output()
+        alerts = _firing(committed_alerts(bootstrap, names["alerts"]))
+        assert set(reference) <= set(alerts), worker.output()
+    finally:
+        broker.stop()
