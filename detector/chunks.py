@@ -8,8 +8,9 @@ chunks go straight from one to the other; the Kafka worker sends them through a 
 topic instead, to the one worker that owns the unit, so every unit sees all of its events
 however many partitions and workers share the input (:mod:`detector.kafka.topology`).
 
-``rows`` place every share in its origin batch, so alerts come out in the same order whether
-the chunks were applied at once or one by one.
+``rows`` number the events of the splitter's whole stream, so alerts come out in the same order
+whether chunks are applied one batch at a time or merged (:func:`merge_chunks`): a unit's
+updates do not depend on how its events were cut into chunks.
 
 >>> unit_partition(("amount", None, None), 12) == unit_partition(("amount", None, None), 12)
 True
@@ -20,7 +21,9 @@ True
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -79,6 +82,43 @@ class PerformanceChunk:
 
 
 Chunk = SeriesChunk | StreamChunk | PerformanceChunk
+
+
+def merge_chunks(chunks: Sequence[Chunk]) -> list[Chunk]:
+    """One chunk per unit, its parts concatenated in order (units in first-seen order)."""
+    groups: dict[UnitKey, list[Chunk]] = {}
+    for chunk in chunks:
+        groups.setdefault(chunk_unit(chunk), []).append(chunk)
+    return [parts[0] if len(parts) == 1 else _concat(parts) for parts in groups.values()]
+
+
+def _concat(parts: list[Any]) -> Chunk:
+    first = parts[0]
+    if isinstance(first, SeriesChunk):
+        return SeriesChunk(
+            key=first.key,
+            order=first.order,
+            rows=np.concatenate([p.rows for p in parts]),
+            times=np.concatenate([p.times for p in parts]),
+            errors=np.concatenate([p.errors for p in parts]),
+            numeric=None if first.numeric is None else np.concatenate([p.numeric for p in parts]),
+            categories=None
+            if first.categories is None
+            else [c for p in parts for c in p.categories],
+        )
+    if isinstance(first, StreamChunk):
+        offsets = np.cumsum([0] + [len(p.rows) for p in parts]).tolist()
+        return StreamChunk(
+            rows=np.concatenate([p.rows for p in parts]),
+            times=np.concatenate([p.times for p in parts]),
+            segments={d: [v for p in parts for v in p.segments[d]] for d in first.segments},
+            schema_samples=[
+                (index + offset, paths)
+                for p, offset in zip(parts, offsets, strict=False)
+                for index, paths in p.schema_samples
+            ],
+        )
+    return PerformanceChunk([run for p in parts for run in p.runs])
 
 
 def chunk_unit(chunk: Chunk) -> UnitKey:

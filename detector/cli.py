@@ -193,7 +193,8 @@ def _report(config: Config, source: str, out: Path) -> int:
 
 
 def _run(config: Config, until_end: bool) -> int:
-    from detector.kafka.worker import Worker, summary_line  # Kafka stays out of replay's path
+    from detector.kafka.report import summary_line  # Kafka stays out of replay's path
+    from detector.kafka.worker import Worker
     from detector.observability.http import serve_worker
     from detector.observability.progress import run_progress
 

@@ -240,13 +240,20 @@ class ProcessingConfig(_Strict):
     replication_factor: int = Field(
         -1, description="Replication factor of the internal topics; -1: the broker's default."
     )
-    commit_interval: float = Field(
-        1.0,
+    commit_interval: float | None = Field(
+        None,
         gt=0,
         le=300,
         description="Seconds between commits: state snapshots plus offsets (and, exactly-once, "
-        "the transaction, so it bounds how late read_committed readers see alerts).",
+        "the transaction, so it bounds how late read_committed readers see alerts); default "
+        "5 at-least-once (a crash replays at most that), 1 exactly-once.",
     )
+
+    @property
+    def commit_seconds(self) -> float:
+        if self.commit_interval is not None:
+            return self.commit_interval
+        return 1.0 if self.guarantee == "exactly_once" else 5.0
 
 
 class MetricsConfig(_Strict):

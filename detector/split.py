@@ -25,15 +25,19 @@ class Splitter:
         self.config = config
         self.fields = config.monitored_fields() + config.derived_fields()
         self.router = SegmentRouter(config.segments)
-        self.events = 0  # events split so far
+        self.rows = 0  # rows numbered so far: chunks carry stream-wide row numbers
+
+    def _number(self, size: int) -> np.ndarray:
+        rows = self.rows + np.arange(size, dtype=np.int64)
+        self.rows += size
+        return rows
 
     def split(self, batch: EventBatch, rows: np.ndarray | None = None) -> list[Chunk]:
-        """The batch's chunks; ``rows`` renumbers its rows (default ``0..size-1``)."""
+        """The batch's chunks; ``rows`` numbers its rows (default: the next stream rows)."""
         if batch.size == 0:
             return []
         batch = with_derived_fields(batch, self.config)
-        self.events += batch.size
-        rows = np.arange(batch.size) if rows is None else rows
+        rows = self._number(batch.size) if rows is None else rows
         capped = self.router.capped(batch.segments)
         samples = [(row, sorted(paths)) for row, paths in batch.schema_samples]
         chunks: list[Chunk] = [StreamChunk(rows, batch.times, capped, samples)]
@@ -64,7 +68,8 @@ class Splitter:
         performance: list[tuple[int, Predictions | LabelBatch]] = []
         events: list[EventBatch] = []
         event_rows: list[np.ndarray] = []
-        first = 0
+        first = self.rows
+        self.rows += sum(batch.size for _, batch in runs)
         for side, batch in runs:
             if side == EVENTS:
                 assert isinstance(batch, EventBatch)

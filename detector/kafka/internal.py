@@ -35,11 +35,38 @@ from detector.chunks import (
 )
 from detector.config import Config
 from detector.errors import KafkaBoundaryError, StateError
+from detector.kafka.clients import list_topics
+from detector.kafka.joined import check_copartitioned
 from detector.state.codec import decode_state, encode_state
 
 log = logging.getLogger("detector.worker")
+_METADATA_TIMEOUT = 30.0
 MAX_RECORD = 16 * 1024 * 1024  # a repartition record's limit (producer and topic)
 SPLIT_ROWS = 1000  # events per split: keeps a record of 50 series' chunks near 1 MB
+
+
+def check_topics(admin: AdminClient, config: Config) -> dict[str, Any]:
+    """The cluster's topics, after checking the input and creating missing output topics."""
+    topics = config.topics
+    existing = list_topics(admin, config.kafka, _METADATA_TIMEOUT)
+    if topics.events not in existing:
+        raise KafkaBoundaryError(f"topics.events: topic {topics.events!r} does not exist")
+    check_copartitioned(config, existing)
+    missing = [t for t in (topics.alerts, topics.dead_letter) if t not in existing]
+    if missing and topics.create_missing:
+        _create(admin, [NewTopic(t) for t in missing])
+        log.info("created topics %s", missing)
+    return existing
+
+
+def _create(admin: AdminClient, new: list[NewTopic]) -> None:
+    """Create topics; one created meanwhile by another worker is fine."""
+    for name, future in admin.create_topics(new).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise KafkaBoundaryError(f"cannot create topic {name!r}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -79,15 +106,9 @@ def ensure_internal_topics(
     if not missing:
         return
     replication = config.processing.replication_factor
-    futures = admin.create_topics(
-        [NewTopic(n, internal.partitions, replication, config=wanted[n]) for n in missing]
+    _create(
+        admin, [NewTopic(n, internal.partitions, replication, config=wanted[n]) for n in missing]
     )
-    for name, future in futures.items():
-        try:
-            future.result()
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise KafkaBoundaryError(f"cannot create topic {name!r}: {exc}") from exc
     log.info("created internal topics %s", missing)
 
 

@@ -1,7 +1,9 @@
 """Unit state in the changelog topic: snapshots at each commit, restore on assignment.
 
-A snapshot record is keyed by its unit and holds ``{"offset": o, "unit": state}``: the state
-includes every repartition record before offset ``o`` of its partition. After a restore, the
+A snapshot record is keyed by its unit and holds ``{"offset": o, "config": f, "unit": state}``:
+the state includes every repartition record before offset ``o`` of its partition, and was built
+under the detection settings with fingerprint ``f`` (a snapshot from other settings, say another
+window size, would not mean the same thing, so it is discarded). After a restore, the
 worker skips a unit's chunks from records before that offset, so a snapshot written just before
 a crash, whose offsets were not committed yet, is not applied twice when those records come
 back. Undecodable or other-version snapshots are discarded (counted and logged): the unit
@@ -10,14 +12,17 @@ starts afresh, as after its warm-up, rather than stopping the worker.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from detector.chunks import UnitKey, unit_partition
+from detector.config import Config
 from detector.engine import Engine, Unit
 from detector.errors import KafkaBoundaryError, StateError
 from detector.kafka.clients import Props, describe_error
@@ -26,6 +31,25 @@ from detector.state.codec import decode_state, encode_state
 
 log = logging.getLogger("detector.state")
 _RESTORE_TIMEOUT = 300.0
+
+
+def config_fingerprint(config: Config) -> str:
+    """A digest of the settings that give unit state its meaning (not Kafka or run settings)."""
+    meaning = config.model_dump(
+        mode="json",
+        include={
+            "model",
+            "event",
+            "segments",
+            "features",
+            "prediction",
+            "baseline",
+            "detection",
+            "label",
+            "performance",
+        },
+    )
+    return hashlib.sha256(orjson.dumps(meaning, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 class StateStore:
@@ -39,6 +63,7 @@ class StateStore:
         self.restored_units = 0
         self.discarded = 0
         self.restore_seconds = 0.0
+        self.fingerprint = config_fingerprint(engine.config)
 
     def owner(self, key: UnitKey) -> int:
         return unit_partition(key, self.internal.partitions)
@@ -89,7 +114,9 @@ class StateStore:
                 return
             snapshot = decode_state(value, self.engine.shared_state())
             if not isinstance(snapshot, dict) or not isinstance(snapshot.get("offset"), int):
-                raise StateError("a snapshot must be {offset, unit}")
+                raise StateError("a snapshot must be {offset, config, unit}")
+            if snapshot.get("config") != self.fingerprint:
+                raise StateError("it was taken under other detection settings")
             self.engine.install(key, snapshot["unit"])
         except (StateError, ValueError) as exc:
             self.discarded += 1
@@ -120,7 +147,8 @@ class StateStore:
             partition = self.owner(key)
             if unit is None or partition not in positions:
                 continue
-            value = encode_state({"offset": positions[partition], "unit": unit}, shared)
+            snapshot = {"offset": positions[partition], "config": self.fingerprint, "unit": unit}
+            value = encode_state(snapshot, shared)
             producer.produce(
                 self.internal.changelog,
                 key=unit_key_bytes(key),

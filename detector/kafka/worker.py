@@ -18,23 +18,18 @@ import logging
 import threading
 import time
 import uuid
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
 
 from confluent_kafka import (
     Consumer,
     KafkaError,
-    KafkaException,
     Message,
     Producer,
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
 from detector.alerts import CONTENT_TYPE, AlertEvent, alert_bytes
-from detector.chunks import Chunk, StreamChunk, chunk_unit
+from detector.chunks import Chunk, StreamChunk, chunk_unit, merge_chunks
 from detector.config import Config
 from detector.engine import build_engine
 from detector.errors import KafkaBoundaryError, StateError
@@ -44,55 +39,26 @@ from detector.kafka.clients import (
     consumer_config,
     create_client,
     describe_error,
-    list_topics,
     producer_config,
 )
 from detector.kafka.commits import Committer, TransactionalCommitter
-from detector.kafka.dead_letter import dead_letter_headers
 from detector.kafka.ends import EndOffsets
+from detector.kafka.ingest import Ingest
 from detector.kafka.internal import (
     MAX_RECORD,
-    SPLIT_ROWS,
     InternalTopics,
-    chunk_records,
+    check_topics,
     ensure_internal_topics,
     internal_topics,
     read_chunks,
 )
-from detector.kafka.joined import JoinedInput, check_assignor, check_copartitioned
+from detector.kafka.joined import JoinedInput, check_assignor
+from detector.kafka.report import WorkerReport, next_offsets, where
 from detector.kafka.state_store import StateStore
-from detector.labels.merge import slice_events
 from detector.labels.summary import labels_summary
 from detector.observability.metrics import WorkerMetrics
 
 log = logging.getLogger("detector.worker")
-_METADATA_TIMEOUT = 30.0
-
-
-@dataclass
-class WorkerReport:
-    """Totals of one ``run``, printed on exit."""
-
-    records: int = 0
-    alerts: int = 0
-    dead_letters: Counter[str] = field(default_factory=Counter)
-    batches: int = 0
-    series: int = 0
-    labels: int = 0  # label records consumed (topics.labels)
-    label_dead_letters: Counter[str] = field(default_factory=Counter)
-    join: dict[str, Any] = field(default_factory=dict)  # the labels summary block
-    commits: int = 0
-    snapshots: int = 0  # unit states written to the changelog
-    restored_units: int = 0  # unit states read back on assignment
-    restore_seconds: float = 0.0
-
-
-def _where(message: Message) -> tuple[str, int, int]:
-    """Topic, partition and offset of a consumed record (never None for a real record)."""
-    topic, partition, offset = message.topic(), message.partition(), message.offset()
-    if topic is None or partition is None or offset is None:
-        raise KafkaBoundaryError("consumed a record without topic, partition or offset")
-    return topic, partition, offset
 
 
 class Worker:
@@ -139,7 +105,7 @@ class Worker:
             producer_props.setdefault("transaction.timeout.ms", 10_000)  # as Kafka Streams
         check_assignor(self.config)
         admin = create_client(AdminClient, admin_config(self.config))
-        existing = self._check_topics(admin)
+        existing = check_topics(admin, self.config)
         internal = internal_topics(self.config, len(existing[topics.events].partitions))
         ensure_internal_topics(admin, self.config, existing, internal)
         self._internal = internal
@@ -155,6 +121,17 @@ class Worker:
             consumer.close()
             raise
         committer = self._committer
+        self._ingest = Ingest(
+            self.config,
+            self._engine,
+            self._decoder,
+            self._joined,
+            internal,
+            committer.on_delivery,
+            self.report,
+            self.metrics,
+            self._ends,
+        )
         ok = False
         try:
             if self.until_end:
@@ -179,12 +156,12 @@ class Worker:
                 chunk_records = [m for m in records if m.topic() == internal.repartition]
                 inputs = [m for m in records if m.topic() != internal.repartition]
                 if self._joined is not None:
-                    self._ingest_joined(inputs, committer.producer, consumer)
+                    self._advance(self._ingest.ingest_joined(inputs, committer.producer, consumer))
                 elif inputs:
-                    self._ingest(inputs, committer.producer)
+                    self._advance(self._ingest.ingest(inputs, committer.producer))
                 self._detect(chunk_records, committer.producer)
                 now = time.monotonic()
-                if now - last_commit >= processing.commit_interval:
+                if now - last_commit >= processing.commit_seconds:
                     self._commit()
                     last_commit = now
                 if self.until_end and self._at_end(consumer):
@@ -206,36 +183,19 @@ class Worker:
         assert self._store is not None
         self.report.series = len(self._engine.series)
         self.report.restored_units = self._store.restored_units
+        self.report.discarded_units = self._store.discarded
         if self._joined is not None:
             self.report.join = labels_summary(
                 self._engine, self.report.labels, self.report.label_dead_letters
             )
 
-    def _check_topics(self, admin: AdminClient) -> dict[str, Any]:
-        topics = self.config.topics
-        existing = list_topics(admin, self.config.kafka, _METADATA_TIMEOUT)
-        if topics.events not in existing:
-            raise KafkaBoundaryError(f"topics.events: topic {topics.events!r} does not exist")
-        check_copartitioned(self.config, existing)
-        missing = [t for t in (topics.alerts, topics.dead_letter) if t not in existing]
-        if missing and topics.create_missing:
-            futures = admin.create_topics([NewTopic(t) for t in missing])
-            for name, future in futures.items():
-                try:
-                    future.result()
-                except KafkaException as exc:
-                    if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                        raise KafkaBoundaryError(f"cannot create topic {name!r}: {exc}") from exc
-            log.info("created topics %s", missing)
-        return existing
-
     # -- rebalancing ---------------------------------------------------------------------------
 
     def _split_assignment(self, partitions: list[TopicPartition]) -> tuple[list[int], list[int]]:
-        """(events partitions, repartition partitions) of a rebalance callback's list."""
+        """(events partitions, repartition partitions) of a new assignment."""
         assert self._internal is not None
         if self._joined is not None:
-            self._joined.assign(partitions, add=True)  # caller undoes for revocations
+            self._joined.assign(partitions, add=True)
         events = [p.partition for p in partitions if p.topic == self.config.topics.events]
         owned = [p.partition for p in partitions if p.topic == self._internal.repartition]
         return events, owned
@@ -293,7 +253,7 @@ class Worker:
                 self._joined.eof(message.topic() or "", message.partition() or 0, reached=False)
             return True
         if err.code() == KafkaError._PARTITION_EOF:
-            topic, partition, offset = _where(message)
+            topic, partition, offset = where(message)
             if self._joined is not None and topic != self._repartition:
                 self._joined.eof(topic, partition, reached=True)
             self._ends.seen(topic, partition, offset)
@@ -320,117 +280,27 @@ class Worker:
 
     # -- stage one: input records to chunks ----------------------------------------------------
 
-    def _ingest(self, records: list[Message], producer: Producer) -> None:
-        started = time.perf_counter()
-        values = [m.value() for m in records]
-        times = [m.timestamp()[1] / 1000.0 for m in records]
-        result = self._decoder.decode(values, times)
-        size = result.batch.size
-        for start in range(0, size, SPLIT_ROWS):
-            part = slice_events(result.batch, start, min(start + SPLIT_ROWS, size))
-            self._produce_chunks(self._engine.split(part), producer)
-        for rejection in result.rejections:
-            self._dead_letter(records[rejection.position], rejection, producer)
-            self.report.dead_letters[rejection.reason] += 1
-        offsets = _next_offsets(records)
-        self._advance(offsets)
-        for tp in offsets:
-            self._ends.seen(tp.topic, tp.partition, tp.offset)
-        self.report.records += len(records)
-        self.report.batches += 1
-        event_times = result.batch.times
-        self.metrics.batch(
-            len(records),
-            offsets,
-            [],
-            [r.reason for r in result.rejections],
-            float(event_times.max()) if len(event_times) else None,
-            time.perf_counter() - started,
-        )
-
-    def _ingest_joined(
-        self, records: list[Message], producer: Producer, consumer: Consumer
-    ) -> None:
-        """Both topics: decode and queue, then split what the merge releases."""
-        joined = self._joined
-        assert joined is not None
-        started = time.perf_counter()
-        rejected = joined.add(records)
-        runs = joined.release()
-        joined.throttle(consumer)
-        if not records and not runs:
-            return
-        if runs:
-            self._produce_chunks(self._engine.split_runs(runs), producer)
-        labels_topic = self.config.topics.labels
-        for record, rejection in rejected:
-            self._dead_letter(record, rejection, producer)
-            if record.topic() == labels_topic:
-                self.report.label_dead_letters[rejection.reason] += 1
-            else:
-                self.report.dead_letters[rejection.reason] += 1
-        offsets = joined.offsets()
-        self._advance(offsets)
-        events = [r for r in records if r.topic() != labels_topic]
-        self.report.records += len(events)
-        self.report.labels += len(records) - len(events)
-        self.report.batches += 1
-        for record in records:
-            topic, partition, offset = _where(record)
-            self._ends.seen(topic, partition, offset + 1)
-        times = [float(b.times.max()) for side, b in runs if side == 0 and b.size]
-        self.metrics.batch(
-            len(events),
-            [tp for tp in offsets if tp.topic == self.config.topics.events],
-            [],
-            [r.reason for m, r in rejected if m.topic() != labels_topic],
-            max(times) if times else None,
-            time.perf_counter() - started,
-        )
-
-    def _produce_chunks(self, chunks: list[Chunk], producer: Producer) -> None:
-        assert self._internal is not None and self._committer is not None
-        for partition, value in chunk_records(chunks, self._internal.partitions).items():
-            producer.produce(
-                self._internal.repartition,
-                value=value,
-                partition=partition,
-                on_delivery=self._committer.on_delivery,
-            )
-            producer.poll(0)
-
-    def _dead_letter(self, record: Message, rejection: Any, producer: Producer) -> None:
-        assert self._committer is not None
-        producer.produce(
-            self.config.topics.dead_letter,
-            key=record.key(),
-            value=record.value(),
-            timestamp=record.timestamp()[1],
-            headers=dead_letter_headers(*_where(record), rejection),
-            on_delivery=self._committer.on_delivery,
-        )
-
     # -- stage two: chunks to the units this worker owns ---------------------------------------
 
     def _detect(self, records: list[Message], producer: Producer) -> None:
+        """Apply the records' chunks, merged per unit: fewer, larger updates, same alerts."""
         assert self._store is not None
-        alerts: list[AlertEvent] = []
-        stream_seen = False
+        fresh: list[Chunk] = []
         for record in records:
-            _, partition, offset = _where(record)
+            _, partition, offset = where(record)
             try:
                 chunks = read_chunks(record.value())
             except StateError as exc:
                 rejection = Rejection(0, "bad_chunk", str(exc))
-                self._dead_letter(record, rejection, producer)
+                self._ingest.dead_letter(record, rejection, producer)
                 self.report.dead_letters["bad_chunk"] += 1
                 chunks = []
-            fresh = [c for c in chunks if self._store.fresh(chunk_unit(c), offset)]
-            stream_seen = stream_seen or any(isinstance(c, StreamChunk) for c in fresh)
-            alerts += self._engine.apply(fresh)
-        self._advance(_next_offsets(records))
+            fresh += [c for c in chunks if self._store.fresh(chunk_unit(c), offset)]
+        stream_seen = any(isinstance(c, StreamChunk) for c in fresh)
+        alerts = self._engine.apply(merge_chunks(fresh)) if fresh else []
+        self._advance(next_offsets(records))
         for record in records:
-            topic, partition, offset = _where(record)
+            topic, partition, offset = where(record)
             self._ends.seen(topic, partition, offset + 1)
         if stream_seen:
             self._stream_seen = time.monotonic()
@@ -469,29 +339,3 @@ class Worker:
         offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(self._offsets.items())]
         self._committer.commit(offsets)
         self.report.commits += 1
-
-
-def _next_offsets(records: list[Message]) -> list[TopicPartition]:
-    last: dict[tuple[str, int], int] = {}
-    for record in records:
-        topic, partition, offset = _where(record)
-        last[(topic, partition)] = max(last.get((topic, partition), -1), offset)
-    return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
-
-
-def summary_line(report: WorkerReport) -> dict[str, Any]:
-    """The end-of-run summary as a JSON-able dict."""
-    return {
-        "records": report.records,
-        "alerts": report.alerts,
-        "dead_letters": dict(report.dead_letters),
-        "batches": report.batches,
-        "series": report.series,
-        "commits": report.commits,
-        "state": {
-            "snapshots": report.snapshots,
-            "restored_units": report.restored_units,
-            "restore_seconds": round(report.restore_seconds, 3),
-        },
-        **({"labels": report.join} if report.join else {}),
-    }

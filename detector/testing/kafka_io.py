@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer
 
 if TYPE_CHECKING:
     from detector.config import Config
-    from detector.kafka.worker import WorkerReport
+    from detector.kafka.report import WorkerReport
 
 
 def produce_records(

@@ -17,7 +17,8 @@ import pytest
 from detector.alerts import AlertEvent, alert_bytes
 from detector.config import Config, parse_config
 from detector.errors import ConfigError, KafkaBoundaryError
-from detector.kafka.worker import Worker, WorkerReport
+from detector.kafka.report import WorkerReport
+from detector.kafka.worker import Worker
 from detector.replay import replay
 from detector.testing.kafka_io import consume_records, produce_records, run_until_end
 from detector.testing.labelled import ErrorChange, LabelledStream

@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator
 from detector.alerts import CONTENT_TYPE, AlertEvent, alert_bytes
 from detector.config import Config, parse_config
 from detector.events import parse_time
-from detector.kafka.worker import WorkerReport
+from detector.kafka.report import WorkerReport
 from detector.replay import replay
 from detector.testing.kafka_io import consume_records, produce_records, run_until_end
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict
