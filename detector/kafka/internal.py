@@ -7,8 +7,8 @@ over the workers like any other. Each repartition partition ``p`` has its units'
 changelog partition ``p`` (compacted, keyed by unit), which a worker reads back when ``p`` is
 assigned to it.
 
-Both topics hold our own serialization (:mod:`detector.state.codec`): versioned, and it cannot
-execute code when read.
+Both topics hold our own serialization (:mod:`detector.state.chunk_format` for chunks,
+:mod:`detector.state.codec` for snapshots): versioned, and it cannot execute code when read.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from detector.config import Config
 from detector.errors import KafkaBoundaryError, StateError
 from detector.kafka.clients import list_topics
 from detector.kafka.joined import check_copartitioned
-from detector.state.codec import decode_state, encode_state
+from detector.state.chunk_format import decode_chunks, encode_chunks
 
 log = logging.getLogger("detector.worker")
 _METADATA_TIMEOUT = 30.0
@@ -117,14 +117,14 @@ def chunk_records(chunks: Iterable[Chunk], partitions: int) -> dict[int, bytes]:
     by_partition: dict[int, list[Chunk]] = defaultdict(list)
     for chunk in chunks:
         by_partition[unit_partition(chunk_unit(chunk), partitions)].append(chunk)
-    return {p: encode_state(part) for p, part in by_partition.items()}
+    return {p: encode_chunks(part) for p, part in by_partition.items()}
 
 
 def read_chunks(value: bytes | None) -> list[Chunk]:
     """The chunks of a repartition record; StateError if it is not one of ours."""
-    chunks = decode_state(value or b"")
+    chunks = decode_chunks(value or b"")
     kinds = (SeriesChunk, StreamChunk, PerformanceChunk)
-    if not isinstance(chunks, list) or not all(isinstance(c, kinds) for c in chunks):
+    if not all(isinstance(c, kinds) for c in chunks):
         raise StateError("a repartition record must hold a list of chunks")
     return chunks
 
