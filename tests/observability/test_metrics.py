@@ -216,6 +216,18 @@ def test_health_follows_the_poll_loop(workload: Any) -> None:
     assert not alive and detail["status"] == "stopped"
 
 
+def test_not_ready_while_state_is_restored(workload: Any) -> None:
+    """Assigned partitions whose changelog is still being read keep /readyz at 503."""
+    metrics = _worker_metrics(workload, Clock())
+    metrics.started({})
+    metrics.restoring(True)
+    metrics.assigned({1})
+    ready, detail = metrics.readiness()
+    assert not ready and detail["status"] == "restoring state"
+    metrics.restoring(False)
+    assert metrics.readiness()[0]
+
+
 def test_scrapes_while_the_engine_grows(workload: Any) -> None:
     """Collecting while another thread adds series and updates them never raises."""
     config = workload.config()
