@@ -308,6 +308,15 @@ class Config(_Strict):
         return value
 
     @model_validator(mode="after")
+    def _transactions(self) -> Config:
+        if "transactional.id" in self.kafka and self.processing.guarantee != "exactly_once":
+            raise ValueError(
+                "kafka.transactional.id needs processing.guarantee: exactly_once (a "
+                "transactional producer outside transactions cannot produce)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _unique_names(self) -> Config:
         names = [f.name for f in self.monitored_fields()]
         dupes = sorted({n for n in names if names.count(n) > 1})

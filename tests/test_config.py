@@ -62,6 +62,8 @@ def test_interpolated_numbers_are_coerced(monkeypatch: pytest.MonkeyPatch) -> No
         ({"segments": [{"name": "c", "path": "s..c"}]}, "segments.0.path"),
         ({"kafka": {"Bootstrap Servers": "x"}}, "kafka"),
         ({"features": []}, "features"),
+        ({"processing": {"guarantee": "exactly-once"}}, "processing.guarantee"),
+        ({"processing": {"commit_interval": 0}}, "processing.commit_interval"),
     ],
 )
 def test_invalid_field_is_named(overrides: dict[str, object], field: str) -> None:
@@ -69,6 +71,16 @@ def test_invalid_field_is_named(overrides: dict[str, object], field: str) -> Non
     with pytest.raises(ConfigError) as info:
         parse_config(minimal(**overrides))
     assert f"  {field}:" in str(info.value)
+
+
+def test_transactional_id_needs_exactly_once() -> None:
+    """A transactional producer outside transactions cannot produce: refused at start."""
+    with pytest.raises(ConfigError, match="kafka.transactional.id needs processing.guarantee"):
+        parse_config(minimal(kafka={"transactional.id": "pod-0"}))
+    config = parse_config(
+        minimal(kafka={"transactional.id": "pod-0"}, processing={"guarantee": "exactly_once"})
+    )
+    assert config.processing.commit_seconds == 1.0
 
 
 def test_duplicate_feature_names_rejected() -> None:
