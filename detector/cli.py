@@ -11,6 +11,7 @@ Exit codes: 0 success, 1 runtime failure (e.g. Kafka), 2 bad config or arguments
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import signal
 import sys
@@ -206,6 +207,7 @@ def _run(config: Config, until_end: bool) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1` prints every thread's stack
     with serve_worker(config, worker.metrics), run_progress(worker.metrics, until_end):
         report = worker.run()
     emit_summary("run", summary_line(report))

@@ -10,26 +10,65 @@ Both write, at each commit point, the state snapshots of the units changed since
 - **exactly-once**: one transaction per commit interval holds the alerts, chunks, dead letters,
   snapshots and the consumer offsets (``send_offsets_to_transaction``), so read_committed readers
   see all of it or none. A failed transaction is aborted and the worker rewinds to the last
-  commit, state included; a fenced producer (a newer instance took over) is fatal.
+  commit, state included; a fenced producer (a newer instance took over) is fatal. While the
+  brokers cannot be reached the commit is deferred (the transaction stays open). librdkafka's
+  ``send_offsets_to_transaction`` can block past its timeout when the coordinator goes away
+  mid-call (confluentinc/librdkafka#5456, #5511): a watchdog then ends the process (exit 70),
+  because an orchestrator restart recovers exactly from the last commit.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from detector.errors import DeliveryError, KafkaBoundaryError
-from detector.kafka.clients import describe_error
+from detector.kafka.clients import create_client, describe_error
 
 log = logging.getLogger("detector.worker")
 _TIMEOUT = 60.0
+_UNREACHABLE = {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT}
+
+
+WATCHDOG_EXIT = 70  # EX_SOFTWARE: a client call hung past every timeout
 
 
 class AbortedTransaction(Exception):
     """The transaction was aborted: rewind consumption and state to the last commit."""
+
+
+class CommitDeferred(Exception):
+    """The brokers cannot be reached now: keep the transaction open and retry later."""
+
+
+@contextmanager
+def watchdog(what: str, seconds: float) -> Iterator[None]:
+    """End the process if the block has not returned after ``seconds`` (a hung client call)."""
+
+    def fire() -> None:
+        log.critical(
+            "%s still blocked after %.0f s (librdkafka#5456): exiting for a restart, which "
+            "resumes exactly from the last commit",
+            what,
+            seconds,
+        )
+        logging.shutdown()
+        os._exit(WATCHDOG_EXIT)
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 class Committer:
@@ -86,15 +125,39 @@ class TransactionalCommitter(Committer):
 
     exactly_once = True
 
-    def __init__(self, producer: Producer, consumer: Consumer) -> None:
-        super().__init__(producer, consumer)
+    def __init__(self, props: dict[str, Any], consumer: Consumer) -> None:
+        # Kept to build a replacement producer (same transactional.id); error_cb notes outages.
+        self._props = {**props, "error_cb": self._on_error}
+        super().__init__(create_client(Producer, self._props), consumer)
         self._open = False
+        self._unreachable = False  # the brokers went away since the last commit
+        self._init(self.producer)
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.code() in _UNREACHABLE:
+            self._unreachable = True
+
+    @staticmethod
+    def _init(producer: Producer) -> None:
         try:
-            producer.init_transactions(_TIMEOUT)
+            with watchdog("initialising transactions", 3 * _TIMEOUT):
+                producer.init_transactions(_TIMEOUT)
         except KafkaException as exc:
             raise KafkaBoundaryError(
                 f"cannot initialise transactions: {describe_error(exc.args[0])}"
             ) from exc
+
+    def _replace_producer(self) -> None:
+        """A new producer with the same transactional.id: its init fences the old one and
+        aborts the open transaction. After an outage, the old producer's cached coordinator
+        can make send_offsets_to_transaction hang (librdkafka#5456, #5511)."""
+        old = self.producer
+        old.purge()
+        self.producer = Producer(self._props)
+        self._init(self.producer)
+        self._open = False
+        self._unreachable = False
+        del old
 
     def begin(self) -> None:
         if not self._open:
@@ -112,12 +175,19 @@ class TransactionalCommitter(Committer):
     def commit(self, offsets: list[TopicPartition]) -> None:
         self.begin()
         try:
-            self.flush()
-            if offsets:
-                self.producer.send_offsets_to_transaction(
-                    offsets, self.consumer.consumer_group_metadata(), _TIMEOUT
-                )
-            self.producer.commit_transaction(_TIMEOUT)
+            # Sending offsets while the coordinator is down can hang (librdkafka#5456): only
+            # start when a broker answers, and with a fresh producer after an outage.
+            self.producer.list_topics(timeout=5.0)
+            if self._unreachable:
+                self._replace_producer()
+                raise AbortedTransaction("the brokers were unreachable: transaction replaced")
+            with watchdog("committing the transaction", 3 * _TIMEOUT):
+                self.flush()
+                if offsets:
+                    self.producer.send_offsets_to_transaction(
+                        offsets, self.consumer.consumer_group_metadata(), _TIMEOUT
+                    )
+                self.producer.commit_transaction(_TIMEOUT)
             self._open = False
         except KafkaException as exc:
             err = exc.args[0]
@@ -125,6 +195,9 @@ class TransactionalCommitter(Committer):
                 log.warning("transaction aborted: %s", describe_error(err))
                 self.abandon()
                 raise AbortedTransaction(describe_error(err)) from exc
+            if err.retriable() or err.code() in _UNREACHABLE:
+                self._unreachable = True
+                raise CommitDeferred(describe_error(err)) from exc
             raise KafkaBoundaryError(f"transaction failed: {describe_error(err)}") from exc
 
     def abandon(self) -> None:

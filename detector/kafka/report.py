@@ -24,6 +24,7 @@ class WorkerReport:
     label_dead_letters: Counter[str] = field(default_factory=Counter)
     join: dict[str, Any] = field(default_factory=dict)  # the labels summary block
     commits: int = 0
+    rewinds: int = 0  # aborted transactions rewound to the last commit (exactly-once)
     snapshots: int = 0  # unit states written to the changelog
     restored_units: int = 0  # unit states read back on assignment
     discarded_units: int = 0  # snapshots that could not be used (their units start afresh)
@@ -63,6 +64,7 @@ def summary_line(report: WorkerReport) -> dict[str, Any]:
         "batches": report.batches,
         "series": report.series,
         "commits": report.commits,
+        "rewinds": report.rewinds,
         "state": {
             "snapshots": report.snapshots,
             "restored_units": report.restored_units,

@@ -20,8 +20,11 @@ import time
 import uuid
 
 from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
     Consumer,
     KafkaError,
+    KafkaException,
     Message,
     Producer,
     TopicPartition,
@@ -41,7 +44,12 @@ from detector.kafka.clients import (
     describe_error,
     producer_config,
 )
-from detector.kafka.commits import Committer, TransactionalCommitter
+from detector.kafka.commits import (
+    AbortedTransaction,
+    CommitDeferred,
+    Committer,
+    TransactionalCommitter,
+)
 from detector.kafka.ends import EndOffsets
 from detector.kafka.ingest import Ingest
 from detector.kafka.internal import (
@@ -88,6 +96,7 @@ class Worker:
         self._internal: InternalTopics | None = None
         self._store: StateStore | None = None
         self._committer: Committer | None = None
+        self._rewind_due = False  # an aborted transaction: rewind before the next poll
 
     def stop(self) -> None:
         """Ask the loop to finish its batch, commit and close (SIGTERM handler)."""
@@ -112,11 +121,10 @@ class Worker:
         self._store = StateStore(self._engine, internal, consumer_props)
         consumer = create_client(Consumer, consumer_props)
         try:
-            producer = create_client(Producer, producer_props)
-            committer_type = (
-                TransactionalCommitter if processing.guarantee == "exactly_once" else Committer
-            )
-            self._committer = committer_type(producer, consumer)
+            if processing.guarantee == "exactly_once":
+                self._committer = TransactionalCommitter(producer_props, consumer)
+            else:
+                self._committer = Committer(create_client(Producer, producer_props), consumer)
         except Exception:
             consumer.close()
             raise
@@ -147,6 +155,8 @@ class Worker:
             self.metrics.started(self._ends.events)
             last_commit = time.monotonic()
             while not self._stop.is_set():
+                if self._rewind_due:
+                    self._rewind(consumer)
                 committer.begin()
                 messages = consumer.consume(
                     self.config.run.batch_size, timeout=self.config.run.batch_timeout
@@ -202,6 +212,7 @@ class Worker:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         assert self._store is not None
+        self._read_repartition_from_start(consumer, partitions)
         events, owned = self._split_assignment(partitions)
         self._assigned |= set(events)
         self._owned |= set(owned)
@@ -214,6 +225,33 @@ class Worker:
         self._stream_seen = time.monotonic()
         self.metrics.assigned(self._assigned)
         log.info("assigned partitions %s, owning units of %s", sorted(self._assigned), owned)
+
+    def _read_repartition_from_start(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> None:
+        """A new group reads its repartition partitions from the start whatever
+        auto.offset.reset says: with ``latest``, chunks produced before this first assignment
+        would be skipped."""
+        ours = [p for p in partitions if p.topic == self._repartition]
+        if not ours:
+            return
+        try:
+            committed = consumer.committed(ours, timeout=60.0)
+        except KafkaException as exc:
+            raise KafkaBoundaryError(
+                f"cannot read committed offsets: {describe_error(exc.args[0])}"
+            ) from exc
+        fresh = {(c.topic, c.partition) for c in committed if c.offset < 0}
+        if not fresh:
+            return
+        for tp in partitions:
+            if (tp.topic, tp.partition) in fresh:
+                tp.offset = OFFSET_BEGINNING
+        strategy = str(self.config.kafka.get("partition.assignment.strategy", "range"))
+        if "cooperative" in strategy:
+            consumer.incremental_assign(partitions)
+        else:
+            consumer.assign(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Commit what was done for these partitions, then let their units go."""
@@ -273,7 +311,8 @@ class Worker:
             if self._joined.queued() or not self._ends.done(topics.labels or "", labels):
                 return False
         if not self._ends.known(self._repartition):
-            self._commit()  # every chunk of the input acknowledged: now the ends are final
+            if not self._commit():  # every chunk of the input committed: the ends are final
+                return False
             self._ends.read(consumer, self._repartition, sorted(self._owned))
         slack = 1 if self.config.processing.guarantee == "exactly_once" else 0
         return self._ends.done(self._repartition, self._owned, slack)
@@ -328,8 +367,9 @@ class Worker:
         for tp in offsets:
             self._offsets[(tp.topic, tp.partition)] = tp.offset
 
-    def _commit(self) -> None:
-        """Snapshot changed units, then commit offsets (atomically, exactly-once)."""
+    def _commit(self) -> bool:
+        """Snapshot changed units, then commit offsets (atomically, exactly-once); False when
+        the commit was deferred or its transaction aborted."""
         assert self._store is not None and self._committer is not None
         positions = {p: o for (t, p), o in self._offsets.items() if t == self._repartition}
         self._committer.begin()
@@ -337,5 +377,52 @@ class Worker:
             self._committer.producer, positions, self._committer.on_delivery
         )
         offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(self._offsets.items())]
-        self._committer.commit(offsets)
+        try:
+            self._committer.commit(offsets)
+        except CommitDeferred as exc:
+            log.warning("commit deferred, brokers unreachable: %s", exc)
+            return False
+        except AbortedTransaction as exc:
+            log.warning("transaction aborted (%s): rewinding to the last commit", exc)
+            self._rewind_due = True
+            return False
         self.report.commits += 1
+        return True
+
+    def _rewind(self, consumer: Consumer) -> None:
+        """After an aborted transaction: consumption and unit state back to the last commit."""
+        assert self._store is not None
+        assignment = consumer.assignment()
+        try:
+            committed = consumer.committed(assignment, timeout=60.0)
+        except KafkaException as exc:
+            raise KafkaBoundaryError(
+                f"cannot read committed offsets to rewind: {describe_error(exc.args[0])}"
+            ) from exc
+        for tp in committed:
+            key = (tp.topic, tp.partition)
+            if tp.offset >= 0:
+                self._offsets[key] = tp.offset
+            else:
+                self._offsets.pop(key, None)
+            self._ends.progress[key] = max(tp.offset, 0)
+            consumer.seek(TopicPartition(tp.topic, tp.partition, self._start_offset(tp)))
+        self._ends.ends.pop(self._repartition, None)  # read again once the input is redone
+        self._store.drop(self._owned)
+        self._store.restore(self._owned)
+        if self._joined is not None:  # its queues hold records consumed after the commit
+            self._joined = JoinedInput(self.config, self._decoder)
+            self._joined.assign(assignment, add=True)
+            self._ingest.joined = self._joined
+        self._rewind_due = False
+        self.report.rewinds += 1
+
+    def _start_offset(self, tp: TopicPartition) -> int:
+        """Where to read a partition without a committed offset: ours from their start (a chunk
+        produced before our first fetch must not be skipped), inputs per auto.offset.reset."""
+        if tp.offset >= 0:
+            return int(tp.offset)
+        if tp.topic == self._repartition:
+            return OFFSET_BEGINNING
+        reset = str(self.config.kafka.get("auto.offset.reset", "earliest"))
+        return OFFSET_END if reset in ("latest", "largest", "end") else OFFSET_BEGINNING

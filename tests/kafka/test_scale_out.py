@@ -203,7 +203,8 @@ def test_workers_added_and_removed_mid_stream_lose_no_detection(
         assert abs(alerts[key] - count) <= WINDOW, (key, count, alerts[key])
 
 
-def test_worker_survives_broker_restart(tmp_path: Path) -> None:
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+def test_worker_survives_broker_restart(tmp_path: Path, guarantee: str) -> None:
     """The broker stops for a few seconds mid-stream and comes back on the same port: the worker
     keeps going, exits cleanly on SIGTERM, and no alert of the uninterrupted run is missing."""
     broker = LocalKafkaBroker(tmp_path / "kafka", free_port(), free_port(), KAFKA_LIB_DIR)
@@ -216,7 +217,7 @@ def test_worker_survives_broker_restart(tmp_path: Path) -> None:
             future.result(30)
         stream = _stream()
         events = _events(stream)
-        cfg = _config(stream, bootstrap, names)
+        cfg = _config(stream, bootstrap, names, guarantee=guarantee)
         reference = _firing(_reference_alerts(cfg, events))
         records = _records(events)
         half = N_EVENTS // 2
