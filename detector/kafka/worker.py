@@ -20,11 +20,8 @@ import time
 import uuid
 
 from confluent_kafka import (
-    OFFSET_BEGINNING,
-    OFFSET_END,
     Consumer,
     KafkaError,
-    KafkaException,
     Message,
     Producer,
     TopicPartition,
@@ -61,6 +58,7 @@ from detector.kafka.internal import (
     read_chunks,
 )
 from detector.kafka.joined import JoinedInput, check_assignor
+from detector.kafka.positions import assign_repartition_from_start, committed, start_offset
 from detector.kafka.report import WorkerReport, next_offsets, where
 from detector.kafka.state_store import StateStore
 from detector.labels.summary import labels_summary
@@ -212,7 +210,7 @@ class Worker:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         assert self._store is not None
-        self._read_repartition_from_start(consumer, partitions)
+        assign_repartition_from_start(consumer, self.config, self._repartition, partitions)
         events, owned = self._split_assignment(partitions)
         self._assigned |= set(events)
         self._owned |= set(owned)
@@ -225,33 +223,6 @@ class Worker:
         self._stream_seen = time.monotonic()
         self.metrics.assigned(self._assigned)
         log.info("assigned partitions %s, owning units of %s", sorted(self._assigned), owned)
-
-    def _read_repartition_from_start(
-        self, consumer: Consumer, partitions: list[TopicPartition]
-    ) -> None:
-        """A new group reads its repartition partitions from the start whatever
-        auto.offset.reset says: with ``latest``, chunks produced before this first assignment
-        would be skipped."""
-        ours = [p for p in partitions if p.topic == self._repartition]
-        if not ours:
-            return
-        try:
-            committed = consumer.committed(ours, timeout=60.0)
-        except KafkaException as exc:
-            raise KafkaBoundaryError(
-                f"cannot read committed offsets: {describe_error(exc.args[0])}"
-            ) from exc
-        fresh = {(c.topic, c.partition) for c in committed if c.offset < 0}
-        if not fresh:
-            return
-        for tp in partitions:
-            if (tp.topic, tp.partition) in fresh:
-                tp.offset = OFFSET_BEGINNING
-        strategy = str(self.config.kafka.get("partition.assignment.strategy", "range"))
-        if "cooperative" in strategy:
-            consumer.incremental_assign(partitions)
-        else:
-            consumer.assign(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Commit what was done for these partitions, then let their units go."""
@@ -393,20 +364,15 @@ class Worker:
         """After an aborted transaction: consumption and unit state back to the last commit."""
         assert self._store is not None
         assignment = consumer.assignment()
-        try:
-            committed = consumer.committed(assignment, timeout=60.0)
-        except KafkaException as exc:
-            raise KafkaBoundaryError(
-                f"cannot read committed offsets to rewind: {describe_error(exc.args[0])}"
-            ) from exc
-        for tp in committed:
+        for tp in committed(consumer, assignment):
             key = (tp.topic, tp.partition)
             if tp.offset >= 0:
                 self._offsets[key] = tp.offset
             else:
                 self._offsets.pop(key, None)
             self._ends.progress[key] = max(tp.offset, 0)
-            consumer.seek(TopicPartition(tp.topic, tp.partition, self._start_offset(tp)))
+            start = start_offset(self.config, self._repartition, tp)
+            consumer.seek(TopicPartition(tp.topic, tp.partition, start))
         self._ends.ends.pop(self._repartition, None)  # read again once the input is redone
         self._store.drop(self._owned)
         self._store.restore(self._owned)
@@ -416,13 +382,3 @@ class Worker:
             self._ingest.joined = self._joined
         self._rewind_due = False
         self.report.rewinds += 1
-
-    def _start_offset(self, tp: TopicPartition) -> int:
-        """Where to read a partition without a committed offset: ours from their start (a chunk
-        produced before our first fetch must not be skipped), inputs per auto.offset.reset."""
-        if tp.offset >= 0:
-            return int(tp.offset)
-        if tp.topic == self._repartition:
-            return OFFSET_BEGINNING
-        reset = str(self.config.kafka.get("auto.offset.reset", "earliest"))
-        return OFFSET_END if reset in ("latest", "largest", "end") else OFFSET_BEGINNING
