@@ -52,6 +52,7 @@ class Ingest:
         self.report = report
         self.metrics = metrics
         self.ends = ends
+        self.records_produced = 0  # repartition records
 
     def ingest(self, records: list[Message], producer: Producer) -> list[TopicPartition]:
         """Events only: decode, split, produce; returns the offsets now safe to commit."""
@@ -131,6 +132,7 @@ class Ingest:
                 on_delivery=self.on_delivery,
             )
             producer.poll(0)
+            self.records_produced += 1
 
     def dead_letter(self, record: Message, rejection: Rejection, producer: Producer) -> None:
         producer.produce(

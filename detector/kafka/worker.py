@@ -65,6 +65,7 @@ from detector.labels.summary import labels_summary
 from detector.observability.metrics import WorkerMetrics
 
 log = logging.getLogger("detector.worker")
+_CHUNK_WAIT = 0.02  # seconds to wait for our own chunks after producing them
 
 
 class Worker:
@@ -152,13 +153,13 @@ class Worker:
             )
             self.metrics.started(self._ends.events)
             last_commit = time.monotonic()
+            timeout = self.config.run.batch_timeout
             while not self._stop.is_set():
                 if self._rewind_due:
                     self._rewind(consumer)
                 committer.begin()
-                messages = consumer.consume(
-                    self.config.run.batch_size, timeout=self.config.run.batch_timeout
-                )
+                produced = self._ingest.records_produced
+                messages = consumer.consume(self.config.run.batch_size, timeout=timeout)
                 self.metrics.polled(consumer, self._assigned)
                 records = [m for m in messages if self._keep(m)]
                 chunk_records = [m for m in records if m.topic() == internal.repartition]
@@ -168,6 +169,10 @@ class Worker:
                 elif inputs:
                     self._advance(self._ingest.ingest(inputs, committer.producer))
                 self._detect(chunk_records, committer.producer)
+                # Chunks just produced come back within milliseconds: poll again at once
+                # rather than waiting a whole batch_timeout (it would add to alert latency).
+                fed = self._ingest.records_produced > produced
+                timeout = _CHUNK_WAIT if fed else self.config.run.batch_timeout
                 now = time.monotonic()
                 if now - last_commit >= processing.commit_seconds:
                     self._commit()
