@@ -236,10 +236,12 @@ class Worker:
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Another member may own these already: never commit for them (uncommitted work is
-        redone by the new owner)."""
+        redone by the new owner). Exactly-once, the aborted transaction also held work for the
+        partitions we keep, so those rewind too."""
         assert self._committer is not None
         self._committer.abandon()
         self._release(partitions)
+        self._rewind_due |= self._committer.exactly_once
 
     def _release(self, partitions: list[TopicPartition]) -> None:
         assert self._store is not None
