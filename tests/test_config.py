@@ -75,7 +75,7 @@ def test_invalid_field_is_named(overrides: dict[str, object], field: str) -> Non
 
 def test_transactional_id_needs_exactly_once() -> None:
     """A transactional producer outside transactions cannot produce: refused at start."""
-    with pytest.raises(ConfigError, match="kafka.transactional.id needs processing.guarantee"):
+    with pytest.raises(ConfigError, match=r"kafka\.transactional\.id needs processing\.guarantee"):
         parse_config(minimal(kafka={"transactional.id": "pod-0"}))
     config = parse_config(
         minimal(kafka={"transactional.id": "pod-0"}, processing={"guarantee": "exactly_once"})

@@ -57,6 +57,15 @@ def _config(
     return cfg
 
 
+def _topics(topic_factory: Any, events: int, alerts: int = 1) -> dict[str, str]:
+    """Fresh events, alerts and dead-letter topics."""
+    return {
+        "events": topic_factory(events),
+        "alerts": topic_factory(alerts),
+        "dead_letter": topic_factory(1),
+    }
+
+
 def _records(events: list[dict[str, Any]]) -> list[tuple[bytes | None, bytes | None]]:
     return [(str(e["event_id"]).encode(), orjson.dumps(e)) for e in events]
 
@@ -78,12 +87,8 @@ def test_twelve_partitions_three_workers_detect_like_one(
     from 1 partition by 1 worker, each within one window of the same series event count."""
     stream = _stream()
     events = _events(stream)
-    one = {"events": topic_factory(1), "alerts": topic_factory(1), "dead_letter": topic_factory(1)}
-    many = {
-        "events": topic_factory(12),
-        "alerts": topic_factory(3),
-        "dead_letter": topic_factory(1),
-    }
+    one = _topics(topic_factory, 1)
+    many = _topics(topic_factory, 12, 3)
     cfg_one = _config(stream, kafka_bootstrap, one)
     cfg_many = _config(stream, kafka_bootstrap, many)
     workers = [WorkerProcess(cfg_one, tmp_path)]
@@ -131,11 +136,7 @@ def test_kill_nine_three_times_then_recover(
     uninterrupted run's alerts; at-least-once misses none."""
     stream = _stream()
     events = _events(stream)
-    topics = {
-        "events": topic_factory(1),
-        "alerts": topic_factory(1),
-        "dead_letter": topic_factory(1),
-    }
+    topics = _topics(topic_factory, 1, 1)
     cfg = _config(stream, kafka_bootstrap, topics, guarantee=guarantee)
     cfg["kafka"]["max.partition.fetch.bytes"] = 200_000  # small fetches: many batches to cut
     reference = _reference_alerts(cfg, events)
@@ -170,11 +171,7 @@ def test_workers_added_and_removed_mid_stream_lose_no_detection(
     thirds: the units move with their state, and the alerts match replay's within a window."""
     stream = _stream()
     events = _events(stream)
-    topics = {
-        "events": topic_factory(12),
-        "alerts": topic_factory(1),
-        "dead_letter": topic_factory(1),
-    }
+    topics = _topics(topic_factory, 12, 1)
     cfg = _config(stream, kafka_bootstrap, topics)
     reference = _firing(_reference_alerts(cfg, events))
     records = _records(events)
