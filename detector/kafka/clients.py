@@ -5,8 +5,9 @@ one client understands are kept away from the other (librdkafka warns about them
 the settings our delivery guarantee depends on are forced, since a user override would silently
 break at-least-once:
 
-- consumer: ``enable.auto.offset.store=false`` (offsets are stored only after the batch's alerts
-  and dead letters are acknowledged), ``enable.partition.eof=true`` (for ``--until-end``);
+- consumer: ``enable.auto.commit=false`` and ``enable.auto.offset.store=false`` (the worker
+  commits offsets itself, after the state snapshots and alerts they cover, see
+  :mod:`detector.kafka.commits`), ``enable.partition.eof=true`` (for ``--until-end``);
 - producer: ``enable.idempotence=true`` and ``acks=all`` (librdkafka defaults to no idempotence).
 
 ``auto.offset.reset`` defaults to ``earliest`` so a new consumer group starts from the oldest
@@ -73,7 +74,13 @@ def consumer_config(config: Config) -> Props:
         raise ConfigError("kafka.bootstrap.servers: required")
     props: Props = {"auto.offset.reset": "earliest"}
     props.update(_without(config.kafka, PRODUCER_ONLY_PREFIXES))
-    props.update({"enable.auto.offset.store": False, "enable.partition.eof": True})
+    props.update(
+        {
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "enable.partition.eof": True,
+        }
+    )
     return props
 
 

@@ -105,7 +105,7 @@ class Worker:
         """Consume until stopped (or, with ``until_end``, until the end offsets seen at start)."""
         topics, processing = self.config.topics, self.config.processing
         # Build every client's properties first: a config error must stop us before any I/O.
-        consumer_props = {**consumer_config(self.config), "enable.auto.commit": False}
+        consumer_props = consumer_config(self.config)
         producer_props = {**producer_config(self.config), "message.max.bytes": MAX_RECORD}
         if processing.guarantee == "exactly_once":
             group = consumer_props["group.id"]
