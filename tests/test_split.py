@@ -53,3 +53,27 @@ def test_chunks_through_repartition_records_and_three_owners() -> None:
             assert all(unit_partition(c.key, 3) == partition for c in chunks if hasattr(c, "key"))
             got |= {alert_bytes(a) for a in owners[partition].apply(chunks)}
     assert len(expected) >= 2 and got == expected
+
+
+def test_labelled_runs_cut_into_slices_give_the_same_alerts() -> None:
+    """Merged event and label runs split in slices of 700 rows (as the worker sends them) fire
+    what splitting each release at once fires."""
+    from detector.kafka.ingest import slice_runs
+    from detector.labels.merge import Merger
+    from detector.testing.labelled import ErrorChange, LabelledStream
+
+    stream = LabelledStream(seed=3, label_block=10.0)
+    config = parse_config(stream.config())
+    whole, sliced = Engine(config), Engine(config)
+    merger: Merger[int] = Merger()
+    expected: list[bytes] = []
+    got: list[bytes] = []
+    for side, batch in stream.batches(30_000, [ErrorChange(15_000, 0.2)]):
+        merger.push(side, batch, list(range(batch.size)))
+        runs = [(s, b) for s, b, _ in merger.release(ended=(False, False))]
+        if not runs:
+            continue
+        expected += [alert_bytes(a) for a in whole.process_runs(runs)]
+        for part in slice_runs(runs, 700):
+            got += [alert_bytes(a) for a in sliced.apply(sliced.split_runs(part))]
+    assert len(expected) >= 2 and got == expected

@@ -18,13 +18,14 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from detector.chunks import Chunk
 from detector.config import Config
 from detector.engine import Engine
-from detector.events import Decoder, Rejection
+from detector.events import Decoder, EventBatch, Rejection
 from detector.kafka.dead_letter import dead_letter_headers
 from detector.kafka.ends import EndOffsets
 from detector.kafka.internal import SPLIT_ROWS, InternalTopics, chunk_records
 from detector.kafka.joined import JoinedInput
 from detector.kafka.report import WorkerReport, next_offsets, where
-from detector.labels.merge import slice_events
+from detector.labels.decode import LabelBatch
+from detector.labels.merge import slice_events, slice_labels
 from detector.observability.metrics import WorkerMetrics
 
 
@@ -95,8 +96,8 @@ class Ingest:
         joined.throttle(consumer)
         if not records and not runs:
             return []
-        if runs:
-            self._produce_chunks(self.engine.split_runs(runs), producer)
+        for part in slice_runs(runs, SPLIT_ROWS):
+            self._produce_chunks(self.engine.split_runs(part), producer)
         labels_topic = self.config.topics.labels
         for record, rejection in rejected:
             self.dead_letter(record, rejection, producer)
@@ -143,3 +144,29 @@ class Ingest:
             headers=dead_letter_headers(*where(record), rejection),
             on_delivery=self.on_delivery,
         )
+
+
+Run = tuple[int, EventBatch | LabelBatch]
+
+
+def slice_runs(runs: list[Run], rows: int) -> list[list[Run]]:
+    """Consecutive groups of merged runs with at most ``rows`` rows each (a long run is cut):
+    splitting them one group after another gives the chunks of splitting them all at once."""
+    groups: list[list[Run]] = [[]]
+    room = rows
+    for side, batch in runs:
+        start = 0
+        while start < batch.size:
+            if room == 0:
+                groups.append([])
+                room = rows
+            stop = min(batch.size, start + room)
+            cut = (
+                slice_events(batch, start, stop)
+                if isinstance(batch, EventBatch)
+                else slice_labels(batch, start, stop)
+            )
+            groups[-1].append((side, cut))
+            room -= stop - start
+            start = stop
+    return [g for g in groups if g]

@@ -96,6 +96,7 @@ class Worker:
         self._store: StateStore | None = None
         self._committer: Committer | None = None
         self._rewind_due = False  # an aborted transaction: rewind before the next poll
+        self._failed = False  # the loop stopped on an error: commit nothing more
 
     def stop(self) -> None:
         """Ask the loop to finish its batch, commit and close (SIGTERM handler)."""
@@ -157,9 +158,9 @@ class Worker:
             while not self._stop.is_set():
                 if self._rewind_due:
                     self._rewind(consumer)
-                committer.begin()
                 produced = self._ingest.records_produced
                 messages = consumer.consume(self.config.run.batch_size, timeout=timeout)
+                committer.begin()  # after consume: a revocation inside it commits the last one
                 self.metrics.polled(consumer, self._assigned)
                 records = [m for m in messages if self._keep(m)]
                 chunk_records = [m for m in records if m.topic() == internal.repartition]
@@ -182,6 +183,7 @@ class Worker:
             ok = True
         finally:
             self.metrics.stopped()
+            self._failed = not ok  # leaving the group must not commit past a failure
             try:
                 if ok:
                     self._commit()
@@ -231,7 +233,8 @@ class Worker:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Commit what was done for these partitions, then let their units go."""
-        self._commit()
+        if not self._failed:
+            self._commit()
         self._release(partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
