@@ -11,6 +11,7 @@ Exit codes: 0 success, 1 runtime failure (e.g. Kafka), 2 bad config or arguments
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
 import logging
 import signal
@@ -207,7 +208,10 @@ def _run(config: Config, until_end: bool) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    faulthandler.register(signal.SIGUSR1)  # `kill -USR1` prints every thread's stack
+    if sys.__stderr__ is not None:
+        with contextlib.suppress(OSError, ValueError):  # a stderr without a file descriptor
+            # `kill -USR1 <pid>` prints every thread's stack: what a stuck worker waits on.
+            faulthandler.register(signal.SIGUSR1, file=sys.__stderr__)
     with serve_worker(config, worker.metrics), run_progress(worker.metrics, until_end):
         report = worker.run()
     emit_summary("run", summary_line(report))
