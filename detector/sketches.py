@@ -85,7 +85,13 @@ class Histogram:
         self.counts = np.zeros(len(self.edges) + 1, dtype=np.int64)
 
     def update(self, values: np.ndarray) -> None:
-        bins = np.searchsorted(self.edges, values, side="right")
+        self.add_bins(self.bins(values))
+
+    def bins(self, values: np.ndarray) -> np.ndarray:
+        """Each value's bin (for :meth:`add_bins`: a batch is binned once, then sliced)."""
+        return np.searchsorted(self.edges, values, side="right")
+
+    def add_bins(self, bins: np.ndarray) -> None:
         self.counts += np.bincount(bins, minlength=len(self.counts))
 
     def merge(self, other: Histogram) -> None:
@@ -95,6 +101,9 @@ class Histogram:
 
     def reset(self) -> None:
         self.counts[:] = 0
+
+
+_DENSE_KEYS = 4096  # key spans up to this are counted with np.bincount (32 KiB of counts)
 
 
 class QuantileSketch:
@@ -124,7 +133,13 @@ class QuantileSketch:
         if len(magnitudes) == 0:
             return
         keys = np.ceil(np.log(magnitudes) / self._gamma_log).astype(np.int64)
-        unique, counts = np.unique(keys, return_counts=True)
+        low, high = int(keys.min()), int(keys.max())
+        if high - low < _DENSE_KEYS:  # the usual case: counting beats np.unique's sort
+            dense = np.bincount(keys - low)
+            present = np.flatnonzero(dense)
+            unique, counts = present + low, dense[present]  # ascending, as np.unique gives
+        else:
+            unique, counts = np.unique(keys, return_counts=True)
         for key, count in zip(unique.tolist(), counts.tolist(), strict=True):
             store[key] = store.get(key, 0) + count
         self._collapse(store)
@@ -213,6 +228,13 @@ class NumericSketch:
     def update(self, values: np.ndarray) -> None:
         self.moments.update(values)
         self.histogram.update(values)
+        self.quantiles.update(values)
+
+    def add_window(self, values: np.ndarray, histogram: Histogram) -> None:
+        """Like :meth:`update`, for values already counted in ``histogram`` (same edges): its
+        counts are added rather than the values binned again."""
+        self.moments.update(values)
+        self.histogram.merge(histogram)
         self.quantiles.update(values)
 
     def merge(self, other: NumericSketch) -> None:

@@ -34,6 +34,7 @@ before ADWIN sees them, so the stored buffer replays exactly.
 
 from __future__ import annotations
 
+from itertools import compress, count
 from typing import Any
 
 import numpy as np
@@ -114,12 +115,12 @@ class Adwin:
         return found
 
     def _feed(self, values: list[float]) -> int:
-        """Feed values to the core; the index of the first detection, or -1."""
-        update = self._core.update
-        for i, value in enumerate(values):
-            if update(value):
-                return i
-        return -1
+        """Feed values to the core; the index of the first detection, or -1.
+
+        The loop runs in C (``map`` calls the core, ``compress`` yields the index of each
+        detection, ``next`` stops at the first): no value after a detection is fed.
+        """
+        return next(compress(count(), map(self._core.update, values)), -1)
 
     def _store(self, values: np.ndarray) -> None:
         end = self._filled + len(values)

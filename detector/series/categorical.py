@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections import Counter
 from collections.abc import Sequence
 from functools import partial
+from itertools import repeat
 
 import numpy as np
 
@@ -50,20 +52,34 @@ class CategoricalSeries(SeriesBase):
         self, values: Sequence[str | None], type_errors: np.ndarray, times: np.ndarray
     ) -> list[Signal]:
         """Feed one micro-batch of this series (None = missing); return alert status changes."""
-        missing = np.fromiter((v is None for v in values), bool, len(values))
+        missing = np.fromiter(map(operator.is_, values, repeat(None)), bool, len(values))
         self._count(missing, type_errors)
         start = 0 if self.reference is not None else self._warm_up(values, missing, type_errors)
         if self.reference is None or start == len(values):
             return []
+        codes, unseen = self._encode(values)
         signals: list[Signal] = []
         cursor = start
         for end in self.clock.closes(times[start:]):
             stop = start + end + 1
-            self._accumulate(values, missing, type_errors, times, cursor, stop)
+            self._accumulate(codes, unseen, missing, type_errors, times, cursor, stop)
             cursor = max(cursor, stop)
             signals += self._close(stop - 1)
-        self._accumulate(values, missing, type_errors, times, cursor, len(values))
+        self._accumulate(codes, unseen, missing, type_errors, times, cursor, len(values))
         return signals
+
+    def _encode(self, values: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+        """Each value's category code (missing ones get ``len(self._counts)``, one past other)
+        and whether it is a present value the reference never saw: once per batch, with the
+        per-value loops in C (``map``), so windows only slice."""
+        assert self.reference is not None
+        other = len(self.reference.categories)
+        code: dict[str | None, int] = {c: i for i, c in enumerate(self.reference.categories)}
+        code[None] = other + 1  # categories are strings: None never collides
+        n = len(values)
+        codes = np.fromiter(map(code.get, values, repeat(other)), np.int64, n)
+        seen = np.fromiter(map(self.reference.known.__contains__, values), bool, n)
+        return codes, ~seen & (codes <= other)
 
     def _warm_up(
         self, values: Sequence[str | None], missing: np.ndarray, errors: np.ndarray
@@ -91,7 +107,8 @@ class CategoricalSeries(SeriesBase):
 
     def _accumulate(
         self,
-        values: Sequence[str | None],
+        codes: np.ndarray,
+        unseen: np.ndarray,
         missing: np.ndarray,
         errors: np.ndarray,
         times: np.ndarray,
@@ -100,11 +117,9 @@ class CategoricalSeries(SeriesBase):
     ) -> None:
         if stop <= start:
             return
-        assert self.reference is not None
-        present = [v for v in values[start:stop] if v is not None]
-        self._counts += np.bincount(self.reference.encode(present), minlength=len(self._counts))
-        known = self.reference.known
-        self._unseen += sum(1 for v in present if v not in known)
+        size = len(self._counts)  # categories and other; code `size` is a missing value
+        self._counts += np.bincount(codes[start:stop], minlength=size + 1)[:size]
+        self._unseen += int(unseen[start:stop].sum())
         self._events += stop - start
         self._errors += int(errors[start:stop].sum())
         self._missing += int((missing[start:stop] & ~errors[start:stop]).sum())

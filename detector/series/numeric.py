@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,6 +49,30 @@ def values_since_change(scores: np.ndarray, least: int = 10) -> int:
     k = np.arange(1, n)
     split = int(np.argmax(np.abs(sums[:-1] - k / n * sums[-1]))) + 1
     return max(n - split, least)
+
+
+def _prefix(flags: np.ndarray) -> np.ndarray:
+    """``out[i]`` = how many of ``flags[:i]`` are set (so a slice's count is a difference)."""
+    out = np.zeros(len(flags) + 1, dtype=np.int64)
+    np.cumsum(flags, out=out[1:])
+    return out
+
+
+class _Batch(NamedTuple):
+    """One micro-batch as the open window takes it: values, scores, each value's bin, and
+    running counts (``before``, ``errors``, ``missing`` by event, ``above``, ``below`` by value),
+    computed once per batch; windows and change points then cut it into slices. Integer counts:
+    the same whatever the cut, so batching still cannot change a window."""
+
+    x: np.ndarray
+    z: np.ndarray
+    times: np.ndarray
+    before: np.ndarray  # values before each event
+    errors: np.ndarray
+    missing: np.ndarray  # missing and not a type error
+    bins: np.ndarray
+    above: np.ndarray
+    below: np.ndarray
 
 
 class _Window:
@@ -179,7 +204,17 @@ class NumericSeries(SeriesBase):
         z = self.reference.normal_scores(x)
         if self._live_lag is not None:
             self._learn_dependence(z)
-        before = np.concatenate([[0], np.cumsum(~missing)])  # values before each event
+        batch = _Batch(
+            x=x,
+            z=z,
+            times=times,
+            before=_prefix(~missing),
+            errors=_prefix(errors),
+            missing=_prefix(missing & ~errors),
+            bins=self._window.histogram.bins(x),
+            above=_prefix(x > self._high),
+            below=_prefix(x < self._low),
+        )
         self._history = (
             np.concatenate([self._recent, x]),
             np.concatenate([self._recent_z, z]),
@@ -199,13 +234,13 @@ class NumericSeries(SeriesBase):
         signals: list[Signal] = []
         cursor = 0
         for position, is_close, found in steps:
-            self._accumulate(cursor, position + 1, missing, errors, times, x, z, before)
+            self._accumulate(batch, cursor, position + 1)
             cursor = max(cursor, position + 1)
             if is_close:
                 signals += self._close(offset + position)
             elif found is not None:
                 signals += self._change_point(offset + position, *found)
-        self._accumulate(cursor, len(values), missing, errors, times, x, z, before)
+        self._accumulate(batch, cursor, len(values))
 
         keep = self.config.window
         raw, scores, stamps, _ = self._history
@@ -216,32 +251,23 @@ class NumericSeries(SeriesBase):
         del self._history  # only needed while this batch's change points are described
         return signals
 
-    def _accumulate(
-        self,
-        start: int,
-        stop: int,
-        missing: np.ndarray,
-        errors: np.ndarray,
-        times: np.ndarray,
-        x: np.ndarray,
-        z: np.ndarray,
-        before: np.ndarray,
-    ) -> None:
+    def _accumulate(self, batch: _Batch, start: int, stop: int) -> None:
+        """Add the batch's events ``start:stop`` to the open window (O(1) but for the copies)."""
         if stop <= start:
             return
         w = self._window
-        chunk = x[before[start] : before[stop]]
+        first, last = int(batch.before[start]), int(batch.before[stop])  # their values
         w.events += stop - start
-        w.type_errors += int(errors[start:stop].sum())
-        w.missing += int((missing[start:stop] & ~errors[start:stop]).sum())
-        w.histogram.update(chunk)
-        w.values.append(chunk.copy())  # copies: views would pin the whole batch in memory
-        w.scores.append(z[before[start] : before[stop]].copy())
-        w.above += int((chunk > self._high).sum())
-        w.below += int((chunk < self._low).sum())
+        w.type_errors += int(batch.errors[stop] - batch.errors[start])
+        w.missing += int(batch.missing[stop] - batch.missing[start])
+        w.histogram.add_bins(batch.bins[first:last])
+        w.values.append(batch.x[first:last].copy())  # copies: views would pin the whole batch
+        w.scores.append(batch.z[first:last].copy())
+        w.above += int(batch.above[last] - batch.above[first])
+        w.below += int(batch.below[last] - batch.below[first])
         if math.isnan(w.first_time):
-            w.first_time = float(times[start])
-        w.last_time = float(times[stop - 1])
+            w.first_time = float(batch.times[start])
+        w.last_time = float(batch.times[stop - 1])
 
     def _change_point(
         self, position: int, detector: str, index: int, value: float, threshold: float, since: int
@@ -287,7 +313,7 @@ class NumericSeries(SeriesBase):
         if w.events == 0:
             return []
         values = np.concatenate(w.values) if w.values else np.empty(0)
-        self.totals.update(values)
+        self.totals.add_window(values, w.histogram)
         n = len(values)
         scale = ref.std if ref.std > 0 else 1.0
         verdict = WindowVerdict(shift=(float(values.mean()) - ref.mean) / scale if n else 0.0)
