@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,9 @@ class WorkerProcess:
             ) from None
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
+        """The end of the worker's log, without librdkafka's own lines."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        return "\n".join(line for line in lines if not line.startswith("%"))[-4000:]
 
 
 def group_drained(bootstrap: str, group: str, topics: list[str]) -> bool:
@@ -79,11 +82,19 @@ def group_drained(bootstrap: str, group: str, topics: list[str]) -> bool:
         consumer.close()
 
 
-def wait_drained(bootstrap: str, group: str, topics: list[str], deadline: float) -> None:
+def wait_drained(
+    bootstrap: str,
+    group: str,
+    topics: list[str],
+    deadline: float,
+    workers: Sequence[WorkerProcess] = (),
+) -> None:
+    """Wait until ``group`` committed everything; on timeout, say what the workers printed."""
     until = time.monotonic() + deadline
     while not group_drained(bootstrap, group, topics):
         if time.monotonic() > until:
-            raise TimeoutError(f"group {group} did not drain {topics} in {deadline:.0f} s")
+            tails = "\n---\n".join(f"exit {w.process.poll()}:\n{w.output()}" for w in workers)
+            raise TimeoutError(f"group {group} did not drain {topics} in {deadline:.0f} s\n{tails}")
         time.sleep(1.0)
 
 

@@ -104,7 +104,7 @@ def test_twelve_partitions_three_workers_detect_like_one(
         for cfg in (cfg_one, cfg_many):
             group = cfg["kafka"]["group.id"]
             topics = [cfg["topics"]["events"], f"{group}-repartition"]
-            wait_drained(kafka_bootstrap, group, topics, deadline=120.0)
+            wait_drained(kafka_bootstrap, group, topics, deadline=240.0, workers=workers)
     finally:
         codes = [w.terminate() for w in workers]
     assert codes == [0, 0, 0, 0], [w.output() for w in workers]
@@ -187,9 +187,8 @@ def test_workers_added_and_removed_mid_stream_lose_no_detection(
             produce_records(kafka_bootstrap, topics["events"], records[start : start + 1000])
             time.sleep(0.25)
         group = cfg["kafka"]["group.id"]
-        wait_drained(
-            kafka_bootstrap, group, [topics["events"], f"{group}-repartition"], deadline=120.0
-        )
+        internal = [topics["events"], f"{group}-repartition"]
+        wait_drained(kafka_bootstrap, group, internal, deadline=240.0, workers=workers)
     finally:
         codes = [w.terminate() for w in workers]
     assert codes == [0, 0], [w.output() for w in workers]
@@ -227,9 +226,8 @@ def test_worker_survives_broker_restart(tmp_path: Path, guarantee: str) -> None:
             broker.start()
             produce_records(bootstrap, names["events"], records[half:], deadline=60.0)
             group = cfg["kafka"]["group.id"]
-            wait_drained(
-                bootstrap, group, [names["events"], f"{group}-repartition"], deadline=180.0
-            )
+            internal = [names["events"], f"{group}-repartition"]
+            wait_drained(bootstrap, group, internal, deadline=240.0, workers=[worker])
         finally:
             code = worker.terminate()
         assert code == 0, worker.output()
