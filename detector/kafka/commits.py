@@ -13,8 +13,10 @@ Both write, at each commit point, the state snapshots of the units changed since
   commit, state included; a fenced producer (a newer instance took over) is fatal. While the
   brokers cannot be reached the commit is deferred (the transaction stays open). librdkafka's
   ``send_offsets_to_transaction`` can block past its timeout when the coordinator goes away
-  mid-call (confluentinc/librdkafka#5456, #5511): a watchdog then ends the process (exit 70),
-  because an orchestrator restart recovers exactly from the last commit.
+  mid-call (confluentinc/librdkafka#5456, #5511): such a call runs in a thread, and when it
+  hangs the worker leaves that producer behind, fences it with a new one and rewinds. Should
+  initialising or aborting a transaction hang, a watchdog ends the process (exit 70), because
+  an orchestrator restart recovers exactly from the last commit.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,6 +36,7 @@ from detector.kafka.clients import create_client, describe_error
 
 log = logging.getLogger("detector.worker")
 _TIMEOUT = 60.0
+_CALL_TIMEOUT = 30.0  # transaction calls; a call still blocked 15 s later is deemed hung
 _UNREACHABLE = {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT}
 
 
@@ -131,6 +134,7 @@ class TransactionalCommitter(Committer):
         super().__init__(create_client(Producer, self._props), consumer)
         self._open = False
         self._unreachable = False  # the brokers went away since the last commit
+        self._hung: list[tuple[threading.Thread, Producer]] = []
         self._init(self.producer)
 
     def _on_error(self, err: KafkaError) -> None:
@@ -147,17 +151,41 @@ class TransactionalCommitter(Committer):
                 f"cannot initialise transactions: {describe_error(exc.args[0])}"
             ) from exc
 
-    def _replace_producer(self) -> None:
+    def _replace_producer(self, purge: bool = True) -> None:
         """A new producer with the same transactional.id: its init fences the old one and
         aborts the open transaction. After an outage, the old producer's cached coordinator
         can make send_offsets_to_transaction hang (librdkafka#5456, #5511)."""
         old = self.producer
-        old.purge()
-        self.producer = Producer(self._props)
+        if purge:
+            old.purge()
+        self.producer = create_client(Producer, self._props)
         self._init(self.producer)
         self._open = False
         self._unreachable = False
         del old
+
+    def _bounded(self, what: str, call: Callable[[], None]) -> None:
+        """Run a transaction call that may hang past its own timeout in another thread; if it
+        does, leave it (and its producer) behind and go on with a new producer."""
+        outcome: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                call()
+            except BaseException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=target, name=f"txn-{what}", daemon=True)
+        thread.start()
+        thread.join(_CALL_TIMEOUT + 15.0)
+        if thread.is_alive():
+            # Never destroyed: destroying a producer blocked in a call would block us too.
+            self._hung.append((thread, self.producer))
+            log.warning("%s hung (librdkafka#5456): replacing the producer", what)
+            self._replace_producer(purge=False)
+            raise AbortedTransaction(f"{what} hung: transaction replaced")
+        if outcome:
+            raise outcome[0]
 
     def begin(self) -> None:
         if not self._open:
@@ -181,13 +209,18 @@ class TransactionalCommitter(Committer):
             if self._unreachable:
                 self._replace_producer()
                 raise AbortedTransaction("the brokers were unreachable: transaction replaced")
-            with watchdog("committing the transaction", 3 * _TIMEOUT):
-                self.flush()
-                if offsets:
-                    self.producer.send_offsets_to_transaction(
-                        offsets, self.consumer.consumer_group_metadata(), _TIMEOUT
-                    )
-                self.producer.commit_transaction(_TIMEOUT)
+            self.flush()
+            if offsets:
+                group = self.consumer.consumer_group_metadata()
+                self._bounded(
+                    "send_offsets_to_transaction",
+                    lambda: self.producer.send_offsets_to_transaction(
+                        offsets, group, _CALL_TIMEOUT
+                    ),
+                )
+            self._bounded(
+                "commit_transaction", lambda: self.producer.commit_transaction(_CALL_TIMEOUT)
+            )
             self._open = False
         except KafkaException as exc:
             err = exc.args[0]
@@ -203,7 +236,8 @@ class TransactionalCommitter(Committer):
     def abandon(self) -> None:
         if self._open:
             try:
-                self.producer.abort_transaction(_TIMEOUT)
+                with watchdog("aborting the transaction", 3 * _TIMEOUT):
+                    self.producer.abort_transaction(_TIMEOUT)
             except KafkaException as exc:
                 raise KafkaBoundaryError(
                     f"cannot abort the transaction: {describe_error(exc.args[0])}"
