@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 from detector.chunks import UnitKey, unit_partition
 from detector.config import Config
@@ -80,7 +80,7 @@ class StateStore:
         consumer = Consumer(props)
         try:
             topic = self.internal.changelog
-            consumer.assign([TopicPartition(topic, p, 0) for p in wanted])  # 0: from the start
+            consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in wanted])
             pending = set(wanted)
             deadline = time.monotonic() + _RESTORE_TIMEOUT
             while pending:
@@ -96,12 +96,13 @@ class StateStore:
                         raise KafkaBoundaryError(f"changelog read failed: {describe_error(err)}")
         finally:
             consumer.close()
+        before = self.restored_units
         for key_bytes, value in latest.items():
             self._install(key_bytes, value)
         self.restore_seconds = time.monotonic() - started
         log.info(
             "restored %d unit(s) of partitions %s in %.2f s",
-            sum(1 for v in latest.values() if v is not None),
+            self.restored_units - before,
             wanted,
             self.restore_seconds,
         )
