@@ -204,8 +204,10 @@ class TransactionalCommitter(Committer):
         self.begin()
         try:
             # Sending offsets while the coordinator is down can hang (librdkafka#5456): only
-            # start when a broker answers, and with a fresh producer after an outage.
-            self.producer.list_topics(timeout=5.0)
+            # start when a broker answers, and with a fresh producer after an outage. Ask
+            # through the consumer: a producer that lived through the outage may never
+            # reconnect (seen after a timed-out send_offsets_to_transaction).
+            self.consumer.list_topics(timeout=5.0)
             if self._unreachable:
                 self._replace_producer()
                 raise AbortedTransaction("the brokers were unreachable: transaction replaced")
