@@ -27,7 +27,7 @@ from detector.engine import Engine, Unit
 from detector.errors import KafkaBoundaryError, StateError
 from detector.kafka.clients import Props, describe_error
 from detector.kafka.internal import InternalTopics, unit_key_bytes, unit_key_of
-from detector.state.codec import decode_state, encode_state
+from detector.state.codec import Shared, decode_state, encode_state
 
 log = logging.getLogger("detector.state")
 _RESTORE_TIMEOUT = 300.0
@@ -97,8 +97,9 @@ class StateStore:
         finally:
             consumer.close()
         before = self.restored_units
+        shared = self.engine.shared_state()
         for key_bytes, value in latest.items():
-            self._install(key_bytes, value)
+            self._install(key_bytes, value, shared)
         self.restore_seconds = time.monotonic() - started
         log.info(
             "restored %d unit(s) of partitions %s in %.2f s",
@@ -107,13 +108,14 @@ class StateStore:
             self.restore_seconds,
         )
 
-    def _install(self, key_bytes: bytes, value: bytes | None) -> None:
+    def _install(self, key_bytes: bytes, value: bytes | None, shared: Shared | None = None) -> None:
         try:
             key = unit_key_of(key_bytes)
             if value is None:  # a tombstone: the unit was deleted
                 self.engine.drop([key])
                 return
-            snapshot = decode_state(value, self.engine.shared_state())
+            shared = self.engine.shared_state() if shared is None else shared
+            snapshot = decode_state(value, shared)
             if not isinstance(snapshot, dict) or not isinstance(snapshot.get("offset"), int):
                 raise StateError("a snapshot must be {offset, config, unit}")
             if snapshot.get("config") != self.fingerprint:
