@@ -14,6 +14,7 @@ Both topics hold our own serialization (:mod:`detector.state.chunk_format` for c
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -109,7 +110,27 @@ def ensure_internal_topics(
     _create(
         admin, [NewTopic(n, internal.partitions, replication, config=wanted[n]) for n in missing]
     )
+    _wait_visible(admin, config, missing, internal.partitions)
     log.info("created internal topics %s", missing)
+
+
+def _wait_visible(admin: AdminClient, config: Config, names: list[str], partitions: int) -> None:
+    """Wait until metadata shows the new topics with a leader per partition: a subscription
+    made before that leaves them out until the next metadata refresh, minutes later."""
+    deadline = time.monotonic() + _METADATA_TIMEOUT
+    while True:
+        topics = list_topics(admin, config.kafka, _METADATA_TIMEOUT)
+        ready = all(
+            name in topics
+            and len(topics[name].partitions) == partitions
+            and all(p.leader >= 0 for p in topics[name].partitions.values())
+            for name in names
+        )
+        if ready:
+            return
+        if time.monotonic() > deadline:
+            raise KafkaBoundaryError(f"internal topics {names} not visible after creation")
+        time.sleep(0.2)
 
 
 def chunk_records(chunks: Iterable[Chunk], partitions: int) -> dict[int, bytes]:
