@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from detector.errors import DeliveryError, KafkaBoundaryError
 from detector.kafka.clients import create_client, describe_error
@@ -128,9 +129,10 @@ class TransactionalCommitter(Committer):
 
     exactly_once = True
 
-    def __init__(self, props: dict[str, Any], consumer: Consumer) -> None:
+    def __init__(self, props: dict[str, Any], consumer: Consumer, probe: AdminClient) -> None:
         # Kept to build a replacement producer (same transactional.id); error_cb notes outages.
         self._props = {**props, "error_cb": self._on_error}
+        self._probe = probe
         super().__init__(create_client(Producer, self._props), consumer)
         self._open = False
         self._unreachable = False  # the brokers went away since the last commit
@@ -204,10 +206,13 @@ class TransactionalCommitter(Committer):
         self.begin()
         try:
             # Sending offsets while the coordinator is down can hang (librdkafka#5456): only
-            # start when a broker answers, and with a fresh producer after an outage. Ask
-            # through the consumer: a producer that lived through the outage may never
-            # reconnect (seen after a timed-out send_offsets_to_transaction).
-            self.consumer.list_topics(timeout=5.0)
+            # start when a broker answers, and with a fresh producer after an outage. Not
+            # through the producer, which may never reconnect after a timed-out
+            # send_offsets_to_transaction; not through the consumer either: this runs inside
+            # its on_revoke, and consumer.list_topics() there makes the next rebalance
+            # callback of the same consume() abort the process (confluent-kafka keeps one
+            # call state per client and thread, and a nested call clears it).
+            self._probe.list_topics(timeout=5.0)
             if self._unreachable:
                 self._replace_producer()
                 raise AbortedTransaction("the brokers were unreachable: transaction replaced")

@@ -122,7 +122,7 @@ class Worker:
         consumer = create_client(Consumer, consumer_props)
         try:
             if processing.guarantee == "exactly_once":
-                self._committer = TransactionalCommitter(producer_props, consumer)
+                self._committer = TransactionalCommitter(producer_props, consumer, admin)
             else:
                 self._committer = Committer(create_client(Producer, producer_props), consumer)
         except Exception:
