@@ -168,16 +168,21 @@ class Adwin:
         if self.max_window is None:
             raise ValueError("an unbounded ADWIN cannot be saved: construct it with max_window")
         values = self._buffer[: self._filled]
-        small = np.array_equal(values, np.round(values)) and (
-            len(values) == 0 or (values.min() >= 0 and values.max() <= 255)
-        )  # 0/1 error flags: a quarter of the bytes
-        return {
+        state: dict[str, Any] = {
             "delta": self.delta,
             "clock": self.clock,
             "min_window_length": self.min_window_length,
             "max_window": self.max_window,
-            "values": values.astype(np.uint8) if small else values.copy(),
+            "values": values.copy(),
         }
+        if len(values) and np.isin(values, (0.0, 1.0)).all():  # error flags: one bit each
+            state["values"] = np.packbits(values.astype(bool))
+            state["bits"] = len(values)
+        elif np.array_equal(values, np.round(values)) and (
+            len(values) == 0 or (values.min() >= 0 and values.max() <= 255)
+        ):  # small counts: a quarter of the bytes
+            state["values"] = values.astype(np.uint8)
+        return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Adwin:
@@ -189,7 +194,13 @@ class Adwin:
             min_window_length=int(state["min_window_length"]),
             max_window=int(state["max_window"]),
         )
-        values = np.asarray(state["values"]).astype(np.float32)
+        values = np.asarray(state["values"])
+        if "bits" in state:
+            bits = int(state["bits"])
+            if values.dtype != np.uint8 or not 0 <= bits <= 8 * len(values) < bits + 8:
+                raise ValueError("saved ADWIN bits do not match their count")
+            values = np.unpackbits(values, count=bits)
+        values = values.astype(np.float32)
         if values.ndim != 1 or len(values) > int(state["max_window"]):
             raise ValueError("saved ADWIN values do not fit its window")
         if adwin._feed(values.tolist()) >= 0:

@@ -31,6 +31,7 @@ from detector.config import LabelType
 from detector.detectors.adwin import Adwin
 from detector.detectors.distribution import TestResult
 from detector.labels.metrics import MetricAccumulator
+from detector.labels.ring import PairRing
 from detector.labels.versus_rest import segment_worse
 from detector.quality import rate_check
 from detector.windows import WindowClock
@@ -79,8 +80,12 @@ class Columns:
     global_errors: np.ndarray  # all traffic's error count after each pair
 
     def part(self, start: int, stop: int) -> Columns:
+        """Pairs ``start:stop`` for the open window. The all-traffic counts are read from the
+        current batch only, so a part leaves them empty (16 bytes a pair less to save)."""
         s = slice(start, stop)
-        return Columns(*(getattr(self, f.name)[s] for f in fields(self)))
+        empty = np.zeros(0, dtype=np.int64)
+        pairs = (self.predicted[s], self.actual[s], self.scores[s], self.errors[s], self.times[s])
+        return Columns(*pairs, global_pairs=empty, global_errors=empty)
 
     @staticmethod
     def join(parts: list[Columns]) -> Columns:
@@ -153,8 +158,7 @@ class PerformanceSeries:
         self._opened_at = (0, 0)  # all traffic's (pairs, errors) when the window opened
         self._last_global = (0, 0)
         self._before = (0, 0)  # (pairs, errors) before the change of a firing error alert
-        self._ring = np.zeros(_RING)  # event times of the latest pairs
-        self._ring_errors = np.zeros(_RING, dtype=np.int8)  # and their error flags
+        self._ring = PairRing(_RING)  # event times and error flags of the latest pairs
         self._batch_start = 0
 
     def update(self, cols: Columns) -> list[tuple[str, Signal]]:
@@ -182,10 +186,7 @@ class PerformanceSeries:
         self.errors += int(cols.errors.sum())
         if n:
             self._last_global = (int(cols.global_pairs[-1]), int(cols.global_errors[-1]))
-            keep = cols.times[-_RING:]
-            slots = (self.pairs - len(keep) + np.arange(len(keep))) % _RING
-            self._ring[slots] = keep
-            self._ring_errors[slots] = cols.errors[-_RING:]
+        self._ring.push(cols.times, cols.errors)
         return signals
 
     def total_metrics(self) -> dict[str, float]:
@@ -211,9 +212,8 @@ class PerformanceSeries:
         ``width`` pairs up to ``position``, at most the last ``_RING``: the same whatever the
         batching)."""
         mine = cols.errors[max(0, position + 1 - width) : position + 1].astype(np.int8)
-        older = min(width - len(mine), _RING, self._batch_start)
-        slots = (self._batch_start - older + np.arange(older)) % _RING
-        values = np.concatenate([self._ring_errors[slots], mine])[-_RING:].astype(np.float64)
+        older = self._ring.latest_errors(width - len(mine))
+        values = np.concatenate([older, mine])[-_RING:].astype(np.float64)
         after = since_change(values)
         n_before = len(values) - after
         before = float(values[:n_before].mean()) if n_before else 0.0
@@ -223,8 +223,7 @@ class PerformanceSeries:
         """Event time of the series' pair number ``index`` (0-based), as far as it is kept."""
         if index >= self._batch_start:
             return float(cols.times[index - self._batch_start])
-        index = max(index, self._batch_start - _RING, 0)
-        return float(self._ring[index % _RING])
+        return self._ring.time_of(index)
 
     def _severity(self, rate: float, compared: float) -> Severity:
         return "critical" if rate >= self.context.critical_ratio * compared else "warning"

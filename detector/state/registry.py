@@ -21,6 +21,7 @@ from detector.labels.decode import LabelBatch
 from detector.labels.join import JoinStats, JoinStore
 from detector.labels.metrics import MetricAccumulator
 from detector.labels.monitor import PerformanceMonitor
+from detector.labels.ring import PairRing
 from detector.labels.series import Columns, PerformanceSeries
 from detector.reference import CategoricalReference, NumericReference
 from detector.segments import SegmentRouter
@@ -59,6 +60,7 @@ PERSISTED: tuple[type, ...] = (
     JoinStats,
     PerformanceSeries,
     Columns,  # to_state / from_state: class labels live in object arrays
+    PairRing,  # to_state / from_state: packed flags, integer time steps
     MetricAccumulator,
     # repartition records (stage one to stage two, detector.chunks)
     SeriesChunk,

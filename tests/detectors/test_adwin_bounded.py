@@ -60,12 +60,30 @@ def test_bounded_mode_still_detects_like_river() -> None:
         assert 0 <= next(i for i in bounded if i >= change) - first <= 300
 
 
-def test_saved_window_is_float32_or_bytes() -> None:
-    """Scores are saved as float32 (4 bytes a value); 0/1 error flags as single bytes."""
-    scores = Adwin(max_window=1000)
-    scores.update_many(np.random.default_rng(3).normal(size=900))
+def test_saved_window_is_float32_bytes_or_bits() -> None:
+    """Scores are saved as float32 (4 bytes a value), small counts as single bytes and 0/1
+    error flags as bits; each comes back as the same window."""
+    rng = np.random.default_rng(3)
+    scores, counts, flags = Adwin(max_window=1000), Adwin(max_window=1000), Adwin(max_window=1000)
+    scores.update_many(rng.normal(size=900))
+    counts.update_many(rng.integers(0, 5, size=900).astype(float))
+    flags.update_many((rng.random(900) < 0.1).astype(float))
+    assert scores.to_state()["values"].dtype == np.float32
+    assert counts.to_state()["values"].dtype == np.uint8 and "bits" not in counts.to_state()
+    assert flags.to_state()["bits"] == flags.width and len(flags.to_state()["values"]) == 113
+    assert len(encode_state(scores)) > 3600 > 900 + 400 > len(encode_state(counts))
+    assert len(encode_state(flags)) < 113 + 400
+    for adwin in (scores, counts, flags):
+        again = decode_state(encode_state(adwin))
+        assert isinstance(again, Adwin)
+        assert np.array_equal(again.values, adwin.values) and again.width == adwin.width
+
+
+@pytest.mark.parametrize("bits", [-1, 896, 905])
+def test_saved_bits_must_match_their_count(bits: int) -> None:
+    """A bit count that does not fit the packed bytes is refused."""
     flags = Adwin(max_window=1000)
     flags.update_many((np.random.default_rng(3).random(900) < 0.1).astype(float))
-    assert scores.to_state()["values"].dtype == np.float32
-    assert flags.to_state()["values"].dtype == np.uint8
-    assert len(encode_state(scores)) > 3600 > 900 + 400 > len(encode_state(flags))
+    state = {**flags.to_state(), "bits": bits}
+    with pytest.raises(ValueError):
+        Adwin.from_state(state)
