@@ -13,7 +13,7 @@ Objects rebuilt from the config and the baseline (``SeriesContext``, the configs
 from __future__ import annotations
 
 from detector.alerts import Lifecycle
-from detector.chunks import PerformanceChunk, Predictions, SeriesChunk, StreamChunk
+from detector.chunks import PerformanceChunk, Predictions, StreamChunk
 from detector.detectors.adwin import Adwin
 from detector.detectors.distribution import TestResult
 from detector.detectors.page_hinkley import PageHinkley
@@ -62,8 +62,8 @@ PERSISTED: tuple[type, ...] = (
     Columns,  # to_state / from_state: class labels live in object arrays
     PairRing,  # to_state / from_state: packed flags, integer time steps
     MetricAccumulator,
-    # repartition records (stage one to stage two, detector.chunks)
-    SeriesChunk,
+    # repartition records (stage one to stage two, detector.chunks); series chunks travel as
+    # flat arrays (detector.state.chunk_format), never through this codec
     StreamChunk,
     Predictions,
     PerformanceChunk,

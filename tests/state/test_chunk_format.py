@@ -86,7 +86,10 @@ def test_malformed_records_raise_state_error(data: bytes) -> None:
 
 
 def test_a_series_chunk_smuggled_into_the_blob_is_refused() -> None:
-    """Series chunks must come through the flat arrays, where lengths are checked."""
-    blob = encode_state([_numeric()])
-    with pytest.raises(StateError):
+    """Series chunks must come through the flat arrays, where lengths are checked: the state
+    codec does not even know their class (a stream chunk renamed to one here)."""
+    stream = StreamChunk(np.arange(3), np.zeros(3), {}, [])
+    blob = encode_state([stream]).replace(b"chunks.StreamChunk", b"chunks.SeriesChunk")
+    assert b"SeriesChunk" in blob
+    with pytest.raises(StateError, match="SeriesChunk"):
         decode_chunks(_record({"series": [], "categories": [], "other": len(blob)}, blob))

@@ -30,15 +30,6 @@ PINNED: dict[str, list[str]] = {
     ],
     "detector.chunks.PerformanceChunk": ["runs"],
     "detector.chunks.Predictions": ["ids", "predicted", "scores", "segments", "times"],
-    "detector.chunks.SeriesChunk": [
-        "categories",
-        "errors",
-        "key",
-        "numeric",
-        "order",
-        "rows",
-        "times",
-    ],
     "detector.chunks.StreamChunk": ["rows", "schema_samples", "segments", "times"],
     "detector.detectors.adwin.Adwin": [
         "bits",
