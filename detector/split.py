@@ -42,9 +42,10 @@ class Splitter:
         samples = [(row, sorted(paths)) for row, paths in batch.schema_samples]
         chunks: list[Chunk] = [StreamChunk(rows, batch.times, capped, samples)]
         order = 0
+        groups = self.router.groups(batch.size, capped)  # the same rows for every field
         for spec in self.fields:
             errors_column = batch.type_errors[spec.name]
-            for dimension, value, members in self.router.groups(batch.size, capped):
+            for dimension, value, members in groups:
                 order += 1
                 chunk = SeriesChunk(
                     key=(spec.name, dimension, value),
