@@ -78,6 +78,22 @@ class SegmentSpec(_Strict):
     max_values: int = Field(
         100, gt=0, le=10_000, description="Distinct values tracked; later ones become __other__."
     )
+    values: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None,
+        max_length=10_000,
+        description=(
+            "The values that get their own series (and __missing__); any other is __other__. "
+            "Default: the first max_values seen, which can differ between workers."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _distinct_values(self) -> SegmentSpec:
+        if self.values is not None and len(set(self.values)) != len(self.values):
+            raise ValueError("values must be distinct")
+        if self.values is not None and "__other__" in self.values:
+            raise ValueError("__other__ is where unlisted values go, it cannot be listed")
+        return self
 
 
 class FeatureSpec(_Strict):

@@ -166,6 +166,30 @@ def test_segment_values_beyond_the_cap_share_other() -> None:
     assert len(values) == 4 and OTHER_SEGMENT in values
 
 
+@pytest.mark.parametrize("listed", [True, False])
+def test_listed_segment_values_route_alike_whatever_came_first(listed: bool) -> None:
+    """With ``values`` listed, two workers seeing the same events in other orders keep the same
+    series with the same counts; first come first served (the default) does not."""
+    source = stream(seed=10, numeric=["f0"], categorical={})
+    data = config_dict(source)
+    data["segments"][0]["max_values"] = 3
+    if listed:
+        data["segments"][0]["values"] = ["C7", "C2", "C5"]
+    config = parse_config(data)
+    lines = [orjson.dumps(e) for e in source.events(5000)]
+    from detector.engine import Engine
+    from detector.events import Decoder
+
+    counts = []
+    for order in (lines, lines[::-1]):
+        engine = Engine(config)
+        engine.process(Decoder(config).decode(order, [0.0] * len(order)).batch)
+        counts.append({k: s.events for k, s in engine.series.items() if k[1] == "country"})
+    assert (counts[0] == counts[1]) is listed
+    if listed:
+        assert {k[2] for k in counts[0]} == {"C7", "C2", "C5", OTHER_SEGMENT}
+
+
 def test_missing_and_mistyped_values_are_counted_per_series() -> None:
     """Missing values and type errors are counted and do not reach the detectors."""
     source = stream(seed=12, numeric=["f0"], categorical={}, segments={"country": ["A"]})
