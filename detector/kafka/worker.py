@@ -7,8 +7,9 @@ two reads the repartition partitions assigned to this worker, restores their uni
 changelog on assignment (:mod:`detector.kafka.state_store`), applies the chunks and produces
 alerts. So a series sees all its events, in one order, however many workers share the input.
 
-Commits (:mod:`detector.kafka.commits`) snapshot the changed units and commit offsets, either
-after a flush (at-least-once) or in one transaction (exactly-once). Alert ids are deterministic
+Commits (:mod:`detector.kafka.progress`, :mod:`detector.kafka.commits`) snapshot the changed
+units and commit offsets, either after a flush (at-least-once) or in one transaction
+(exactly-once). Alert ids are deterministic
 (series, status, series event count), so duplicates can be dropped on (``source``, ``id``).
 """
 
@@ -41,12 +42,7 @@ from detector.kafka.clients import (
     describe_error,
     producer_config,
 )
-from detector.kafka.commits import (
-    AbortedTransaction,
-    CommitDeferred,
-    Committer,
-    TransactionalCommitter,
-)
+from detector.kafka.commits import Committer, TransactionalCommitter
 from detector.kafka.ends import EndOffsets
 from detector.kafka.ingest import Ingest
 from detector.kafka.internal import (
@@ -58,7 +54,8 @@ from detector.kafka.internal import (
     read_chunks,
 )
 from detector.kafka.joined import JoinedInput, check_assignor
-from detector.kafka.positions import assign_repartition_from_start, committed, start_offset
+from detector.kafka.positions import assign_repartition_from_start
+from detector.kafka.progress import Progress
 from detector.kafka.report import WorkerReport, next_offsets, where
 from detector.kafka.state_store import StateStore
 from detector.labels.summary import labels_summary
@@ -74,8 +71,8 @@ class Worker:
     Each turn of the loop consumes input records and repartition records together. Input
     records are decoded and split into chunks (stage one), produced to the repartition
     partitions that own their units; repartition records update the units this worker owns
-    (stage two) and produce their alerts. Every ``processing.commit_interval`` seconds the
-    :class:`~detector.kafka.commits.Committer` snapshots the changed units and commits.
+    (stage two) and produce their alerts. Every ``processing.commit_interval`` seconds
+    :class:`~detector.kafka.progress.Progress` snapshots the changed units and commits.
     """
 
     def __init__(self, config: Config, until_end: bool = False) -> None:
@@ -90,12 +87,11 @@ class Worker:
         self._ends = EndOffsets()
         self._assigned: set[int] = set()  # events partitions
         self._owned: set[int] = set()  # repartition partitions (their units live here)
-        self._offsets: dict[tuple[str, int], int] = {}  # next offset to commit
         self._stream_seen = time.monotonic()  # last stream chunk: for the silence check
         self._internal: InternalTopics | None = None
         self._store: StateStore | None = None
         self._committer: Committer | None = None
-        self._rewind_due = False  # an aborted transaction: rewind before the next poll
+        self._progress: Progress | None = None  # offsets to commit; commits and rewinds
         self._failed = False  # the loop stopped on an error: commit nothing more
 
     def stop(self) -> None:
@@ -129,6 +125,9 @@ class Worker:
             consumer.close()
             raise
         committer = self._committer
+        progress = self._progress = Progress(
+            self.config, internal.repartition, self._store, committer, self._ends, self.report
+        )
         self._ingest = Ingest(
             self.config,
             self._engine,
@@ -156,7 +155,7 @@ class Worker:
             last_commit = time.monotonic()
             timeout = self.config.run.batch_timeout
             while not self._stop.is_set():
-                if self._rewind_due:
+                if progress.rewind_due:
                     self._rewind(consumer)
                 produced = self._ingest.records_produced
                 messages = consumer.consume(self.config.run.batch_size, timeout=timeout)
@@ -166,9 +165,11 @@ class Worker:
                 chunk_records = [m for m in records if m.topic() == internal.repartition]
                 inputs = [m for m in records if m.topic() != internal.repartition]
                 if self._joined is not None:
-                    self._advance(self._ingest.ingest_joined(inputs, committer.producer, consumer))
+                    progress.advance(
+                        self._ingest.ingest_joined(inputs, committer.producer, consumer)
+                    )
                 elif inputs:
-                    self._advance(self._ingest.ingest(inputs, committer.producer))
+                    progress.advance(self._ingest.ingest(inputs, committer.producer))
                 self._detect(chunk_records, committer.producer)
                 # Chunks just produced come back within milliseconds: poll again at once
                 # rather than waiting a whole batch_timeout (it would add to alert latency).
@@ -176,7 +177,7 @@ class Worker:
                 timeout = _CHUNK_WAIT if fed else self.config.run.batch_timeout
                 now = time.monotonic()
                 if now - last_commit >= processing.commit_seconds:
-                    self._commit()
+                    progress.commit()
                     last_commit = now
                 if self.until_end and self._at_end(consumer):
                     break
@@ -186,7 +187,7 @@ class Worker:
             self._failed = not ok  # leaving the group must not commit past a failure
             try:
                 if ok:
-                    self._commit()
+                    progress.commit()
                 else:
                     committer.abandon()
             finally:
@@ -233,26 +234,27 @@ class Worker:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Commit what was done for these partitions, then let their units go."""
+        assert self._progress is not None
         if not self._failed:
-            self._commit()
+            self._progress.commit()
         self._release(partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Another member may own these already: never commit for them (uncommitted work is
         redone by the new owner). Exactly-once, the aborted transaction also held work for the
         partitions we keep, so those rewind too."""
-        assert self._committer is not None
+        assert self._committer is not None and self._progress is not None
         self._committer.abandon()
         self._release(partitions)
-        self._rewind_due |= self._committer.exactly_once
+        self._progress.rewind_due |= self._committer.exactly_once
 
     def _release(self, partitions: list[TopicPartition]) -> None:
-        assert self._store is not None
+        assert self._store is not None and self._progress is not None
         if self._joined is not None:
             self._joined.assign(partitions, add=False)
         gone = {(p.topic, p.partition) for p in partitions}
         events = {p for t, p in gone if t == self.config.topics.events}
-        self._offsets = {tp: o for tp, o in self._offsets.items() if tp not in gone}
+        self._progress.forget(gone)
         self._assigned -= events
         self._owned -= {p.partition for p in partitions if p.topic == self._repartition}
         self._store.drop(p.partition for p in partitions if p.topic == self._repartition)
@@ -292,13 +294,12 @@ class Worker:
             if self._joined.queued() or not self._ends.done(topics.labels or "", labels):
                 return False
         if not self._ends.known(self._repartition):
-            if not self._commit():  # every chunk of the input committed: the ends are final
+            assert self._progress is not None
+            if not self._progress.commit():  # every chunk of the input committed: final ends
                 return False
             self._ends.read(consumer, self._repartition, sorted(self._owned))
         slack = 1 if self.config.processing.guarantee == "exactly_once" else 0
         return self._ends.done(self._repartition, self._owned, slack)
-
-    # -- stage one: input records to chunks ----------------------------------------------------
 
     # -- stage two: chunks to the units this worker owns ---------------------------------------
 
@@ -318,7 +319,8 @@ class Worker:
             fresh += [c for c in chunks if self._store.fresh(chunk_unit(c), offset)]
         stream_seen = any(isinstance(c, StreamChunk) for c in fresh)
         alerts = self._engine.apply(merge_chunks(fresh)) if fresh else []
-        self._advance(next_offsets(records))
+        assert self._progress is not None
+        self._progress.advance(next_offsets(records))
         for record in records:
             topic, partition, offset = where(record)
             self._ends.seen(topic, partition, offset + 1)
@@ -342,53 +344,13 @@ class Worker:
                 on_delivery=self._committer.on_delivery,
             )
 
-    # -- committing ----------------------------------------------------------------------------
-
-    def _advance(self, offsets: list[TopicPartition]) -> None:
-        for tp in offsets:
-            self._offsets[(tp.topic, tp.partition)] = tp.offset
-
-    def _commit(self) -> bool:
-        """Snapshot changed units, then commit offsets (atomically, exactly-once); False when
-        the commit was deferred or its transaction aborted."""
-        assert self._store is not None and self._committer is not None
-        positions = {p: o for (t, p), o in self._offsets.items() if t == self._repartition}
-        self._committer.begin()
-        self.report.snapshots += self._store.snapshot(
-            self._committer.producer, positions, self._committer.on_delivery
-        )
-        offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(self._offsets.items())]
-        try:
-            self._committer.commit(offsets)
-        except CommitDeferred as exc:
-            log.warning("commit deferred, brokers unreachable: %s", exc)
-            return False
-        except AbortedTransaction as exc:
-            log.warning("transaction aborted (%s): rewinding to the last commit", exc)
-            self._rewind_due = True
-            return False
-        self.report.commits += 1
-        return True
+    # -- rewinding ------------------------------------------------------------------------------
 
     def _rewind(self, consumer: Consumer) -> None:
         """After an aborted transaction: consumption and unit state back to the last commit."""
-        assert self._store is not None
-        assignment = consumer.assignment()
-        for tp in committed(consumer, assignment):
-            key = (tp.topic, tp.partition)
-            if tp.offset >= 0:
-                self._offsets[key] = tp.offset
-            else:
-                self._offsets.pop(key, None)
-            self._ends.progress[key] = max(tp.offset, 0)
-            start = start_offset(self.config, self._repartition, tp)
-            consumer.seek(TopicPartition(tp.topic, tp.partition, start))
-        self._ends.ends.pop(self._repartition, None)  # read again once the input is redone
-        self._store.drop(self._owned)
-        self._store.restore(self._owned)
+        assert self._progress is not None
+        self._progress.rewind(consumer, self._owned)
         if self._joined is not None:  # its queues hold records consumed after the commit
             self._joined = JoinedInput(self.config, self._decoder)
-            self._joined.assign(assignment, add=True)
+            self._joined.assign(consumer.assignment(), add=True)
             self._ingest.joined = self._joined
-        self._rewind_due = False
-        self.report.rewinds += 1
