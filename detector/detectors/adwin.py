@@ -173,7 +173,6 @@ class Adwin:
             "clock": self.clock,
             "min_window_length": self.min_window_length,
             "max_window": self.max_window,
-            "values": values.copy(),
         }
         if len(values) and np.isin(values, (0.0, 1.0)).all():  # error flags: one bit each
             state["values"] = np.packbits(values.astype(bool))
@@ -182,6 +181,8 @@ class Adwin:
             len(values) == 0 or (values.min() >= 0 and values.max() <= 255)
         ):  # small counts: a quarter of the bytes
             state["values"] = values.astype(np.uint8)
+        else:
+            state["values"] = values.copy()
         return state
 
     @classmethod
