@@ -34,14 +34,35 @@ N_EVENTS = 16_000
 CHANGE = [ErrorChange(6_000, 0.15)]  # error rate 10% -> 15% in all traffic
 
 
-def _config(
+def _raw_config(
     stream: LabelledStream, bootstrap: str, topics: dict[str, str], batch_size: int = 2000
-) -> Config:
+) -> dict[str, Any]:
     cfg = stream.config("fraud", topics)
     cfg["kafka"] = {"bootstrap.servers": bootstrap, "group.id": f"drift-{uuid.uuid4().hex[:8]}"}
     cfg["label"]["ttl_seconds"] = 900
     cfg["run"] = {"batch_size": batch_size}
-    return parse_config(cfg)
+    return cfg
+
+
+def _config(
+    stream: LabelledStream, bootstrap: str, topics: dict[str, str], batch_size: int = 2000
+) -> Config:
+    return parse_config(_raw_config(stream, bootstrap, topics, batch_size))
+
+
+def _topics(topic_factory: Callable[..., str], events: int, labels: int) -> dict[str, str]:
+    """Fresh events and labels topics (partition counts given), alerts and dead letters."""
+    return {
+        "events": topic_factory(events),
+        "labels": topic_factory(labels),
+        "alerts": topic_factory(1),
+        "dead_letter": topic_factory(1),
+    }
+
+
+def _keyed(lines: Sequence[bytes]) -> list[tuple[bytes | None, bytes | None]]:
+    """Records keyed by event id, as both topics must be for co-partitioning."""
+    return [(orjson.loads(line)["event_id"].encode(), line) for line in lines]
 
 
 def _run_worker(config: Config) -> WorkerReport:
@@ -61,17 +82,10 @@ def test_run_with_label_topic_equals_replay(
     stream = LabelledStream(seed=21, label_delay=(0.0, 30.0), lost=0.05)
     events = _lines(stream.events(N_EVENTS, CHANGE))
     labels = _lines(stream.labels(N_EVENTS, CHANGE))
-    topics = {
-        "events": topic_factory(1),
-        "labels": topic_factory(1),
-        "alerts": topic_factory(1),
-        "dead_letter": topic_factory(1),
-    }
+    topics = _topics(topic_factory, 1, 1)
     config = _config(stream, kafka_bootstrap, topics, batch_size=200)
-    keys = [orjson.loads(line)["event_id"].encode() for line in events]
-    produce_records(kafka_bootstrap, topics["events"], list(zip(keys, events, strict=True)))
-    label_keys = [orjson.loads(line)["event_id"].encode() for line in labels]
-    labelled = list(zip(label_keys, labels, strict=True))
+    produce_records(kafka_bootstrap, topics["events"], _keyed(events))
+    labelled = _keyed(labels)
     labelled.append((b"junk", b"{not json"))  # a bad label record goes to the dead-letter topic
     produce_records(kafka_bootstrap, topics["labels"], labelled)
 
@@ -104,14 +118,8 @@ def test_empty_label_topic_lets_events_flow(
     prediction waits in the join."""
     stream = LabelledStream(seed=3)
     events = _lines(stream.events(3000))
-    topics = {
-        "events": topic_factory(2),
-        "labels": topic_factory(2),
-        "alerts": topic_factory(1),
-        "dead_letter": topic_factory(1),
-    }
-    keys = [orjson.loads(line)["event_id"].encode() for line in events]
-    produce_records(kafka_bootstrap, topics["events"], list(zip(keys, events, strict=True)))
+    topics = _topics(topic_factory, 2, 2)
+    produce_records(kafka_bootstrap, topics["events"], _keyed(events))
 
     report = _run_worker(_config(stream, kafka_bootstrap, topics))
 
@@ -126,12 +134,7 @@ def test_partition_mismatch_fails_before_consuming(
 ) -> None:
     """A label topic with another partition count stops the worker with a clear message."""
     stream = LabelledStream()
-    topics = {
-        "events": topic_factory(3),
-        "labels": topic_factory(2),
-        "alerts": topic_factory(1),
-        "dead_letter": topic_factory(1),
-    }
+    topics = _topics(topic_factory, 3, 2)
     config = _config(stream, kafka_bootstrap, topics)
 
     with pytest.raises(KafkaBoundaryError, match="co-partitioned") as caught:
@@ -166,18 +169,11 @@ def test_two_workers_with_co_partitioned_labels_detect_the_error_rise(
     stream = LabelledStream(seed=21, label_delay=(0.0, 30.0), lost=0.05)
     events = _lines(stream.events(N_EVENTS, CHANGE))
     labels = _lines(stream.labels(N_EVENTS, CHANGE))
-    topics = {
-        "events": topic_factory(4),
-        "labels": topic_factory(4),
-        "alerts": topic_factory(1),
-        "dead_letter": topic_factory(1),
-    }
-    cfg = stream.config("fraud", topics)
-    group = f"drift-{uuid.uuid4().hex[:8]}"
-    cfg["kafka"] = {"bootstrap.servers": kafka_bootstrap, "group.id": group}
-    cfg["label"]["ttl_seconds"] = 900
+    topics = _topics(topic_factory, 4, 4)
+    cfg = _raw_config(stream, kafka_bootstrap, topics, batch_size=1000)
+    group = cfg["kafka"]["group.id"]
     cfg["metrics"] = {"enabled": False}
-    cfg["run"] = {"batch_size": 1000, "batch_timeout": 0.1}
+    cfg["run"]["batch_timeout"] = 0.1
     cfg["processing"] = {"commit_interval": 0.5}
     expected: list[AlertEvent] = []
     replay(parse_config(cfg), events, expected.append, labels=labels)
@@ -187,10 +183,7 @@ def test_two_workers_with_co_partitioned_labels_detect_the_error_rise(
     workers = [WorkerProcess(cfg, tmp_path) for _ in range(2)]
     try:
         time.sleep(8.0)  # both members in the group before the records come
-        keyed = {
-            topic: [(orjson.loads(line)["event_id"].encode(), line) for line in lines]
-            for topic, lines in ((topics["events"], events), (topics["labels"], labels))
-        }
+        keyed = {topics["events"]: _keyed(events), topics["labels"]: _keyed(labels)}
         for start in range(0, N_EVENTS, 1000):  # a live stream, labels in step with events
             for topic, records in keyed.items():  # same key, same partition number
                 produce_records(kafka_bootstrap, topic, records[start : start + 1000])
