@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# The Rust extension (native/) is built by `pip install -e .` (maturin, release profile); editing
+# it re-runs the install, which rebuilds incrementally in native/target.
+NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
 KAFKA_DIR := .kafka
 KAFKA_PORT ?= 9092
 KAFKA_CONTROLLER_PORT ?= 9093
@@ -16,7 +19,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install test-deps demo test lint format schemas kafka kafka-stop clean bench
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(NATIVE_SOURCES)
+	@command -v cargo >/dev/null || { echo "cargo is needed to build native/ (https://rustup.rs)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -39,14 +43,17 @@ test-deps: ## the Debian packages above, when missing (skipped where apt-get is 
 test: $(STAMP) test-deps ## all tests; Kafka tests use $$KAFKA_BOOTSTRAP_SERVERS or start their own broker
 	$(PY) -m pytest
 
-lint: $(STAMP) ## ruff, formatting and mypy --strict
+lint: $(STAMP) ## ruff, formatting, mypy --strict; rustfmt and clippy for native/
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	cargo fmt --manifest-path native/Cargo.toml --check
+	cargo clippy --manifest-path native/Cargo.toml --release --quiet -- -D warnings
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+	cargo fmt --manifest-path native/Cargo.toml
 
 schemas: $(STAMP) ## regenerate schemas/ from the pydantic models
 	$(PY) -m detector.schemas
@@ -62,4 +69,4 @@ kafka-stop: $(STAMP) ## stop the broker started by `make kafka`
 	$(PY) -m detector.testing.kafka_broker stop --dir $(KAFKA_DIR)
 
 clean: kafka-stop
-	rm -rf $(KAFKA_DIR) .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(KAFKA_DIR) .demo .pytest_cache .mypy_cache .ruff_cache native/target

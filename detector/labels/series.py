@@ -7,8 +7,8 @@ into batches: ADWIN sees pair after pair, windows close by count (or event time)
 metrics are computed from the window's pairs at its close, and lifecycle steps are applied in
 pair order.
 
-- ``error`` (concept drift): ADWIN on the error stream (bounded to its last ``_RING`` pairs, so
-  its state can be saved; see :mod:`detector.detectors.adwin`). A detection whose recent part
+- ``error`` (concept drift): ADWIN on the error stream (:mod:`detector.detectors.adwin`); the
+  change is described from its last ``_RING`` pairs at most. A detection whose recent part
   has a *higher* error rate than the part it dropped fires (improvements never page). It
   resolves after ``detection.resolve_windows`` windows whose error count is plausible under the
   error rate from before the change (beta-binomial at 0.001, as the quality checks).
@@ -38,7 +38,7 @@ from detector.windows import WindowClock
 
 RESOLVE_ALPHA = 1e-3
 HISTORY_WINDOWS = 240  # closed windows' metrics kept per series
-_RING = 16_384  # pairs in ADWIN's bounded window, and event times kept for its start
+_RING = 16_384  # latest pairs kept (event times, error flags) to describe an ADWIN cut
 _OPEN_PARTS = 16  # batch parts of the open window kept before they are joined into one
 ERROR, VS_REST = "error", "error_vs_rest"
 
@@ -152,7 +152,7 @@ class PerformanceSeries:
         self.last_metrics: dict[str, float] = {}
         self.history: deque[tuple[float, dict[str, float]]] = deque(maxlen=HISTORY_WINDOWS)
         self.lifecycles = {ERROR: Lifecycle(), VS_REST: Lifecycle()}
-        self._adwin = Adwin(delta=context.adwin_delta, max_window=_RING)
+        self._adwin = Adwin(delta=context.adwin_delta)
         self._clock = WindowClock(context.window, context.window_seconds)
         self._open: list[Columns] = []
         self._opened_at = (0, 0)  # all traffic's (pairs, errors) when the window opened

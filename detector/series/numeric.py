@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from detector.alerts import Signal, Summary
-from detector.detectors.adwin import DEFAULT_MAX_WINDOW, Adwin
+from detector.detectors.adwin import Adwin
 from detector.detectors.distribution import TestResult, binned_tests
 from detector.detectors.page_hinkley import PageHinkley
 from detector.quality import beyond_range_check, constant_check, rate_check
@@ -102,7 +102,7 @@ class NumericSeries(SeriesBase):
         self.reference: NumericReference | None = None
         self._warm: list[np.ndarray] = []
         self._warm_n = self._warm_missing = self._warm_errors = 0
-        self._adwin = Adwin(delta=self.config.adwin_delta, max_window=DEFAULT_MAX_WINDOW)
+        self._adwin = Adwin(delta=self.config.adwin_delta)
         self._ph = PageHinkley(delta=self.config.ph_delta, threshold=self.config.ph_threshold)
         self._recent = self._recent_z = self._recent_t = np.empty(0)  # last `window` values
         self._window = _Window(np.empty(0))
@@ -132,7 +132,7 @@ class NumericSeries(SeriesBase):
         self._inflation = variance_inflation(phi)
         self._ph.threshold = self.config.ph_threshold * self._inflation
         delta = self.config.adwin_delta**self._inflation
-        self._adwin = Adwin(delta=delta, max_window=DEFAULT_MAX_WINDOW)
+        self._adwin = Adwin(delta=delta)
 
     def _learn_dependence(self, scores: np.ndarray) -> None:
         assert self._live_lag is not None

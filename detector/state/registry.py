@@ -39,8 +39,8 @@ PERSISTED: tuple[type, ...] = (
     WindowClock,
     Lifecycle,
     TestResult,
-    Adwin,  # to_state / from_state: river's Rust core is re-fed its window
-    PageHinkley,
+    Adwin,  # to_state / from_state: the histogram of our native core
+    PageHinkley,  # to_state / from_state: the sums of our native core
     NumericReference,  # learned in warm-up; a baseline's is shared instead
     CategoricalReference,
     Moments,

@@ -19,7 +19,7 @@ from detector.state.registry import HOOKED, PERSISTED, class_name
 from detector.testing.labelled import ErrorChange, LabelledStream
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict, event_batches
 
-PINNED_VERSION = 2
+PINNED_VERSION = 3
 PINNED: dict[str, list[str]] = {
     "detector.alerts.Lifecycle": [
         "clean_windows",
@@ -32,27 +32,24 @@ PINNED: dict[str, list[str]] = {
     "detector.chunks.Predictions": ["ids", "predicted", "scores", "segments", "times"],
     "detector.chunks.StreamChunk": ["rows", "schema_samples", "segments", "times"],
     "detector.detectors.adwin.Adwin": [
-        "bits",
         "clock",
         "delta",
-        "max_window",
         "min_window_length",
-        "values",
+        "rows",
+        "tick",
+        "total",
+        "totals",
+        "variance",
+        "variances",
+        "width",
     ],
     "detector.detectors.distribution.TestResult": ["name", "threshold", "value"],
     "detector.detectors.page_hinkley.PageHinkley": [
-        "_max_at",
-        "_max_dec",
-        "_min_at",
-        "_min_inc",
-        "_n",
-        "_seen",
-        "_sum",
-        "_sum_dec",
-        "_sum_inc",
         "alpha",
         "delta",
         "min_instances",
+        "seen",
+        "sums",
         "threshold",
     ],
     "detector.labels.decode.LabelBatch": ["ids", "positions", "times", "values"],

@@ -1,0 +1,142 @@
+//! Two-sided Page-Hinkley with river's semantics, one value at a time.
+//!
+//! The same arithmetic as `detector.detectors.page_hinkley` (whose numpy cumulative sums are
+//! sequential additions too), so both give the same detections and statistics; that module
+//! documents the test. Besides the detection it reports the onset: the last index at which the
+//! triggering cumulative sum was at its extreme (the CUSUM change-point estimate).
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Detection {
+    pub up: bool,
+    pub statistic: f64,
+    /// Values seen since this detector's creation at the onset (same numbering as `seen`).
+    pub onset: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct PageHinkley {
+    pub min_instances: u64,
+    pub delta: f64,
+    pub threshold: f64,
+    pub alpha: f64,
+    pub seen: i64, // values since creation, across resets
+    n: u64,
+    sum: f64,
+    sum_inc: f64,
+    sum_dec: f64,
+    min_inc: f64,
+    max_dec: f64,
+    min_at: i64,
+    max_at: i64,
+}
+
+impl PageHinkley {
+    pub fn new(min_instances: u64, delta: f64, threshold: f64, alpha: f64) -> Self {
+        let mut ph = PageHinkley {
+            min_instances,
+            delta,
+            threshold,
+            alpha,
+            seen: 0,
+            n: 0,
+            sum: 0.0,
+            sum_inc: 0.0,
+            sum_dec: 0.0,
+            min_inc: f64::INFINITY,
+            max_dec: -1.0,
+            min_at: -1,
+            max_at: -1,
+        };
+        ph.reset();
+        ph
+    }
+
+    fn reset(&mut self) {
+        self.n = 0;
+        self.sum = 0.0;
+        self.sum_inc = 0.0;
+        self.sum_dec = 0.0;
+        self.min_inc = f64::INFINITY;
+        self.max_dec = -1.0; // river starts at -1, not -inf
+        self.min_at = -1;
+        self.max_at = -1;
+    }
+
+    /// The larger one-sided test value now; None right after a reset.
+    pub fn statistic(&self) -> Option<f64> {
+        if self.n == 0 {
+            return None;
+        }
+        Some((self.sum_inc - self.min_inc).max(self.max_dec - self.sum_dec))
+    }
+
+    #[inline]
+    fn step(&self, carry: f64, step: f64) -> f64 {
+        if self.alpha == 1.0 {
+            carry + step
+        } else {
+            step + self.alpha * carry
+        }
+    }
+
+    #[inline]
+    pub fn update(&mut self, x: f64) -> Option<Detection> {
+        let index = self.seen;
+        self.seen += 1;
+        self.n += 1;
+        self.sum += x;
+        let deviation = x - self.sum / self.n as f64;
+        self.sum_inc = self.step(self.sum_inc, deviation - self.delta);
+        self.sum_dec = self.step(self.sum_dec, deviation + self.delta);
+        if self.sum_inc <= self.min_inc {
+            self.min_inc = self.sum_inc;
+            self.min_at = index;
+        }
+        if self.sum_dec >= self.max_dec {
+            self.max_dec = self.sum_dec;
+            self.max_at = index;
+        }
+        if self.n < self.min_instances {
+            return None;
+        }
+        let test_inc = self.sum_inc - self.min_inc;
+        let test_dec = self.max_dec - self.sum_dec;
+        if !(test_inc > self.threshold || test_dec > self.threshold) {
+            return None;
+        }
+        let up = test_inc > self.threshold;
+        let found = Detection {
+            up,
+            statistic: if up { test_inc } else { test_dec },
+            onset: if up { self.min_at } else { self.max_at },
+        };
+        self.reset();
+        Some(found)
+    }
+
+    /// (n, sum, sum_inc, sum_dec, min_inc, max_dec, min_at, max_at): everything but settings.
+    pub fn state(&self) -> [f64; 8] {
+        [
+            self.n as f64,
+            self.sum,
+            self.sum_inc,
+            self.sum_dec,
+            self.min_inc,
+            self.max_dec,
+            self.min_at as f64,
+            self.max_at as f64,
+        ]
+    }
+
+    pub fn set_state(&mut self, seen: i64, s: [f64; 8]) {
+        self.seen = seen;
+        self.n = s[0] as u64;
+        self.sum = s[1];
+        self.sum_inc = s[2];
+        self.sum_dec = s[3];
+        self.min_inc = s[4];
+        self.max_dec = s[5];
+        self.min_at = s[6] as i64;
+        self.max_at = s[7] as i64;
+    }
+}
