@@ -1,23 +1,24 @@
-"""Type stubs of the Rust extension module (native/src): see each wrapper's docstring."""
+"""Type stubs of the Rust extension module (native/src); each wrapper's docstring says more."""
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+Floats = npt.NDArray[np.float64]
+Flags = npt.NDArray[np.bool_]
+
+def set_critical_count(function: Callable[[int, float, float, float], int]) -> None: ...
+def pairwise_sum(values: Floats) -> float: ...
+
 class AdwinCore:
     width: int
     def __init__(self, delta: float, clock: int, min_window_length: int) -> None: ...
-    def changes(self, x: npt.NDArray[np.float64]) -> list[tuple[int, int]]: ...
+    def changes(self, x: Floats) -> list[tuple[int, int]]: ...
     def state(
         self,
-    ) -> tuple[
-        float,
-        float,
-        float,
-        int,
-        npt.NDArray[np.uint8],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.float64],
-    ]: ...
+    ) -> tuple[float, float, float, int, npt.NDArray[np.uint8], Floats, Floats]: ...
     @staticmethod
     def restored(
         delta: float,
@@ -28,8 +29,8 @@ class AdwinCore:
         variance: float,
         tick: int,
         lengths: npt.NDArray[np.uint8],
-        totals: npt.NDArray[np.float64],
-        variances: npt.NDArray[np.float64],
+        totals: Floats,
+        variances: Floats,
     ) -> AdwinCore: ...
 
 class PageHinkleyCore:
@@ -38,6 +39,62 @@ class PageHinkleyCore:
     def __init__(
         self, min_instances: int, delta: float, threshold: float, alpha: float
     ) -> None: ...
-    def update_many(self, x: npt.NDArray[np.float64]) -> list[tuple[int, bool, float, int]]: ...
-    def state(self) -> tuple[int, list[float]]: ...
-    def set_state(self, seen: int, state: list[float]) -> None: ...
+    def update_many(self, x: Floats) -> list[tuple[int, bool, float, int]]: ...
+
+class SignalRecord:
+    position: int
+    firing: bool
+    key: str
+    detector: str
+    value: float
+    threshold: float
+    severity: str
+    observed_at: float
+    started_at: float
+    detections: int
+    count: int
+    first: float
+    last: float
+    values: Floats
+    shift: float
+
+LifecycleRow = tuple[str, bool, float, str, int, int]
+
+class _SeriesCore:
+    def counters(self) -> tuple[int, int, int]: ...
+    def lifecycles(self) -> list[LifecycleRow]: ...
+    def last_window(self) -> list[tuple[str, float, float]]: ...
+    def history(self) -> list[tuple[float, str, float, float]]: ...
+    def last_counts(self) -> npt.NDArray[np.int64] | None: ...
+    def to_state(self) -> dict[str, Any]: ...
+
+class NumericCore(_SeriesCore):
+    dependence: float
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        reference: dict[str, Any],
+        dependence: float,
+        learn_dependence: bool,
+    ) -> None: ...
+    def update(self, values: Floats, errors: Flags, times: Floats) -> list[SignalRecord]: ...
+    def cusum(self) -> tuple[float, float] | None: ...
+    def recent_scores(self) -> Floats: ...
+    def totals(
+        self, quantiles: list[float]
+    ) -> tuple[int, float, float, float, float, list[float]]: ...
+    @staticmethod
+    def from_state(state: dict[str, Any]) -> NumericCore: ...
+
+class CategoricalCore(_SeriesCore):
+    def __init__(self, settings: dict[str, Any], shares: Floats, count: float) -> None: ...
+    def update(
+        self,
+        codes: npt.NDArray[np.int32],
+        unseen: Flags,
+        errors: Flags,
+        times: Floats,
+    ) -> list[SignalRecord]: ...
+    def totals(self) -> npt.NDArray[np.int64]: ...
+    @staticmethod
+    def from_state(state: dict[str, Any]) -> CategoricalCore: ...

@@ -25,6 +25,7 @@ from functools import lru_cache
 
 from scipy.stats import betabinom
 
+from detector import _native
 from detector.detectors.distribution import TestResult
 
 
@@ -34,12 +35,20 @@ def critical_count(n: int, a: float, b: float, alpha: float) -> int:
     return int(betabinom.isf(alpha, n, a, b)) + 1
 
 
+_native.set_critical_count(critical_count)  # the series cores' checks use the same counts
+
+
+def rate_prior(seen: float, reference: int) -> tuple[float, float]:
+    """The predictive beta-binomial's (a, b) after ``seen`` of ``reference`` (Jeffreys' prior)."""
+    seen = round(min(max(seen, 0.0), float(reference)), 6)
+    return seen + 0.5, reference - seen + 0.5
+
+
 def rate_check(
     name: str, count: int, n: int, seen: float, reference: int, alpha: float
 ) -> TestResult:
     """Is ``count`` of ``n`` implausibly many, when the reference saw ``seen`` of ``reference``?"""
-    seen = min(max(seen, 0.0), float(reference))
-    limit = critical_count(n, round(seen, 6) + 0.5, reference - round(seen, 6) + 0.5, alpha)
+    limit = critical_count(n, *rate_prior(seen, reference), alpha)
     return TestResult(name, count / n, (limit - 0.5) / n)
 
 

@@ -64,15 +64,17 @@ def _reference(probs: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=4096)
-def _chi2_level(alpha: float, cells: int) -> float:
-    return float(chi2.isf(alpha, max(cells - 1, 1)))  # cached: scipy's isf costs ~0.2 ms
+def chi2_level(alpha: float, cells: int) -> float:
+    """``chi2.isf(alpha, cells - 1)``, the level the tests' statistics scale from (cached:
+    scipy's isf costs ~0.2 ms)."""
+    return float(chi2.isf(alpha, max(cells - 1, 1)))
 
 
 def psi_js(counts: np.ndarray, probs: np.ndarray, alpha: float, widen: float) -> list[TestResult]:
     """Population stability index and Jensen-Shannon distance of window counts vs shares."""
     n = float(counts.sum())
     q, p = _smoothed(counts), _reference(probs)
-    level = _chi2_level(alpha, int((probs > 0).sum())) * widen
+    level = chi2_level(alpha, int((probs > 0).sum())) * widen
     psi = float(((q - p) * np.log(q / p)).sum())
     mid = (q + p) / 2.0
     jsd = 0.5 * float((q * np.log(q / mid)).sum() + (p * np.log(p / mid)).sum())
@@ -87,7 +89,7 @@ def chi_square(counts: np.ndarray, probs: np.ndarray, alpha: float, widen: float
     n = float(counts.sum())
     expected = n * _reference(probs)
     stat = float(((counts - expected) ** 2 / expected).sum())
-    return TestResult("chi_square", stat, _chi2_level(alpha, int((probs > 0).sum())) * widen)
+    return TestResult("chi_square", stat, chi2_level(alpha, int((probs > 0).sum())) * widen)
 
 
 def binned_tests(

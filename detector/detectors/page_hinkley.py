@@ -20,7 +20,6 @@ Inputs are expected in reference standard deviations (the engine standardises th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -76,28 +75,3 @@ class PageHinkley:
             PHDetection(index, "up" if up else "down", statistic, onset)
             for index, up, statistic, onset in found
         ]
-
-    def to_state(self) -> dict[str, Any]:
-        seen, sums = self._core.state()
-        return {
-            "min_instances": self.min_instances,
-            "delta": self.delta,
-            "threshold": self.threshold,
-            "alpha": self.alpha,
-            "seen": seen,
-            "sums": list(sums),
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> PageHinkley:
-        ph = cls(
-            int(state["min_instances"]),
-            float(state["delta"]),
-            float(state["threshold"]),
-            float(state["alpha"]),
-        )
-        sums = [float(v) for v in state["sums"]]
-        if len(sums) != 8:
-            raise ValueError("saved Page-Hinkley state has the wrong length")
-        ph._core.set_state(int(state["seen"]), sums)
-        return ph

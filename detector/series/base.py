@@ -1,21 +1,26 @@
-"""What numeric and categorical series share: counters, lifecycles, windows and signals."""
+"""What numeric and categorical series share: warm-up counters, the Rust core's views, signals.
+
+A series collects its first ``detection.warmup`` values in Python (they become its reference,
+unless a baseline gave one), then hands every later value to its core in ``detector._native``:
+windows, tests, checks and alert lifecycles all run there, and only status changes come back as
+:class:`~detector._native.SignalRecord`. :meth:`SeriesBase.signal_of` turns one into a
+:class:`~detector.alerts.Signal`; the subclass says how to summarise its values.
+"""
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from detector.alerts import Kind, Lifecycle, Severity, Signal, Summary, Window, rfc3339
+from detector._native import CategoricalCore, NumericCore, SignalRecord
+from detector.alerts import Lifecycle, Signal, Summary, Window, rfc3339
 from detector.config import DetectionConfig
 from detector.detectors.distribution import TestResult
-from detector.windows import WindowClock
 
-HISTORY_WINDOWS = 240  # windows of statistics kept per series for the drift report
 RESOLVE_ALPHA = 1e-3  # looser than any firing level, so a borderline window does not flap
-_CRITICAL_CHECKS = {"type_errors", "constant"}  # a broken pipeline, not a statistical wobble
 
 
 @dataclass(frozen=True)
@@ -25,39 +30,6 @@ class SeriesContext:
     config: DetectionConfig
     alpha: float
     bounds: tuple[float, float] | None = None
-
-
-def _clean() -> bool:
-    return True
-
-
-@dataclass
-class WindowVerdict:
-    """A closed window's tests: drift tests and quality checks, each with its resolve verdict.
-
-    Resolve verdicts (a second run of the tests at ``RESOLVE_ALPHA``) are callables: they only
-    matter, and are only computed, while the alert they could resolve is firing.
-    """
-
-    drift: list[TestResult] = field(default_factory=list)
-    drift_clean: Callable[[], bool] = _clean
-    quality: list[tuple[TestResult, Callable[[], bool]]] = field(default_factory=list)
-    shift: float = 0.0  # size of the change, for severity (reference sd or share change x5)
-
-    def add_check(self, check: Callable[[float], TestResult], alpha: float) -> None:
-        """Run a quality check at ``alpha`` now; at the resolve level only if ever needed."""
-        self.quality.append((check(alpha), lambda: not check(RESOLVE_ALPHA).fired))
-
-
-@dataclass
-class Evidence:
-    """Where and on what a signal was decided."""
-
-    position: int  # index of the deciding event in the series' batch input
-    observed_at: float
-    window: Window
-    current: Summary
-    headline: str
 
 
 def window_of(count: int, first: float, last: float) -> Window:
@@ -71,106 +43,144 @@ def quality_headline(result: TestResult) -> str:
     return f"{what} at {result.value:.2%} of the window (plausible up to {result.threshold:.2%})"
 
 
+def column(values: Any, dtype: type) -> np.ndarray:
+    """``values`` as an aligned, contiguous array of ``dtype`` (what the core reads): arrays cut
+    from a repartition record's bytes may be misaligned."""
+    return np.require(values, dtype=dtype, requirements=("C", "A"))
+
+
+def window_settings(
+    context: SeriesContext, missing: tuple[float, float], type_errors: tuple[float, float]
+) -> dict[str, Any]:
+    """The settings both cores take: windows, levels, resolve rule and two check priors."""
+    config = context.config
+    return {
+        "window": config.window,
+        "window_seconds": config.window_seconds,
+        "min_window_values": config.min_window_values,
+        "resolve_windows": config.resolve_windows,
+        "critical_shift": config.critical_shift,
+        "alpha": context.alpha,
+        "resolve_alpha": RESOLVE_ALPHA,
+        "missing": missing,
+        "type_errors": type_errors,
+    }
+
+
 class SeriesBase:
-    """Counters, lifecycles and the signal plumbing shared by numeric and categorical series."""
+    """Warm-up counters and the read-only views of the core, for metrics and the report."""
+
+    reference: Any
 
     def __init__(self, context: SeriesContext) -> None:
         self.context = context
         self.config = context.config
-        self.events = 0
-        self.missing = 0
-        self.type_errors = 0
-        self.lifecycles: dict[str, Lifecycle] = {}
-        self.clock = WindowClock(self.config.window, self.config.window_seconds)
-        self.last_window: list[TestResult] = []  # the latest closed window's tests, for metrics
-        # (event time, strongest drift test) per closed window, for the report's time series.
-        self.history: deque[tuple[float, TestResult]] = deque(maxlen=HISTORY_WINDOWS)
-        self.last_counts: np.ndarray | None = None  # the latest window's bin or category counts
+        self._core: NumericCore | CategoricalCore | None = None
+        self._warm_events = self._warm_missing = self._warm_errors = 0
         self._batch_start = 0  # series events before the current micro-batch
 
-    def _count(self, missing: np.ndarray, type_errors: np.ndarray) -> None:
-        self._batch_start = self.events
-        self.events += len(missing)
-        self.type_errors += int(type_errors.sum())
-        self.missing += int((missing & ~type_errors).sum())
+    def _view(self, method: str, empty: Any) -> Any:
+        """One of the core's read-only views; ``empty`` before the core exists, or while the
+        worker thread is inside an update (metrics and the report read from their own thread,
+        and the core refuses a read during a write: "Already mutably borrowed")."""
+        if self._core is None:
+            return empty
+        try:
+            return getattr(self._core, method)()
+        except RuntimeError as exc:
+            if "borrowed" not in str(exc):
+                raise
+            return empty
 
-    def lifecycle(self, key: str) -> Lifecycle:
-        return self.lifecycles.setdefault(key, Lifecycle())
+    def _counters(self) -> tuple[int, int, int]:
+        core = self._view("counters", (0, 0, 0))
+        warm = (self._warm_events, self._warm_missing, self._warm_errors)
+        return (warm[0] + core[0], warm[1] + core[1], warm[2] + core[2])
+
+    @property
+    def events(self) -> int:
+        return self._counters()[0]
+
+    @property
+    def missing(self) -> int:
+        return self._counters()[1]
+
+    @property
+    def type_errors(self) -> int:
+        return self._counters()[2]
+
+    @property
+    def lifecycles(self) -> dict[str, Lifecycle]:
+        """Alert key (``drift`` or a check) -> a copy of its lifecycle."""
+        rows = self._view("lifecycles", [])
+        return {key: Lifecycle(*life) for key, *life in rows}
+
+    @property
+    def history(self) -> deque[tuple[float, TestResult]]:
+        """(event time, strongest drift test) of recent closed windows, oldest first."""
+        rows = self._view("history", [])
+        return deque((t, TestResult(name, v, th)) for t, name, v, th in rows)
+
+    @property
+    def last_window(self) -> list[TestResult]:
+        """The latest closed window's tests and checks."""
+        rows = self._view("last_window", [])
+        return [TestResult(name, v, th) for name, v, th in rows]
+
+    @property
+    def last_counts(self) -> np.ndarray | None:
+        """The latest tested window's counts per reference bin or category."""
+        counts: np.ndarray | None = self._view("last_counts", None)
+        return counts
 
     @property
     def reference_summary(self) -> Summary:
         raise NotImplementedError
 
-    def severity(self, shift: float) -> Severity:
-        return "critical" if abs(shift) >= self.config.critical_shift else "warning"
-
-    def signal(self, key: str, status: str, result: TestResult, evidence: Evidence) -> Signal:
-        kind: Kind = "drift" if key == "drift" else "quality"
-        life = self.lifecycle(key)
-        position = max(evidence.position, 0)  # a time window may close before the batch's first
-        return Signal(
-            position=position,
-            status="firing" if status == "firing" else "resolved",
-            kind=kind,
-            check=None if kind == "drift" else key,
-            detector=result.name,
-            statistic="rate" if kind == "quality" and key != "constant" else result.name,
-            value=result.value,
-            threshold=result.threshold,
-            severity=life.severity,
-            observed_at=evidence.observed_at,
-            started_at=life.started_at,
-            window=evidence.window,
-            reference=self.reference_summary,
-            current=evidence.current,
-            series_events=self._batch_start + position + 1,
-            detections=life.detections,
-            headline=evidence.headline,
-        )
-
     def drift_statistics(self) -> dict[str, TestResult]:
         """Current statistics by name with their thresholds (read by the metrics exporter)."""
         return {r.name: r for r in self.last_window}
 
-    def judge(
-        self, verdict: WindowVerdict, observed_at: float, evidence: Callable[[], Evidence]
-    ) -> list[Signal]:
-        """Apply a closed window's verdict to the lifecycles; return the status changes.
+    def _warm_counts(self, used: int, missing: np.ndarray, errors: np.ndarray) -> None:
+        """Count the warm-up's events: the first ``used`` of the batch."""
+        self._warm_events += used
+        self._warm_errors += int(errors[:used].sum())
+        self._warm_missing += int((missing[:used] & ~errors[:used]).sum())
 
-        ``evidence`` builds the alert's window and summaries; it is only called for a signal.
-        """
-        self.last_window = verdict.drift + [result for result, _ in verdict.quality]
-        if verdict.drift:
-            strongest = max(verdict.drift, key=lambda r: r.value / r.threshold)
-            self.history.append((observed_at, strongest))
-        signals: list[Signal] = []
-        fired = [r for r in verdict.drift if r.fired]
-        drift = self.lifecycle("drift")
-        if fired:
-            if drift.detect(observed_at, self.severity(verdict.shift)):
-                signals.append(self.signal("drift", "firing", fired[0], evidence()))
-        elif (
-            verdict.drift
-            and drift.firing
-            and drift.window_checked(verdict.drift_clean(), self.config.resolve_windows)
-        ):
-            signals.append(self.signal("drift", "resolved", verdict.drift[0], evidence()))
-        for result, clean in verdict.quality:
-            life = self.lifecycle(result.name)
-            status = ""
-            if result.fired:
-                severity: Severity = "critical" if result.name in _CRITICAL_CHECKS else "warning"
-                status = "firing" if life.detect(observed_at, severity) else ""
-            elif life.firing and life.window_checked(clean(), self.config.resolve_windows):
-                status = "resolved"
-            if status:
-                base = evidence()
-                quality = Evidence(
-                    base.position,
-                    base.observed_at,
-                    base.window,
-                    base.current,
-                    quality_headline(result),
-                )
-                signals.append(self.signal(result.name, status, result, quality))
-        return signals
+    def current(self, record: SignalRecord) -> Summary:
+        """What the signal's values looked like (numeric moments or category shares)."""
+        raise NotImplementedError
+
+    def drift_headline(self, record: SignalRecord, current: Summary) -> str:
+        raise NotImplementedError
+
+    def signal_of(self, record: SignalRecord, offset: int, statistic: str | None = None) -> Signal:
+        """A core's status change as a Signal; ``offset`` places its batch in this update's."""
+        result = TestResult(record.detector, record.value, record.threshold)
+        current = self.current(record)
+        if record.key == "drift":
+            headline = self.drift_headline(record, current)
+            statistic = statistic or record.detector
+        else:
+            headline = quality_headline(result)
+            statistic = "rate" if record.key != "constant" else "constant"
+        position = max(offset + record.position, 0)  # a time window may close before the batch
+        return Signal(
+            position=position,
+            status="firing" if record.firing else "resolved",
+            kind="drift" if record.key == "drift" else "quality",
+            check=None if record.key == "drift" else record.key,
+            detector=record.detector,
+            statistic=statistic,
+            value=record.value,
+            threshold=record.threshold,
+            severity=record.severity,  # type: ignore[arg-type]
+            observed_at=record.observed_at,
+            started_at=record.started_at,
+            window=window_of(record.count, record.first, record.last),
+            reference=self.reference_summary,
+            current=current,
+            series_events=self._batch_start + position + 1,
+            detections=record.detections,
+            headline=headline,
+        )

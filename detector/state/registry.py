@@ -12,11 +12,10 @@ Objects rebuilt from the config and the baseline (``SeriesContext``, the configs
 
 from __future__ import annotations
 
+from detector._native import CategoricalCore, NumericCore
 from detector.alerts import Lifecycle
 from detector.chunks import PerformanceChunk, Predictions, StreamChunk
 from detector.detectors.adwin import Adwin
-from detector.detectors.distribution import TestResult
-from detector.detectors.page_hinkley import PageHinkley
 from detector.labels.decode import LabelBatch
 from detector.labels.join import JoinStats, JoinStore
 from detector.labels.metrics import MetricAccumulator
@@ -26,28 +25,22 @@ from detector.labels.series import Columns, PerformanceSeries
 from detector.reference import CategoricalReference, NumericReference
 from detector.segments import SegmentRouter
 from detector.series.categorical import CategoricalSeries
-from detector.series.numeric import NumericSeries, _Window
-from detector.sketches import CategoryCounts, Histogram, Moments, NumericSketch, QuantileSketch
+from detector.series.numeric import NumericSeries
 from detector.stream_checks import SchemaCheck, SilenceCheck, StreamUnit, VolumeCheck
 from detector.windows import WindowClock
 
 PERSISTED: tuple[type, ...] = (
     # data series and what they hold
     NumericSeries,
-    _Window,
+    NumericCore,  # to_state / from_state: the Rust core's windows, detectors and lifecycles
     CategoricalSeries,
-    WindowClock,
-    Lifecycle,
-    TestResult,
-    Adwin,  # to_state / from_state: the histogram of our native core
-    PageHinkley,  # to_state / from_state: the sums of our native core
+    CategoricalCore,  # to_state / from_state, likewise
     NumericReference,  # learned in warm-up; a baseline's is shared instead
     CategoricalReference,
-    Moments,
-    Histogram,
-    QuantileSketch,
-    CategoryCounts,
-    NumericSketch,
+    # performance series (labels) and their detectors
+    WindowClock,
+    Lifecycle,
+    Adwin,  # to_state / from_state: the histogram of our native core
     # engine-level checks and routing
     SegmentRouter,
     VolumeCheck,

@@ -13,7 +13,7 @@
 
 const ROW_SLOTS: usize = 8; // max_buckets + 1 must fit (max_buckets is river's 5)
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct Row {
     len: usize,
     totals: [f64; ROW_SLOTS],
@@ -22,11 +22,7 @@ struct Row {
 
 impl Row {
     fn new() -> Self {
-        Row {
-            len: 0,
-            totals: [0.0; ROW_SLOTS],
-            variances: [0.0; ROW_SLOTS],
-        }
+        Row { len: 0, totals: [0.0; ROW_SLOTS], variances: [0.0; ROW_SLOTS] }
     }
 
     fn push(&mut self, total: f64, variance: f64) {
@@ -44,7 +40,7 @@ impl Row {
 }
 
 /// river's ADWIN: `update` returns whether the value completed a detection.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Adwin {
     pub delta: f64,
     pub clock: u32,
@@ -110,12 +106,8 @@ impl Adwin {
         while self.rows[i].len == self.max_buckets + 1 {
             let size = (1u64 << i) as f64;
             let row = &self.rows[i];
-            let (t0, t1, v0, v1) = (
-                row.totals[0],
-                row.totals[1],
-                row.variances[0],
-                row.variances[1],
-            );
+            let (t0, t1, v0, v1) =
+                (row.totals[0], row.totals[1], row.variances[0], row.variances[1]);
             let (mean0, mean1) = (t0 / size, t1 / size);
             let merged_variance = v0 + v1 + size * 0.5 * (mean0 - mean1) * (mean0 - mean1);
             if i + 1 == self.rows.len() {

@@ -6,12 +6,42 @@
 use pyo3::prelude::*;
 
 mod adwin;
+mod categorical;
+mod judge;
+mod numeric;
 mod page_hinkley;
+mod py_categorical;
 mod py_detectors;
+mod py_numeric;
+mod py_series;
+mod reference;
+mod sketch;
+mod state;
+mod stats;
+mod tests;
+mod window;
+
+/// Where beta-binomial critical counts come from: `detector.quality.critical_count`.
+#[pyfunction]
+fn set_critical_count(function: Py<PyAny>) {
+    tests::CriticalCounts::set_provider(function);
+}
+
+/// numpy's pairwise sum of a float64 array (exposed for the tests that pin it to numpy).
+#[pyfunction]
+fn pairwise_sum(values: numpy::PyReadonlyArray1<'_, f64>) -> PyResult<f64> {
+    Ok(stats::pairwise_sum(values.as_slice()?))
+}
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    stats::load_ndtri(m.py())?;
     m.add_class::<py_detectors::AdwinCore>()?;
     m.add_class::<py_detectors::PageHinkleyCore>()?;
+    m.add_class::<py_numeric::NumericCore>()?;
+    m.add_class::<py_categorical::CategoricalCore>()?;
+    m.add_class::<py_series::SignalRecord>()?;
+    m.add_function(wrap_pyfunction!(set_critical_count, m)?)?;
+    m.add_function(wrap_pyfunction!(pairwise_sum, m)?)?;
     Ok(())
 }

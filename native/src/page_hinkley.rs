@@ -128,7 +128,22 @@ impl PageHinkley {
         ]
     }
 
-    pub fn set_state(&mut self, seen: i64, s: [f64; 8]) {
+    /// Restore what [`PageHinkley::state`] saved; false (and unchanged) if it is inconsistent.
+    #[must_use]
+    pub fn set_state(&mut self, seen: i64, s: [f64; 8]) -> bool {
+        let whole = |v: f64| v.is_finite() && v.fract() == 0.0;
+        let index = |v: f64| whole(v) && v >= -1.0 && v < seen as f64;
+        let valid = seen >= 0
+            && whole(s[0])
+            && s[0] >= 0.0
+            && s[1..4].iter().all(|v| v.is_finite())
+            && !s[4].is_nan()
+            && s[5].is_finite()
+            && index(s[6])
+            && index(s[7]);
+        if !valid {
+            return false;
+        }
         self.seen = seen;
         self.n = s[0] as u64;
         self.sum = s[1];
@@ -138,5 +153,6 @@ impl PageHinkley {
         self.max_dec = s[5];
         self.min_at = s[6] as i64;
         self.max_at = s[7] as i64;
+        true
     }
 }

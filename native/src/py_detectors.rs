@@ -8,7 +8,7 @@ use crate::adwin::{Adwin, AdwinState};
 use crate::page_hinkley::PageHinkley;
 
 /// river's ADWIN over whole arrays; after a detection the next value starts a fresh window.
-#[pyclass(module = "detector._native", unsendable)]
+#[pyclass(module = "detector._native")]
 pub struct AdwinCore {
     core: Adwin,
 }
@@ -17,9 +17,7 @@ pub struct AdwinCore {
 impl AdwinCore {
     #[new]
     fn new(delta: f64, clock: u32, min_window_length: u32) -> Self {
-        AdwinCore {
-            core: Adwin::new(delta, clock, min_window_length),
-        }
+        AdwinCore { core: Adwin::new(delta, clock, min_window_length) }
     }
 
     /// (batch index, window width with the deciding value) of every detection, in order.
@@ -91,13 +89,7 @@ impl AdwinCore {
         if at != totals.len() {
             return Err(invalid());
         }
-        let state = AdwinState {
-            width,
-            total,
-            variance,
-            tick,
-            rows,
-        };
+        let state = AdwinState { width, total, variance, tick, rows };
         Adwin::from_state(delta, clock, min_window_length, &state)
             .map(|core| AdwinCore { core })
             .ok_or_else(invalid)
@@ -115,7 +107,7 @@ type AdwinTuple<'py> = (
 );
 
 /// Page-Hinkley over whole arrays.
-#[pyclass(module = "detector._native", unsendable)]
+#[pyclass(module = "detector._native")]
 pub struct PageHinkleyCore {
     inner: PageHinkley,
 }
@@ -124,9 +116,7 @@ pub struct PageHinkleyCore {
 impl PageHinkleyCore {
     #[new]
     fn new(min_instances: u64, delta: f64, threshold: f64, alpha: f64) -> Self {
-        PageHinkleyCore {
-            inner: PageHinkley::new(min_instances, delta, threshold, alpha),
-        }
+        PageHinkleyCore { inner: PageHinkley::new(min_instances, delta, threshold, alpha) }
     }
 
     /// (batch index, up, statistic, onset relative to the batch) of every detection.
@@ -147,30 +137,6 @@ impl PageHinkleyCore {
     #[getter]
     fn statistic(&self) -> Option<f64> {
         self.inner.statistic()
-    }
-
-    /// (values seen, [n, sum, sum_inc, sum_dec, min_inc, max_dec, min_at, max_at]).
-    fn state(&self) -> (i64, [f64; 8]) {
-        (self.inner.seen, self.inner.state())
-    }
-
-    fn set_state(&mut self, seen: i64, state: [f64; 8]) -> PyResult<()> {
-        let whole = |v: f64| v.is_finite() && v.fract() == 0.0;
-        let valid = seen >= 0
-            && whole(state[0])
-            && state[0] >= 0.0
-            && state[1..4].iter().all(|v| v.is_finite())
-            && !state[4].is_nan()
-            && state[5].is_finite()
-            && whole(state[6])
-            && whole(state[7]);
-        if !valid {
-            return Err(PyValueError::new_err(
-                "saved Page-Hinkley state is not consistent",
-            ));
-        }
-        self.inner.set_state(seen, state);
-        Ok(())
     }
 
     #[getter]

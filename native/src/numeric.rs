@@ -1,0 +1,331 @@
+//! A numeric series once it has its reference: every value's normal score, ADWIN and
+//! Page-Hinkley on the scores, tumbling windows with their tests and checks, and the lifecycles.
+//!
+//! This is `detector.series.numeric.NumericSeries` minus its warm-up and alert formatting,
+//! value by value: only status changes (firing, resolved) go back to Python. Everything depends
+//! on the order of the series' events alone, never on how they were cut into batches.
+
+use std::collections::VecDeque;
+
+use pyo3::prelude::*;
+
+use crate::adwin::Adwin;
+use crate::judge::{Alerts, Clean, Signal, Verdict};
+use crate::page_hinkley::PageHinkley;
+use crate::reference::Reference;
+use crate::sketch::Totals;
+use crate::stats::{lag1_autocorrelation, mean, values_since_change};
+use crate::tests::{constant_check, Bins, Outcome, Severity, Test};
+use crate::window::{Clock, Counts, Windows};
+
+const ADWIN_CLOCK: u32 = 32;
+const ADWIN_MIN_WINDOW: u32 = 5;
+const PH_MIN_INSTANCES: u64 = 30;
+const CHANGE_LEAST: usize = 10; // values_since_change's floor
+
+/// The lifecycles of a numeric series: drift (filed under its first test), then the checks.
+pub const KEYS: [Test; 5] =
+    [Test::Psi, Test::MissingRate, Test::TypeErrors, Test::OutOfRange, Test::Constant];
+
+/// Values beyond the range: against configured bounds (a rate check of values outside, the
+/// reference taken as all inside), or against the extremes of a large reference (each side).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RangeCheck {
+    Off,
+    Bounds { a: f64, b: f64 },
+    Beyond { reference: f64 },
+}
+
+/// Settings of one numeric series, fixed at its start (config, test level, reference priors).
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    pub windows: Windows,
+    pub warmup: usize, // live scores the dependence is learnt from (baseline references)
+    pub adwin_delta: f64,
+    pub ph_delta: f64,
+    pub ph_threshold: f64,
+    pub range: RangeCheck,
+}
+
+/// The open tumbling window.
+#[derive(Clone, Debug, Default)]
+pub struct OpenWindow {
+    pub seen: Counts,
+    pub above: u64,
+    pub below: u64,
+    pub counts: Vec<i64>,
+    pub values: Vec<f64>,
+    pub scores: Vec<f64>,
+    pub first: f64,
+    pub last: f64,
+}
+
+impl OpenWindow {
+    fn new(bins: usize) -> Self {
+        OpenWindow { counts: vec![0; bins], first: f64::NAN, last: f64::NAN, ..Default::default() }
+    }
+}
+
+/// The newest `capacity` values with their scores and times, oldest first.
+#[derive(Clone, Debug, Default)]
+pub struct Recent {
+    pub capacity: usize,
+    pub raw: VecDeque<f64>,
+    pub scores: VecDeque<f64>,
+    pub times: VecDeque<f64>,
+}
+
+impl Recent {
+    fn push(&mut self, x: f64, z: f64, t: f64) {
+        if self.raw.len() == self.capacity {
+            self.raw.pop_front();
+            self.scores.pop_front();
+            self.times.pop_front();
+        }
+        self.raw.push_back(x);
+        self.scores.push_back(z);
+        self.times.push_back(t);
+    }
+
+    fn newest<'a>(column: &'a VecDeque<f64>, count: usize) -> impl Iterator<Item = f64> + 'a {
+        column.iter().skip(column.len() - count).copied()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NumericCore {
+    pub settings: Settings,
+    pub reference: Reference,
+    pub bins: Bins,
+    pub adwin: Adwin,
+    pub ph: PageHinkley,
+    pub dependence: f64,
+    pub inflation: f64,
+    pub live: Option<Vec<f64>>, // first live scores, while their dependence is being learned
+    pub clock: Clock,
+    pub open: OpenWindow,
+    pub recent: Recent,
+    pub alerts: Alerts,
+    pub last_counts: Option<Vec<i64>>,
+    pub totals: Totals,
+    pub seen: Counts, // every event since the reference
+}
+
+impl NumericCore {
+    pub fn new(settings: Settings, reference: Reference, dependence: f64, learn: bool) -> Self {
+        let bins = Bins::new(&reference.probs, &reference.edges);
+        let k = reference.probs.len();
+        let mut core = NumericCore {
+            adwin: Adwin::new(settings.adwin_delta, ADWIN_CLOCK, ADWIN_MIN_WINDOW),
+            ph: PageHinkley::new(PH_MIN_INSTANCES, settings.ph_delta, settings.ph_threshold, 1.0),
+            dependence: 0.0,
+            inflation: 1.0,
+            live: if learn { Some(Vec::new()) } else { None },
+            clock: Clock::default(),
+            open: OpenWindow::new(k),
+            recent: Recent { capacity: settings.windows.window, ..Default::default() },
+            alerts: Alerts::new(&KEYS),
+            last_counts: None,
+            totals: Totals::new(k),
+            seen: Counts::default(),
+            settings,
+            reference,
+            bins,
+        };
+        core.set_dependence(dependence);
+        core
+    }
+
+    /// Calibrate for AR(1)-like dependence: sums vary `(1 + phi) / (1 - phi)` times more, so
+    /// window-test thresholds and Page-Hinkley's level scale by that, and ADWIN's delta becomes
+    /// `delta ** factor` (its bound grows with `sqrt(ln(1 / delta))`). ADWIN starts afresh.
+    pub fn set_dependence(&mut self, phi: f64) {
+        self.dependence = phi;
+        self.inflation = (1.0 + phi) / (1.0 - phi);
+        self.ph.threshold = self.settings.ph_threshold * self.inflation;
+        let delta = self.settings.adwin_delta.powf(self.inflation);
+        self.adwin = Adwin::new(delta, ADWIN_CLOCK, ADWIN_MIN_WINDOW);
+    }
+
+    fn severity(&self, shift: f64) -> Severity {
+        if shift.abs() >= self.settings.windows.critical_shift {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        }
+    }
+
+    fn shift_of(&self, values: &[f64]) -> f64 {
+        let scale = if self.reference.std > 0.0 { self.reference.std } else { 1.0 };
+        (mean(values) - self.reference.mean) / scale
+    }
+
+    /// Feed one batch (NaN = missing); the alerts' status changes, in stream order.
+    pub fn update(
+        &mut self,
+        py: Python<'_>,
+        values: &[f64],
+        errors: &[bool],
+        times: &[f64],
+    ) -> PyResult<Vec<Signal>> {
+        let mut out = Vec::new();
+        let windows = self.settings.windows;
+        for (p, ((&x, &error), &t)) in values.iter().zip(errors).zip(times).enumerate() {
+            let p = p as i64;
+            if self.clock.ends_before(&windows, t) {
+                self.close(py, p - 1, &mut out)?;
+            }
+            self.seen.add(error, x.is_nan());
+            let w = &mut self.open;
+            w.seen.add(error, x.is_nan());
+            if w.first.is_nan() {
+                w.first = t;
+            }
+            w.last = t;
+            if !x.is_nan() {
+                self.value(x, t, p, &mut out);
+            }
+            if self.clock.ends_with(&windows) {
+                self.close(py, p, &mut out)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// One present value: score, window, recent values, dependence, change-point detectors.
+    #[inline]
+    fn value(&mut self, x: f64, t: f64, p: i64, out: &mut Vec<Signal>) {
+        let reference = &self.reference;
+        let z = reference.normal_score(x);
+        let w = &mut self.open;
+        w.counts[reference.bin(x)] += 1;
+        if x > reference.high {
+            w.above += 1;
+        }
+        if x < reference.low {
+            w.below += 1;
+        }
+        w.values.push(x);
+        w.scores.push(z);
+        self.recent.push(x, z, t);
+        if let Some(live) = &mut self.live {
+            live.push(z);
+            if live.len() == self.settings.warmup {
+                let phi = lag1_autocorrelation(live);
+                self.live = None;
+                if phi > self.dependence {
+                    self.set_dependence(phi);
+                }
+            }
+        }
+        if self.adwin.update(z) {
+            let delta = self.adwin.delta;
+            self.adwin.reset();
+            self.change_point(Test::Adwin, f64::NAN, delta, None, t, p, out);
+        }
+        if let Some(d) = self.ph.update(z) {
+            let since = (self.ph.seen - 1 - d.onset) as usize;
+            let threshold = self.ph.threshold;
+            self.change_point(Test::PageHinkley, d.statistic, threshold, Some(since), t, p, out);
+        }
+    }
+
+    /// ADWIN or Page-Hinkley detected at this value: describe the change from the values
+    /// since its estimated start (at most one window), fold it into the drift alert.
+    #[allow(clippy::too_many_arguments)]
+    fn change_point(
+        &mut self,
+        test: Test,
+        statistic: f64,
+        threshold: f64,
+        since: Option<usize>,
+        t: f64,
+        p: i64,
+        out: &mut Vec<Signal>,
+    ) {
+        let available = self.recent.raw.len();
+        let since = since.unwrap_or_else(|| {
+            let scores: Vec<f64> = self.recent.scores.iter().copied().collect();
+            values_since_change(&scores, CHANGE_LEAST)
+        });
+        let count = since.min(self.settings.windows.window).min(available).max(1);
+        let values: Vec<f64> = Recent::newest(&self.recent.raw, count).collect();
+        let first = Recent::newest(&self.recent.times, count).next().unwrap_or(t);
+        let shift = self.shift_of(&values);
+        let severity = self.severity(shift);
+        if !self.alerts.detect(t, severity) {
+            return;
+        }
+        let life = &self.alerts.lifecycles[0];
+        let value = if statistic.is_nan() { shift.abs() } else { statistic };
+        out.push(Signal {
+            position: p,
+            firing: true,
+            key: 0,
+            outcome: Outcome { test, value, threshold },
+            severity: life.severity,
+            observed_at: t,
+            started_at: life.started_at,
+            detections: life.detections,
+            count: count as u64,
+            first,
+            last: t,
+            values,
+            shift,
+        });
+    }
+
+    /// Close the open window at batch position `position`: tests, checks, lifecycles.
+    fn close(&mut self, py: Python<'_>, position: i64, out: &mut Vec<Signal>) -> PyResult<()> {
+        if self.open.seen.events == 0 {
+            return Ok(());
+        }
+        let w = std::mem::replace(&mut self.open, OpenWindow::new(self.bins.probs.len()));
+        let (s, reference) = (self.settings.windows, &self.reference);
+        let n = w.values.len() as u64;
+        self.totals.add_window(&w.values, &w.counts);
+        let shift = if n > 0 { self.shift_of(&w.values) } else { 0.0 };
+        let mut verdict =
+            Verdict { drift: Vec::new(), quality: Vec::new(), severity: self.severity(shift) };
+        let tests = |chi2: f64, alpha: f64| {
+            let (std, count) = (reference.std, reference.count);
+            self.bins.tests(&w.counts, std, chi2, alpha, count, self.inflation)
+        };
+        if n >= s.min_window_values as u64 {
+            self.last_counts = Some(w.counts.clone());
+            verdict.drift = tests(s.chi2_level, s.alpha);
+            let low = w.values.iter().copied().fold(f64::INFINITY, f64::min);
+            let high = w.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let check = constant_check(n, high - low, reference.mode_share, s.alpha);
+            verdict.quality.push((check, Clean::Known(high - low > 0.0)));
+        }
+        let events = w.seen.events;
+        let rates = [
+            (Test::MissingRate, w.seen.missing, events, s.missing, false),
+            (Test::TypeErrors, w.seen.errors, events, s.type_errors, false),
+        ];
+        let range = match self.settings.range {
+            _ if n == 0 => None,
+            RangeCheck::Off => None,
+            RangeCheck::Bounds { a, b } => {
+                Some((Test::OutOfRange, w.above + w.below, n, (a, b), false))
+            }
+            // Each side against the reference's extremes at half the level.
+            RangeCheck::Beyond { reference } => {
+                Some((Test::OutOfRange, w.above.max(w.below), n, (1.0, reference), true))
+            }
+        };
+        for (test, count, events, prior, halved) in rates.into_iter().chain(range) {
+            verdict.rate(py, test, count, events, prior, s.alpha, halved)?;
+        }
+        let noise = 3.0 * ((1.0 / n as f64 + 1.0 / reference.count) * self.inflation).sqrt();
+        let drift_clean = || {
+            let loose = tests(s.chi2_resolve_level, s.resolve_alpha);
+            !loose.iter().any(Outcome::fired) && mean(&w.scores).abs() < noise
+        };
+        let statuses = self.alerts.judge(py, &verdict, w.last, &s, drift_clean)?;
+        let window = (events, w.first, w.last);
+        out.extend(self.alerts.signals(statuses, position, window, &w.values, shift));
+        Ok(())
+    }
+}

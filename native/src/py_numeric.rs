@@ -1,0 +1,325 @@
+//! `NumericCore`, the Python class over [`crate::numeric::NumericCore`]: construction from the
+//! settings and reference Python computes, batch updates, read-only views for metrics and the
+//! report, and `to_state` / `from_state` for snapshots.
+
+use std::collections::VecDeque;
+
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::adwin::{Adwin, AdwinState};
+use crate::numeric::{self, RangeCheck, Settings, KEYS};
+use crate::page_hinkley::PageHinkley;
+use crate::py_series::{
+    alerts_from, alerts_to, counts_from, counts_to, history_rows, lifecycle_rows, records,
+    window_rows, windows_from, windows_to, LifecycleRow, SignalRecord,
+};
+use crate::reference::Reference;
+use crate::sketch::{Moments, QuantileSketch, Totals};
+use crate::state::{check, invalid, Fields, Writer};
+use crate::window::Counts;
+
+/// One numeric series after its warm-up (see `detector.series.numeric`).
+#[pyclass(module = "detector._native")]
+pub struct NumericCore {
+    core: numeric::NumericCore,
+}
+
+fn settings_from(f: &Fields<'_>) -> PyResult<Settings> {
+    let (kind, a, b): (String, f64, f64) = f.get("range")?;
+    let range = match kind.as_str() {
+        "off" => RangeCheck::Off,
+        "bounds" if a > 0.0 && b > 0.0 => RangeCheck::Bounds { a, b },
+        "beyond" if b >= 1.0 => RangeCheck::Beyond { reference: b },
+        _ => return Err(invalid("range")),
+    };
+    let s = Settings {
+        windows: windows_from(f)?,
+        warmup: f.get::<usize>("warmup")?,
+        adwin_delta: f.finite("adwin_delta")?,
+        ph_delta: f.finite("ph_delta")?,
+        ph_threshold: f.finite("ph_threshold")?,
+        range,
+    };
+    check(s.warmup >= 1, "warmup")?;
+    check((0.0..1.0).contains(&s.adwin_delta), "adwin_delta")?;
+    Ok(s)
+}
+
+fn settings_to<'py>(py: Python<'py>, s: &Settings) -> PyResult<Bound<'py, PyDict>> {
+    let w = Writer::new(py);
+    windows_to(&w, &s.windows)?;
+    w.set("warmup", s.warmup)?;
+    w.set("adwin_delta", s.adwin_delta)?;
+    w.set("ph_delta", s.ph_delta)?;
+    w.set("ph_threshold", s.ph_threshold)?;
+    match s.range {
+        RangeCheck::Off => w.set("range", ("off", 0.0, 0.0))?,
+        RangeCheck::Bounds { a, b } => w.set("range", ("bounds", a, b))?,
+        RangeCheck::Beyond { reference } => w.set("range", ("beyond", 1.0, reference))?,
+    }
+    Ok(w.finish())
+}
+
+fn reference_from(f: &Fields<'_>) -> PyResult<Reference> {
+    Reference::new(
+        f.array::<f64>("quantiles")?, // overflowing data can give infinite quantiles and moments
+        f.finite("count")?,
+        f.f64("mean")?,
+        f.f64("std")?,
+        f.array::<f64>("edges")?,
+        f.finite_array("probs")?,
+        f.finite("mode_share")?,
+        f.f64("low")?,
+        f.f64("high")?,
+    )
+    .map_err(|e| invalid(&e))
+}
+
+fn reference_to<'py>(py: Python<'py>, r: &Reference) -> PyResult<Bound<'py, PyDict>> {
+    let w = Writer::new(py);
+    w.array("quantiles", r.quantiles.clone())?;
+    w.set("count", r.count)?;
+    w.set("mean", r.mean)?;
+    w.set("std", r.std)?;
+    w.array("edges", r.edges.clone())?;
+    w.array("probs", r.probs.clone())?;
+    w.set("mode_share", r.mode_share)?;
+    w.set("low", r.low)?;
+    w.set("high", r.high)?;
+    Ok(w.finish())
+}
+
+fn totals_to<'py>(py: Python<'py>, t: &Totals) -> PyResult<Bound<'py, PyDict>> {
+    let w = Writer::new(py);
+    let m = &t.moments;
+    w.set("moments", (m.count, m.mean, m.m2, m.min, m.max))?;
+    w.array("histogram", t.histogram.clone())?;
+    let q = &t.quantiles;
+    w.array("positive_keys", q.positive.keys().copied().collect())?;
+    w.array("positive_counts", q.positive.values().copied().collect())?;
+    w.array("negative_keys", q.negative.keys().copied().collect())?;
+    w.array("negative_counts", q.negative.values().copied().collect())?;
+    w.set("zeros", q.zeros)?;
+    Ok(w.finish())
+}
+
+fn totals_from(f: &Fields<'_>, bins: usize) -> PyResult<Totals> {
+    let (count, mean, m2, min, max): (u64, f64, f64, f64, f64) = f.get("moments")?;
+    let histogram = f.array::<i64>("histogram")?;
+    check(histogram.len() == bins && histogram.iter().all(|&c| c >= 0), "totals histogram")?;
+    let store = |keys: &str, counts: &str| -> PyResult<std::collections::BTreeMap<i64, u64>> {
+        let (k, c) = (f.array::<i64>(keys)?, f.array::<u64>(counts)?);
+        check(k.len() == c.len() && k.len() <= crate::sketch::MAX_BUCKETS, keys)?;
+        Ok(k.into_iter().zip(c).collect())
+    };
+    Ok(Totals {
+        moments: Moments { count, mean, m2, min, max },
+        histogram,
+        quantiles: QuantileSketch {
+            positive: store("positive_keys", "positive_counts")?,
+            negative: store("negative_keys", "negative_counts")?,
+            zeros: f.u64("zeros")?,
+        },
+    })
+}
+
+fn adwin_to<'py>(py: Python<'py>, a: &Adwin) -> PyResult<Bound<'py, PyDict>> {
+    let s = a.state();
+    let w = Writer::new(py);
+    w.set("delta", a.delta)?;
+    w.set("width", s.width)?;
+    w.set("total", s.total)?;
+    w.set("variance", s.variance)?;
+    w.set("tick", s.tick)?;
+    w.array("rows", s.rows.iter().map(|(t, _)| t.len() as u8).collect())?;
+    w.array("totals", s.rows.iter().flat_map(|(t, _)| t.clone()).collect())?;
+    w.array("variances", s.rows.iter().flat_map(|(_, v)| v.clone()).collect())?;
+    Ok(w.finish())
+}
+
+fn adwin_from(f: &Fields<'_>, clock: u32, min_window: u32) -> PyResult<Adwin> {
+    let lengths = f.array::<u8>("rows")?;
+    let totals = f.array::<f64>("totals")?;
+    let variances = f.array::<f64>("variances")?;
+    check(totals.len() == variances.len(), "adwin buckets")?;
+    let mut rows = Vec::new();
+    let mut at = 0usize;
+    for n in lengths {
+        let end = at + n as usize;
+        check(end <= totals.len(), "adwin rows")?;
+        rows.push((totals[at..end].to_vec(), variances[at..end].to_vec()));
+        at = end;
+    }
+    check(at == totals.len(), "adwin rows")?;
+    let delta = f.finite("delta")?;
+    check((0.0..1.0).contains(&delta), "adwin delta")?;
+    let state = AdwinState {
+        width: f.finite("width")?,
+        total: f.finite("total")?,
+        variance: f.finite("variance")?,
+        tick: f.get::<u32>("tick")?,
+        rows,
+    };
+    Adwin::from_state(delta, clock, min_window, &state).ok_or_else(|| invalid("adwin histogram"))
+}
+
+#[pymethods]
+impl NumericCore {
+    /// `settings` and `reference` are dicts with the keys `to_state` writes under those names.
+    #[new]
+    fn new(
+        settings: &Bound<'_, PyAny>,
+        reference: &Bound<'_, PyAny>,
+        dependence: f64,
+        learn_dependence: bool,
+    ) -> PyResult<Self> {
+        let settings = settings_from(&Fields::new(settings)?)?;
+        let reference = reference_from(&Fields::new(reference)?)?;
+        check((0.0..1.0).contains(&dependence), "dependence")?;
+        Ok(NumericCore {
+            core: numeric::NumericCore::new(settings, reference, dependence, learn_dependence),
+        })
+    }
+
+    /// Feed a batch (NaN = missing); the alerts' status changes, in stream order.
+    fn update<'py>(
+        &mut self,
+        py: Python<'py>,
+        values: PyReadonlyArray1<'py, f64>,
+        errors: PyReadonlyArray1<'py, bool>,
+        times: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Vec<SignalRecord>> {
+        let (values, errors, times) = (values.as_slice()?, errors.as_slice()?, times.as_slice()?);
+        check(values.len() == errors.len() && values.len() == times.len(), "batch lengths")?;
+        let signals = self.core.update(py, values, errors, times)?;
+        Ok(records(py, signals, &KEYS))
+    }
+
+    /// (events, missing, type errors) fed so far.
+    fn counters(&self) -> (u64, u64, u64) {
+        (self.core.seen.events, self.core.seen.missing, self.core.seen.errors)
+    }
+
+    /// (key, firing, started_at, severity, detections, clean_windows) per alert key.
+    fn lifecycles(&self) -> Vec<LifecycleRow> {
+        lifecycle_rows(&self.core.alerts)
+    }
+
+    /// The latest closed window's tests and checks: (name, value, threshold).
+    fn last_window(&self) -> Vec<(&'static str, f64, f64)> {
+        window_rows(&self.core.alerts)
+    }
+
+    /// (event time, name, value, threshold) of the strongest test of each recent window.
+    fn history(&self) -> Vec<(f64, &'static str, f64, f64)> {
+        history_rows(&self.core.alerts)
+    }
+
+    /// The latest tested window's bin counts.
+    fn last_counts<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray1<i64>>> {
+        self.core.last_counts.clone().map(|c| c.into_pyarray(py))
+    }
+
+    /// Page-Hinkley's running value and threshold (None right after a reset).
+    fn cusum(&self) -> Option<(f64, f64)> {
+        self.core.ph.statistic().map(|s| (s, self.core.ph.threshold))
+    }
+
+    /// The newest scores (at most one window), oldest first.
+    fn recent_scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.core.recent.scores.iter().copied().collect::<Vec<f64>>().into_pyarray(py)
+    }
+
+    /// All values since the reference: (count, mean, std, min, max, values at `quantiles`).
+    fn totals(&self, quantiles: Vec<f64>) -> (u64, f64, f64, f64, f64, Vec<f64>) {
+        let (m, sketch) = (&self.core.totals.moments, &self.core.totals.quantiles);
+        let std = if m.count > 1 { (m.m2 / (m.count - 1) as f64).sqrt() } else { 0.0 };
+        let at = quantiles.iter().map(|&q| sketch.quantile(q)).collect();
+        (m.count, m.mean, std, m.min, m.max, at)
+    }
+
+    #[getter]
+    fn dependence(&self) -> f64 {
+        self.core.dependence
+    }
+
+    fn to_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = &self.core;
+        let w = Writer::new(py);
+        w.set("settings", settings_to(py, &c.settings)?)?;
+        w.set("reference", reference_to(py, &c.reference)?)?;
+        w.set("adwin", adwin_to(py, &c.adwin)?)?;
+        w.set("page_hinkley", (c.ph.seen, c.ph.state().to_vec(), c.ph.threshold))?;
+        w.set("dependence", c.dependence)?;
+        w.set("live", c.live.clone().map(|l| l.into_pyarray(py)))?;
+        let o = &c.open;
+        let seen = o.seen;
+        w.set("open", (seen.events, seen.missing, seen.errors, o.above, o.below, o.first, o.last))?;
+        w.array("open_counts", o.counts.clone())?;
+        w.array("open_values", o.values.clone())?;
+        w.array("open_scores", o.scores.clone())?;
+        let r = &c.recent;
+        w.array("recent_raw", r.raw.iter().copied().collect())?;
+        w.array("recent_scores", r.scores.iter().copied().collect())?;
+        w.array("recent_times", r.times.iter().copied().collect())?;
+        alerts_to(&w, &c.clock, &c.alerts)?;
+        counts_to(&w, "last_counts", &c.last_counts)?;
+        w.set("totals", totals_to(py, &c.totals)?)?;
+        w.set("counters", (c.seen.events, c.seen.missing, c.seen.errors))?;
+        Ok(w.finish())
+    }
+
+    #[staticmethod]
+    fn from_state(state: &Bound<'_, PyAny>) -> PyResult<NumericCore> {
+        let f = Fields::new(state)?;
+        let settings = settings_from(&f.dict("settings")?)?;
+        let reference = reference_from(&f.dict("reference")?)?;
+        let k = reference.probs.len();
+        let dependence = f.finite("dependence")?;
+        check((0.0..1.0).contains(&dependence), "dependence")?;
+        let mut c = numeric::NumericCore::new(settings, reference, dependence, false);
+        c.adwin = adwin_from(&f.dict("adwin")?, 32, 5)?;
+        let (seen, sums, threshold): (i64, Vec<f64>, f64) = f.get("page_hinkley")?;
+        let sums: [f64; 8] = sums.try_into().map_err(|_| invalid("page_hinkley"))?;
+        c.ph = PageHinkley::new(30, settings.ph_delta, threshold, 1.0);
+        check(threshold.is_finite() && c.ph.set_state(seen, sums), "page_hinkley")?;
+        c.live = f.optional_array("live")?;
+        check(c.live.as_ref().is_none_or(|l| l.len() < settings.warmup), "live")?;
+        type Open = (u64, u64, u64, u64, u64, f64, f64);
+        let (events, missing, errors, above, below, first, last): Open = f.get("open")?;
+        let o = &mut c.open;
+        o.seen = Counts { events, missing, errors };
+        (o.above, o.below) = (above, below);
+        (o.first, o.last) = (first, last);
+        o.counts = f.array::<i64>("open_counts")?;
+        o.values = f.finite_array("open_values")?;
+        o.scores = f.finite_array("open_scores")?;
+        check(
+            o.counts.len() == k
+                && o.counts.iter().all(|&c| c >= 0)
+                && o.values.len() == o.scores.len()
+                && o.counts.iter().sum::<i64>() == o.values.len() as i64
+                && o.values.len() as u64 <= events
+                && missing + errors <= events,
+            "open window",
+        )?;
+        let raw = f.finite_array("recent_raw")?;
+        let scores = f.finite_array("recent_scores")?;
+        let times = f.array::<f64>("recent_times")?;
+        let window = settings.windows.window;
+        check(
+            raw.len() == scores.len() && raw.len() == times.len() && raw.len() <= window,
+            "recent",
+        )?;
+        (c.recent.raw, c.recent.scores, c.recent.times) =
+            (VecDeque::from(raw), VecDeque::from(scores), VecDeque::from(times));
+        c.clock = alerts_from(&f, &settings.windows, &mut c.alerts)?;
+        c.last_counts = counts_from(&f, "last_counts", k)?;
+        c.totals = totals_from(&f.dict("totals")?, k)?;
+        let (events, missing, errors) = f.get("counters")?;
+        c.seen = Counts { events, missing, errors };
+        Ok(NumericCore { core: c })
+    }
+}

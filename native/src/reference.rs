@@ -1,0 +1,117 @@
+//! A numeric series' reference: normal scores and reference bins, value by value.
+//!
+//! The same transform as `detector.reference.NumericReference.normal_scores`: a value's mid-rank
+//! in the reference CDF (linear between the 201 quantiles, ties at their mid-rank), through
+//! scipy's inverse normal CDF, clipped half a rank from 0 and 1.
+
+use crate::stats::ndtri;
+
+pub const GRID_POINTS: usize = 201;
+
+/// `np.linspace(0.0, 1.0, 201)`: numpy computes `i * (1 / 200)` and sets the last to 1.
+fn grid() -> [f64; GRID_POINTS] {
+    let step = 1.0 / (GRID_POINTS - 1) as f64;
+    let mut g = [0.0; GRID_POINTS];
+    for (i, value) in g.iter_mut().enumerate() {
+        *value = i as f64 * step + 0.0;
+    }
+    g[GRID_POINTS - 1] = 1.0;
+    g
+}
+
+#[derive(Clone, Debug)]
+pub struct Reference {
+    pub quantiles: Vec<f64>, // GRID_POINTS, ascending
+    pub count: f64,
+    pub mean: f64,
+    pub std: f64,
+    pub edges: Vec<f64>, // interior bin edges; bins are [e_i, e_i+1), outer bins open
+    pub probs: Vec<f64>,
+    pub mode_share: f64,
+    pub low: f64, // range check bounds: configured, or the reference's extremes
+    pub high: f64,
+    grid: [f64; GRID_POINTS],
+    edge: f64,
+}
+
+impl Reference {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        quantiles: Vec<f64>,
+        count: f64,
+        mean: f64,
+        std: f64,
+        edges: Vec<f64>,
+        probs: Vec<f64>,
+        mode_share: f64,
+        low: f64,
+        high: f64,
+    ) -> Result<Self, String> {
+        if quantiles.len() != GRID_POINTS || !quantiles.is_sorted() || quantiles[0].is_nan() {
+            return Err(format!("a reference needs {GRID_POINTS} ascending quantiles"));
+        }
+        if probs.len() != edges.len() + 1
+            || edges.iter().any(|e| e.is_nan())
+            || edges.windows(2).any(|w| w[0] >= w[1])
+        {
+            return Err("reference bins need ascending edges and one probability more".into());
+        }
+        if count.is_nan() || count < 1.0 {
+            return Err("a reference needs at least one value".into());
+        }
+        Ok(Reference {
+            quantiles,
+            count,
+            mean,
+            std,
+            edges,
+            probs,
+            mode_share,
+            low,
+            high,
+            grid: grid(),
+            edge: 0.5 / (count + 1.0),
+        })
+    }
+
+    /// Index of the first quantile >= v (`np.searchsorted(q, v, "left")`).
+    #[inline]
+    fn lower(&self, v: f64) -> usize {
+        self.quantiles.partition_point(|&q| q < v)
+    }
+
+    /// Index past the last quantile <= v (`np.searchsorted(q, v, "right")`).
+    #[inline]
+    fn upper(&self, v: f64) -> usize {
+        self.quantiles.partition_point(|&q| q <= v)
+    }
+
+    #[inline]
+    pub fn normal_score(&self, v: f64) -> f64 {
+        let (q, g, n) = (&self.quantiles, &self.grid, GRID_POINTS);
+        let lo = self.lower(v);
+        let mut cdf = if lo == 0 {
+            0.0
+        } else if lo == n {
+            1.0
+        } else {
+            let below = q[lo - 1];
+            let span = q[lo] - below;
+            let frac = if span > 0.0 { (v - below) / span } else { 0.0 };
+            g[lo - 1] + frac.clamp(0.0, 1.0) * (g[lo] - g[lo - 1])
+        };
+        if q[lo.min(n - 1)] == v {
+            // A value equal to a quantile takes the mid-rank of its ties.
+            let hi = self.upper(q[lo]);
+            let (first, last) = (lo.min(n - 1), hi.saturating_sub(1).min(n - 1));
+            cdf = (g[first] + g[last]) / 2.0;
+        }
+        ndtri(cdf.clamp(self.edge, 1.0 - self.edge))
+    }
+
+    /// The value's reference bin (`np.searchsorted(edges, v, "right")`).
+    #[inline]
+    pub fn bin(&self, v: f64) -> usize {
+        self.edges.partition_point(|&e| e <= v)
+    }
+}
