@@ -64,31 +64,41 @@ impl OpenWindow {
     fn new(bins: usize) -> Self {
         OpenWindow { counts: vec![0; bins], first: f64::NAN, last: f64::NAN, ..Default::default() }
     }
+
+    /// Empty again, keeping the buffers' capacity (a window's values are read at its close).
+    fn clear(&mut self) {
+        self.seen = Counts::default();
+        (self.above, self.below) = (0, 0);
+        self.counts.iter_mut().for_each(|c| *c = 0);
+        self.values.clear();
+        self.scores.clear();
+        (self.first, self.last) = (f64::NAN, f64::NAN);
+    }
 }
 
-/// The newest `capacity` values with their scores and times, oldest first.
+/// The newest `capacity` values as (value, score, event time), oldest first.
 #[derive(Clone, Debug, Default)]
 pub struct Recent {
     pub capacity: usize,
-    pub raw: VecDeque<f64>,
-    pub scores: VecDeque<f64>,
-    pub times: VecDeque<f64>,
+    pub values: VecDeque<(f64, f64, f64)>,
 }
 
 impl Recent {
+    #[inline]
     fn push(&mut self, x: f64, z: f64, t: f64) {
-        if self.raw.len() == self.capacity {
-            self.raw.pop_front();
-            self.scores.pop_front();
-            self.times.pop_front();
+        if self.values.len() == self.capacity {
+            self.values.pop_front();
         }
-        self.raw.push_back(x);
-        self.scores.push_back(z);
-        self.times.push_back(t);
+        self.values.push_back((x, z, t));
     }
 
-    fn newest<'a>(column: &'a VecDeque<f64>, count: usize) -> impl Iterator<Item = f64> + 'a {
-        column.iter().skip(column.len() - count).copied()
+    /// The newest `count`, oldest first.
+    fn newest(&self, count: usize) -> impl Iterator<Item = &(f64, f64, f64)> + '_ {
+        self.values.iter().skip(self.values.len() - count)
+    }
+
+    pub fn scores(&self) -> Vec<f64> {
+        self.values.iter().map(|v| v.1).collect()
     }
 }
 
@@ -123,7 +133,10 @@ impl NumericCore {
             live: if learn { Some(Vec::new()) } else { None },
             clock: Clock::default(),
             open: OpenWindow::new(k),
-            recent: Recent { capacity: settings.windows.window, ..Default::default() },
+            recent: Recent {
+                capacity: settings.windows.window,
+                values: VecDeque::with_capacity(settings.windows.window),
+            },
             alerts: Alerts::new(&KEYS),
             last_counts: None,
             totals: Totals::new(k),
@@ -243,14 +256,12 @@ impl NumericCore {
         p: i64,
         out: &mut Vec<Signal>,
     ) {
-        let available = self.recent.raw.len();
-        let since = since.unwrap_or_else(|| {
-            let scores: Vec<f64> = self.recent.scores.iter().copied().collect();
-            values_since_change(&scores, CHANGE_LEAST)
-        });
+        let available = self.recent.values.len();
+        let since =
+            since.unwrap_or_else(|| values_since_change(&self.recent.scores(), CHANGE_LEAST));
         let count = since.min(self.settings.windows.window).min(available).max(1);
-        let values: Vec<f64> = Recent::newest(&self.recent.raw, count).collect();
-        let first = Recent::newest(&self.recent.times, count).next().unwrap_or(t);
+        let values: Vec<f64> = self.recent.newest(count).map(|v| v.0).collect();
+        let first = self.recent.newest(count).next().map_or(t, |v| v.2);
         let shift = self.shift_of(&values);
         let severity = self.severity(shift);
         if !self.alerts.detect(t, severity) {
@@ -280,7 +291,20 @@ impl NumericCore {
         if self.open.seen.events == 0 {
             return Ok(());
         }
-        let w = std::mem::replace(&mut self.open, OpenWindow::new(self.bins.probs.len()));
+        let mut w = std::mem::take(&mut self.open);
+        let result = self.judge_window(py, position, &w, out);
+        w.clear();
+        self.open = w;
+        result
+    }
+
+    fn judge_window(
+        &mut self,
+        py: Python<'_>,
+        position: i64,
+        w: &OpenWindow,
+        out: &mut Vec<Signal>,
+    ) -> PyResult<()> {
         let (s, reference) = (self.settings.windows, &self.reference);
         let n = w.values.len() as u64;
         self.totals.add_window(&w.values, &w.counts);

@@ -2,8 +2,6 @@
 //! settings and reference Python computes, batch updates, read-only views for metrics and the
 //! report, and `to_state` / `from_state` for snapshots.
 
-use std::collections::VecDeque;
-
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -16,7 +14,7 @@ use crate::py_series::{
     window_rows, windows_from, windows_to, LifecycleRow, SignalRecord,
 };
 use crate::reference::Reference;
-use crate::sketch::{Moments, QuantileSketch, Totals};
+use crate::sketch::{DenseStore, Moments, QuantileSketch, Totals};
 use crate::state::{check, invalid, Fields, Writer};
 use crate::window::Counts;
 
@@ -97,10 +95,11 @@ fn totals_to<'py>(py: Python<'py>, t: &Totals) -> PyResult<Bound<'py, PyDict>> {
     w.set("moments", (m.count, m.mean, m.m2, m.min, m.max))?;
     w.array("histogram", t.histogram.clone())?;
     let q = &t.quantiles;
-    w.array("positive_keys", q.positive.keys().copied().collect())?;
-    w.array("positive_counts", q.positive.values().copied().collect())?;
-    w.array("negative_keys", q.negative.keys().copied().collect())?;
-    w.array("negative_counts", q.negative.values().copied().collect())?;
+    for (sign, store) in [("positive", &q.positive), ("negative", &q.negative)] {
+        let (keys, counts): (Vec<i64>, Vec<u64>) = store.buckets().unzip();
+        w.array(&format!("{sign}_keys"), keys)?;
+        w.array(&format!("{sign}_counts"), counts)?;
+    }
     w.set("zeros", q.zeros)?;
     Ok(w.finish())
 }
@@ -109,10 +108,9 @@ fn totals_from(f: &Fields<'_>, bins: usize) -> PyResult<Totals> {
     let (count, mean, m2, min, max): (u64, f64, f64, f64, f64) = f.get("moments")?;
     let histogram = f.array::<i64>("histogram")?;
     check(histogram.len() == bins && histogram.iter().all(|&c| c >= 0), "totals histogram")?;
-    let store = |keys: &str, counts: &str| -> PyResult<std::collections::BTreeMap<i64, u64>> {
+    let store = |keys: &str, counts: &str| -> PyResult<DenseStore> {
         let (k, c) = (f.array::<i64>(keys)?, f.array::<u64>(counts)?);
-        check(k.len() == c.len() && k.len() <= crate::sketch::MAX_BUCKETS, keys)?;
-        Ok(k.into_iter().zip(c).collect())
+        DenseStore::from_buckets(&k, &c).ok_or_else(|| invalid(keys))
     };
     Ok(Totals {
         moments: Moments { count, mean, m2, min, max },
@@ -229,7 +227,7 @@ impl NumericCore {
 
     /// The newest scores (at most one window), oldest first.
     fn recent_scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        self.core.recent.scores.iter().copied().collect::<Vec<f64>>().into_pyarray(py)
+        self.core.recent.scores().into_pyarray(py)
     }
 
     /// All values since the reference: (count, mean, std, min, max, values at `quantiles`).
@@ -260,10 +258,10 @@ impl NumericCore {
         w.array("open_counts", o.counts.clone())?;
         w.array("open_values", o.values.clone())?;
         w.array("open_scores", o.scores.clone())?;
-        let r = &c.recent;
-        w.array("recent_raw", r.raw.iter().copied().collect())?;
-        w.array("recent_scores", r.scores.iter().copied().collect())?;
-        w.array("recent_times", r.times.iter().copied().collect())?;
+        let recent = &c.recent.values;
+        w.array("recent_raw", recent.iter().map(|v| v.0).collect())?;
+        w.array("recent_scores", recent.iter().map(|v| v.1).collect())?;
+        w.array("recent_times", recent.iter().map(|v| v.2).collect())?;
         alerts_to(&w, &c.clock, &c.alerts)?;
         counts_to(&w, "last_counts", &c.last_counts)?;
         w.set("totals", totals_to(py, &c.totals)?)?;
@@ -313,8 +311,8 @@ impl NumericCore {
             raw.len() == scores.len() && raw.len() == times.len() && raw.len() <= window,
             "recent",
         )?;
-        (c.recent.raw, c.recent.scores, c.recent.times) =
-            (VecDeque::from(raw), VecDeque::from(scores), VecDeque::from(times));
+        c.recent.values =
+            raw.into_iter().zip(scores).zip(times).map(|((x, z), t)| (x, z, t)).collect();
         c.clock = alerts_from(&f, &settings.windows, &mut c.alerts)?;
         c.last_counts = counts_from(&f, "last_counts", k)?;
         c.totals = totals_from(&f.dict("totals")?, k)?;

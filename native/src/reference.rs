@@ -7,6 +7,8 @@
 use crate::stats::ndtri;
 
 pub const GRID_POINTS: usize = 201;
+const BUCKETS: usize = 1024; // ~5 per quantile gap: most buckets hold 0 or 1 quantile
+const SCAN: usize = 8; // a bucket with more quantiles (ties, heavy tails) is binary-searched
 
 /// `np.linspace(0.0, 1.0, 201)`: numpy computes `i * (1 / 200)` and sets the last to 1.
 fn grid() -> [f64; GRID_POINTS] {
@@ -32,6 +34,46 @@ pub struct Reference {
     pub high: f64,
     grid: [f64; GRID_POINTS],
     edge: f64,
+    ranks: Option<RankTable>,
+}
+
+/// `np.searchsorted(q, v, "left")` in a few comparisons: the quantiles' range is cut into
+/// `BUCKETS` equal buckets and a value is compared only with the quantiles of its own bucket.
+/// Exact: a value's bucket and each quantile's come from the same monotone float expression,
+/// so every quantile in a lower bucket is below the value and every one in a higher bucket is
+/// not (the argument of `detector/rank_lookup.py` before this moved here).
+#[derive(Clone, Debug)]
+struct RankTable {
+    q0: f64,
+    scale: f64,
+    start: Vec<u16>, // per bucket, and one past the last: quantiles in lower buckets
+}
+
+impl RankTable {
+    fn bucket(&self, v: f64) -> usize {
+        ((v - self.q0) * self.scale).clamp(0.0, BUCKETS as f64) as usize
+    }
+
+    fn new(q: &[f64]) -> Option<Self> {
+        let span = q[q.len() - 1] - q[0];
+        if !(span > 0.0 && span.is_finite()) {
+            return None; // a constant or unbounded grid: plain binary search
+        }
+        let mut table = RankTable { q0: q[0], scale: BUCKETS as f64 / span, start: Vec::new() };
+        let mut counts = vec![0u16; BUCKETS + 2];
+        for &value in q {
+            counts[table.bucket(value) + 1] += 1;
+        }
+        let mut running = 0u16;
+        table.start = counts
+            .iter()
+            .map(|c| {
+                running += c;
+                running
+            })
+            .collect();
+        Some(table)
+    }
 }
 
 impl Reference {
@@ -59,7 +101,9 @@ impl Reference {
         if count.is_nan() || count < 1.0 {
             return Err("a reference needs at least one value".into());
         }
+        let ranks = RankTable::new(&quantiles);
         Ok(Reference {
+            ranks,
             quantiles,
             count,
             mean,
@@ -77,7 +121,17 @@ impl Reference {
     /// Index of the first quantile >= v (`np.searchsorted(q, v, "left")`).
     #[inline]
     fn lower(&self, v: f64) -> usize {
-        self.quantiles.partition_point(|&q| q < v)
+        let q = &self.quantiles;
+        let Some(table) = &self.ranks else {
+            return q.partition_point(|&x| x < v);
+        };
+        let b = table.bucket(v);
+        let (first, end) = (table.start[b] as usize, table.start[b + 1] as usize);
+        let mates = &q[first..end];
+        if mates.len() > SCAN {
+            return first + mates.partition_point(|&x| x < v);
+        }
+        first + mates.iter().take_while(|&&x| x < v).count()
     }
 
     /// Index past the last quantile <= v (`np.searchsorted(q, v, "right")`).

@@ -1,8 +1,7 @@
 //! Everything a numeric series keeps about all its values since the reference: moments, the
-//! reference-bin histogram and a DDSketch of quantiles. All three merge exactly (moments up to
-//! rounding), as `detector.sketches` documents; these are the same sketches, fed per window.
-
-use std::collections::BTreeMap;
+//! reference-bin histogram and a DDSketch of quantiles (log-spaced buckets, relative accuracy
+//! `SKETCH_ALPHA` on every quantile, Masson et al. 2019). Counts, histograms and buckets add up
+//! exactly, so the sketches are mergeable; they are fed window by window.
 
 use crate::stats::{mean, pairwise_sum};
 
@@ -33,11 +32,88 @@ impl Moments {
     }
 }
 
+/// Counts of consecutive bucket keys from `offset` on. When the keys in use span more than
+/// `MAX_BUCKETS`, the lowest collapse into the lowest kept one (their quantiles lose accuracy
+/// first, as DDSketch's collapsing-lowest store).
+#[derive(Clone, Debug, Default)]
+pub struct DenseStore {
+    pub offset: i64,
+    pub counts: Vec<u64>,
+}
+
+impl DenseStore {
+    #[inline]
+    fn add(&mut self, key: i64, count: u64) {
+        if self.counts.is_empty() {
+            self.offset = key;
+            self.counts.push(count);
+            return;
+        }
+        let span = MAX_BUCKETS as i64;
+        let top = self.offset + self.counts.len() as i64 - 1;
+        if key > top {
+            // Keep the newest `span` keys: fold what falls below into the lowest kept one.
+            let offset = (key - span + 1).max(self.offset);
+            if offset > self.offset {
+                let drop = ((offset - self.offset) as usize).min(self.counts.len());
+                let folded: u64 = self.counts.drain(..drop).sum();
+                if self.counts.is_empty() {
+                    self.counts.push(0);
+                }
+                self.counts[0] += folded;
+                self.offset = offset;
+            }
+            self.counts.resize((key - self.offset + 1) as usize, 0);
+        } else if key < self.offset {
+            // Below the kept span, a key counts in the lowest bucket the span allows.
+            let key = key.max(top - span + 1);
+            if key < self.offset {
+                let grow = (self.offset - key) as usize;
+                self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+                self.offset = key;
+            }
+            self.counts[0.max(key - self.offset) as usize] += count;
+            return;
+        }
+        self.counts[(key - self.offset) as usize] += count;
+    }
+
+    /// (key, count) of every non-empty bucket, lowest key first.
+    pub fn buckets(&self) -> impl DoubleEndedIterator<Item = (i64, u64)> + '_ {
+        let offset = self.offset;
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(move |(i, &c)| (offset + i as i64, c))
+    }
+
+    pub fn from_buckets(keys: &[i64], counts: &[u64]) -> Option<Self> {
+        let mut store = DenseStore::default();
+        if keys.len() != counts.len() || !keys.is_sorted_by(|a, b| a < b) {
+            return None;
+        }
+        if let (Some(&low), Some(&high)) = (keys.first(), keys.last()) {
+            if high.checked_sub(low)? >= MAX_BUCKETS as i64 {
+                return None;
+            }
+        }
+        for (&k, &c) in keys.iter().zip(counts) {
+            store.add(k, c);
+        }
+        Some(store)
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
 /// Log-spaced buckets: a value's key is `ceil(ln|v| / ln gamma)`.
 #[derive(Clone, Debug, Default)]
 pub struct QuantileSketch {
-    pub positive: BTreeMap<i64, u64>,
-    pub negative: BTreeMap<i64, u64>,
+    pub positive: DenseStore,
+    pub negative: DenseStore,
     pub zeros: u64,
 }
 
@@ -46,38 +122,24 @@ fn gamma_ln() -> f64 {
 }
 
 impl QuantileSketch {
-    fn add(store: &mut BTreeMap<i64, u64>, magnitude: f64, gamma_ln: f64) {
-        let key = (magnitude.ln() / gamma_ln).ceil() as i64;
-        *store.entry(key).or_insert(0) += 1;
-    }
-
-    fn collapse(store: &mut BTreeMap<i64, u64>) {
-        if store.len() <= MAX_BUCKETS {
-            return;
-        }
-        let cut = *store.keys().nth(store.len() - MAX_BUCKETS).expect("more keys than the cap");
-        let low: Vec<i64> = store.range(..cut).map(|(k, _)| *k).collect();
-        let folded: u64 = low.iter().map(|k| store.remove(k).unwrap_or(0)).sum();
-        *store.get_mut(&cut).expect("cut is a key") += folded;
-    }
-
     pub fn update(&mut self, values: &[f64]) {
         let gamma_ln = gamma_ln();
         for &v in values.iter().filter(|v| v.is_finite()) {
-            if v > 0.0 {
-                Self::add(&mut self.positive, v, gamma_ln);
-            } else if v < 0.0 {
-                Self::add(&mut self.negative, -v, gamma_ln);
-            } else {
+            if v == 0.0 {
                 self.zeros += 1;
+                continue;
+            }
+            let key = (v.abs().ln() / gamma_ln).ceil() as i64;
+            if v > 0.0 {
+                self.positive.add(key, 1);
+            } else {
+                self.negative.add(key, 1);
             }
         }
-        Self::collapse(&mut self.positive);
-        Self::collapse(&mut self.negative);
     }
 
     pub fn count(&self) -> u64 {
-        self.zeros + self.positive.values().sum::<u64>() + self.negative.values().sum::<u64>()
+        self.zeros + self.positive.total() + self.negative.total()
     }
 
     fn value(key: i64, gamma_ln: f64) -> f64 {
@@ -93,7 +155,7 @@ impl QuantileSketch {
         let gamma_ln = gamma_ln();
         let rank = q * (total - 1) as f64;
         let mut seen = 0u64;
-        for (&key, &count) in self.negative.iter().rev() {
+        for (key, count) in self.negative.buckets().rev() {
             seen += count;
             if seen as f64 > rank {
                 return -Self::value(key, gamma_ln);
@@ -103,13 +165,13 @@ impl QuantileSketch {
         if seen as f64 > rank {
             return 0.0;
         }
-        for (&key, &count) in &self.positive {
+        for (key, count) in self.positive.buckets() {
             seen += count;
             if seen as f64 > rank {
                 return Self::value(key, gamma_ln);
             }
         }
-        self.positive.keys().next_back().map_or(0.0, |&k| Self::value(k, gamma_ln))
+        self.positive.buckets().next_back().map_or(0.0, |(k, _)| Self::value(k, gamma_ln))
     }
 }
 

@@ -116,7 +116,6 @@ pub fn chi_square(counts: &[i64], p: &[f64], level: f64) -> Outcome {
 /// The numeric reference's bins, with what the binned tests derive from them once.
 #[derive(Clone, Debug)]
 pub struct Bins {
-    pub probs: Vec<f64>,
     pub floored: Vec<f64>,
     cumulative: Vec<f64>,
     widths: Vec<f64>,
@@ -132,7 +131,6 @@ impl Bins {
             cumulative.push(running);
         }
         Bins {
-            probs: probs.to_vec(),
             floored: floored_shares(probs),
             cumulative,
             widths: edges.windows(2).map(|w| w[1] - w[0]).collect(),
