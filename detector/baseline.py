@@ -24,7 +24,7 @@ from detector.config import Config
 from detector.errors import ConfigError
 from detector.events import Decoder, EventBatch
 from detector.reference import CategoricalReference, NumericReference, Reference
-from detector.segments import SegmentRouter
+from detector.segments import SegmentRouter, segment_groups
 
 FORMAT = "kafka-drift-detector/baseline"
 VERSION = 1
@@ -166,7 +166,7 @@ class BaselineBuilder:
         self.events += batch.size
         for _, paths in batch.schema_samples:
             self.fields |= paths
-        groups = self.router.groups(batch.size, self.router.capped(batch.segments))
+        groups = segment_groups(batch.size, self.router.capped(batch.segments))
         for spec in self.config.monitored_fields() + self.config.derived_fields():
             errors = batch.type_errors[spec.name]
             for dimension, value, rows in groups:
@@ -180,12 +180,10 @@ class BaselineBuilder:
                     num.missing += int((~present).sum()) - int(errors[rows].sum())
                 else:
                     cat = self._categorical.setdefault(key, _CategoricalAccumulator())
-                    column = batch.categorical[spec.name]
-                    cat.counts.update(column[r] for r in rows if column[r] is not None)
+                    column = batch.categorical[spec.name].take(rows)
+                    cat.counts.update(column.counts())
                     cat.errors += int(errors[rows].sum())
-                    cat.missing += sum(1 for r in rows if column[r] is None) - int(
-                        errors[rows].sum()
-                    )
+                    cat.missing += int((column.codes < 0).sum()) - int(errors[rows].sum())
 
     def build(self) -> Baseline:
         references: dict[SeriesKey, Reference] = {}

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from detector.columns import Categories
 from detector.labels.decode import LabelBatch, Value
 
 UnitKey = tuple[str, str | None, str | None]  # (feature, dimension, value); specials below
@@ -50,7 +51,7 @@ class SeriesChunk:
     times: np.ndarray
     errors: np.ndarray  # type errors (bool)
     numeric: np.ndarray | None = None
-    categories: list[str | None] | None = None
+    categories: Categories | None = None
 
 
 @dataclass
@@ -59,7 +60,7 @@ class StreamChunk:
 
     rows: np.ndarray
     times: np.ndarray
-    segments: dict[str, list[str]]  # capped segment values per dimension
+    segments: dict[str, Categories]  # capped segment values per dimension
     schema_samples: list[tuple[int, list[str]]] = field(default_factory=list)  # (index, paths)
 
 
@@ -84,6 +85,31 @@ class PerformanceChunk:
 Chunk = SeriesChunk | StreamChunk | PerformanceChunk
 
 
+@dataclass
+class Slice:
+    """A micro-batch column by column, as far as one repartition partition's units need it.
+
+    Every event's stream row, time and (capped) segment values; the columns of the fields that
+    have a unit in the partition; the schema samples if it owns the stream unit, and the
+    performance chunk if it owns that one. :func:`detector.split.slice_chunks` cuts it into the
+    chunks of the units a worker applies. One slice of the whole batch is what ``replay`` cuts.
+    """
+
+    rows: np.ndarray  # int64 stream rows
+    times: np.ndarray
+    segments: dict[str, Categories]
+    numeric: dict[str, np.ndarray]
+    categorical: dict[str, Categories]
+    errors: dict[str, np.ndarray]  # type errors of every field above
+    stream: bool = True  # holds the stream unit's share (the samples below)
+    schema_samples: list[tuple[int, list[str]]] = field(default_factory=list)  # (index, paths)
+    performance: PerformanceChunk | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.rows)
+
+
 def merge_chunks(chunks: Sequence[Chunk]) -> list[Chunk]:
     """One chunk per unit, its parts concatenated in order (units in first-seen order)."""
     groups: dict[UnitKey, list[Chunk]] = {}
@@ -104,14 +130,14 @@ def _concat(parts: list[Any]) -> Chunk:
             numeric=None if first.numeric is None else np.concatenate([p.numeric for p in parts]),
             categories=None
             if first.categories is None
-            else [c for p in parts for c in p.categories],
+            else Categories.concat([p.categories for p in parts]),
         )
     if isinstance(first, StreamChunk):
         offsets = np.cumsum([0] + [len(p.rows) for p in parts]).tolist()
         return StreamChunk(
             rows=np.concatenate([p.rows for p in parts]),
             times=np.concatenate([p.times for p in parts]),
-            segments={d: [v for p in parts for v in p.segments[d]] for d in first.segments},
+            segments={d: Categories.concat([p.segments[d] for p in parts]) for d in first.segments},
             schema_samples=[
                 (index + offset, paths)
                 for p, offset in zip(parts, offsets, strict=False)

@@ -23,7 +23,7 @@ merged order (:mod:`detector.labels.merge`) and joins predictions with labels in
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from detector.alerts import AlertEvent, build_alert
@@ -34,6 +34,7 @@ from detector.chunks import (
     Chunk,
     Predictions,
     SeriesChunk,
+    Slice,
     StreamChunk,
     UnitKey,
 )
@@ -44,7 +45,7 @@ from detector.labels.merge import EVENTS
 from detector.labels.monitor import PerformanceMonitor
 from detector.reference import CategoricalReference, NumericReference
 from detector.series import CategoricalSeries, NumericSeries, SeriesContext
-from detector.split import Splitter
+from detector.split import Splitter, slice_chunks
 from detector.state.codec import Shared
 from detector.state.shared import shared_objects
 from detector.stream_checks import StreamUnit
@@ -126,17 +127,30 @@ class Engine:
             self.stats.series = len(self.series)
         return series
 
-    def split(self, batch: EventBatch) -> list[Chunk]:
-        """Stage one: the batch's chunks (count it as consumed)."""
+    def slice(self, batch: EventBatch) -> Slice:
+        """Stage one: the batch as columns (count it as consumed)."""
         self.stats.events += batch.size
-        return self.splitter.split(batch)
+        return self.splitter.slice(batch)
 
-    def split_runs(self, runs: Sequence[tuple[int, EventBatch | LabelBatch]]) -> list[Chunk]:
+    def slice_runs(self, runs: Sequence[tuple[int, EventBatch | LabelBatch]]) -> Slice:
         """Stage one for merged event and label runs (:mod:`detector.labels.merge`)."""
         if self.performance is None:
             raise ValueError("labels need a config with a label section")
         self.stats.events += sum(b.size for side, b in runs if side == EVENTS)
-        return self.splitter.split_runs(runs)
+        return self.splitter.slice_runs(runs)
+
+    def split(self, batch: EventBatch) -> list[Chunk]:
+        """Stage one, cut into every unit's chunk (what one process applies itself)."""
+        return self.chunks(self.slice(batch)) if batch.size else []
+
+    def split_runs(self, runs: Sequence[tuple[int, EventBatch | LabelBatch]]) -> list[Chunk]:
+        return self.chunks(self.slice_runs(runs))
+
+    def chunks(self, part: Slice, keep: Callable[[UnitKey], bool] | None = None) -> list[Chunk]:
+        """A slice's chunks for the units ``keep`` accepts (default: all)."""
+        if keep is None:
+            return slice_chunks(self.config, part)
+        return slice_chunks(self.config, part, keep)
 
     def process(self, batch: EventBatch) -> list[AlertEvent]:
         """Update every affected series with the batch; return alerts in stream order."""

@@ -9,12 +9,12 @@ values and ``__missing__`` get series, anything else is ``__other__``).
 
 >>> from detector.config import SegmentSpec
 >>> router = SegmentRouter([SegmentSpec(name="c", path="c", max_values=2)])
->>> capped = router.capped({"c": ["x", "y", "z"]})
->>> [(dim, value, rows.tolist()) for dim, value, rows in router.groups(3, capped)]
-[(None, None, [0, 1, 2]), ('c', 'x', [0]), ('c', 'y', [1]), ('c', '__other__', [2])]
+>>> capped = router.capped({"c": Categories.from_values(["x", "y", "z", "x"])})
+>>> [(dim, value, rows.tolist()) for dim, value, rows in segment_groups(4, capped)]
+[(None, None, [0, 1, 2, 3]), ('c', 'x', [0, 3]), ('c', 'y', [1]), ('c', '__other__', [2])]
 >>> listed = SegmentRouter([SegmentSpec(name="c", path="c", values=["z", "y"])])
->>> listed.capped({"c": ["x", "y", "z", "__missing__", "w"]})
-{'c': ['__other__', 'y', 'z', '__missing__', '__other__']}
+>>> listed.capped({"c": Categories.from_values(["x", "y", "z", "__missing__", "w"])})["c"].values()
+['__other__', 'y', 'z', '__missing__', '__other__']
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from detector.columns import MISSING, Categories
 from detector.config import SegmentSpec
 from detector.events import MISSING_SEGMENT
 
@@ -51,16 +52,28 @@ class SegmentRouter:
             mapped = known[value] = value
         return mapped
 
-    def capped(self, segments: dict[str, list[str]]) -> dict[str, list[str]]:
-        """Each dimension's values with the cap applied (overflow as ``__other__``)."""
-        return {d: [self.cap(d, v) for v in raw] for d, raw in segments.items()}
+    def capped(self, segments: dict[str, Categories]) -> dict[str, Categories]:
+        """Each dimension's values with the cap applied (overflow as ``__other__``); values are
+        admitted in the order of their first event, and the result's vocabulary is in that
+        order too."""
+        return {d: self._capped(d, column) for d, column in segments.items()}
 
-    def groups(self, size: int, capped: dict[str, list[str]]) -> list[Group]:
-        """All rows, then the rows of each (capped) dimension value in first-seen order."""
-        groups: list[Group] = [(None, None, np.arange(size))]
-        for dimension, values in capped.items():
-            rows: dict[str, list[int]] = {}
-            for row, value in enumerate(values):
-                rows.setdefault(value, []).append(row)
-            groups += [(dimension, v, np.asarray(r)) for v, r in rows.items()]
-        return groups
+    def _capped(self, dimension: str, column: Categories) -> Categories:
+        index: dict[str, int] = {}
+        remap = np.full(len(column.vocabulary) + 1, MISSING, np.int32)  # the last: code -1
+        for code in column.first_seen():
+            text = self.cap(dimension, column.vocabulary[code])
+            remap[code] = index.setdefault(text, len(index))
+        return Categories(remap[column.codes], list(index))
+
+
+def segment_groups(size: int, capped: dict[str, Categories]) -> list[Group]:
+    """All rows, then the rows of each (capped) dimension value in first-seen order."""
+    groups: list[Group] = [(None, None, np.arange(size))]
+    for dimension, column in capped.items():
+        order = np.argsort(column.codes, kind="stable")  # each value's rows, ascending
+        ends = np.cumsum(np.bincount(column.codes, minlength=len(column.vocabulary)))
+        for code in column.first_seen():
+            start = int(ends[code - 1]) if code else 0
+            groups.append((dimension, column.vocabulary[code], order[start : ends[code]]))
+    return groups

@@ -38,6 +38,7 @@ from detector.alerts import (
     rfc3339,
 )
 from detector.chunks import StreamChunk
+from detector.columns import Categories
 from detector.config import Config, DetectionConfig
 from detector.series.base import RESOLVE_ALPHA
 
@@ -105,7 +106,7 @@ class VolumeCheck:
         self.lifecycles: dict[tuple[str, str], Lifecycle] = {}
 
     def update(
-        self, segments: dict[str, list[str]], times: list[float]
+        self, segments: dict[str, Categories], times: list[float]
     ) -> list[tuple[int, dict[str, str], Signal]]:
         """Count a batch's segment values; return (row, segment, signal) for closed windows."""
         out: list[tuple[int, dict[str, str], Signal]] = []
@@ -136,10 +137,10 @@ class VolumeCheck:
 
     @staticmethod
     def _add(
-        target: dict[str, Counter[str]], segments: dict[str, list[str]], start: int, stop: int
+        target: dict[str, Counter[str]], segments: dict[str, Categories], start: int, stop: int
     ) -> None:
         for dimension, values in segments.items():
-            target.setdefault(dimension, Counter()).update(values[start:stop])
+            target.setdefault(dimension, Counter()).update(values.take(slice(start, stop)).counts())
 
     def _judge(self, when: float) -> list[tuple[dict[str, str], Signal]]:
         assert self._reference is not None

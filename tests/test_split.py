@@ -1,13 +1,15 @@
-"""The engine's two stages: chunks merged per unit, or sent through the state codec, give the
-same alerts as processing batch by batch."""
+"""The engine's two stages: chunks merged per unit, or slices sent through repartition records
+to the partitions that own their units, give the same alerts as processing batch by batch."""
 
 from __future__ import annotations
 
+import pytest
+
 from detector.alerts import alert_bytes
-from detector.chunks import Chunk, merge_chunks, unit_partition
+from detector.chunks import Chunk, chunk_unit, merge_chunks, unit_partition
 from detector.config import parse_config
 from detector.engine import Engine
-from detector.kafka.internal import chunk_records, read_chunks
+from detector.kafka.internal import read_slice, slice_records
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict, event_batches
 
 STREAM = SyntheticStream(
@@ -37,22 +39,30 @@ def test_merged_chunks_give_the_batch_by_batch_alerts() -> None:
     assert len(expected) >= 2 and got == expected
 
 
-def test_chunks_through_repartition_records_and_three_owners() -> None:
-    """Chunks encoded as repartition records for 3 partitions and applied by 3 engines (each
-    owning one partition) fire the same set of alerts as one engine."""
+@pytest.mark.parametrize("partitions", [1, 3, 12])
+def test_slices_through_repartition_records_and_their_owners(partitions: int) -> None:
+    """Slices encoded as repartition records for each partition and cut by the engine owning
+    it (only its units) fire the same alerts as one engine; with one partition, in the same
+    order. Every unit is applied exactly once."""
     config = parse_config(config_dict(STREAM))
     reference = Engine(config)
-    expected = {
+    expected = [
         alert_bytes(a) for b in event_batches(STREAM, 12_000, DRIFTS) for a in reference.process(b)
-    }
-    splitter, owners = Engine(config), [Engine(config) for _ in range(3)]
-    got: set[bytes] = set()
+    ]
+    splitter, owners = Engine(config), [Engine(config) for _ in range(partitions)]
+    got: list[bytes] = []
     for batch in event_batches(STREAM, 12_000, DRIFTS):
-        for partition, value in chunk_records(splitter.split(batch), 3).items():
-            chunks = read_chunks(value)
-            assert all(unit_partition(c.key, 3) == partition for c in chunks if hasattr(c, "key"))
-            got |= {alert_bytes(a) for a in owners[partition].apply(chunks)}
-    assert len(expected) >= 2 and got == expected
+        units: list[object] = []
+        for partition, value in slice_records(config, splitter.slice(batch), partitions).items():
+            part = read_slice(value)
+            chunks = owners[partition].chunks(
+                part, lambda key, p=partition: unit_partition(key, partitions) == p
+            )
+            units += [chunk_unit(c) for c in chunks]
+            got += [alert_bytes(a) for a in owners[partition].apply(chunks)]
+        assert sorted(map(str, units)) == sorted(str(chunk_unit(c)) for c in reference.split(batch))
+    assert len(expected) >= 2
+    assert got == expected if partitions == 1 else sorted(got) == sorted(expected)
 
 
 def test_labelled_runs_cut_into_slices_give_the_same_alerts() -> None:

@@ -1,10 +1,10 @@
-"""Stage one of the worker: input records in, chunks on the repartition topic out.
+"""Stage one of the worker: input records in, slices on the repartition topic out.
 
 Events are decoded and validated (rejections go to the dead-letter topic with the reason in
-headers), cut into slices of at most ``SPLIT_ROWS`` events to bound record sizes, split into
-per-unit chunks (:mod:`detector.split`) and produced to the partition owning each unit. With
-``topics.labels`` the records of both topics are merged by event time first
-(:mod:`detector.kafka.joined`).
+headers), cut into slices of at most ``SPLIT_ROWS`` events to bound record sizes, and each slice
+goes to every repartition partition that owns one of its units, with the columns those units
+need (:mod:`detector.split`). With ``topics.labels`` the records of both topics are merged by
+event time first (:mod:`detector.kafka.joined`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
-from detector.chunks import Chunk
+from detector.chunks import Slice
 from detector.config import Config
 from detector.engine import Engine
 from detector.events import Decoder, EventBatch, Rejection
 from detector.kafka.dead_letter import dead_letter_headers
 from detector.kafka.ends import EndOffsets
-from detector.kafka.internal import SPLIT_ROWS, InternalTopics, chunk_records
+from detector.kafka.internal import SPLIT_ROWS, InternalTopics, slice_records
 from detector.kafka.joined import JoinedInput
 from detector.kafka.report import WorkerReport, next_offsets, where
 from detector.labels.decode import LabelBatch
@@ -64,7 +64,7 @@ class Ingest:
         size = result.batch.size
         for start in range(0, size, SPLIT_ROWS):
             part = slice_events(result.batch, start, min(start + SPLIT_ROWS, size))
-            self._produce_chunks(self.engine.split(part), producer)
+            self._produce_slice(self.engine.slice(part), producer)
         for rejection in result.rejections:
             self.dead_letter(records[rejection.position], rejection, producer)
             self.report.dead_letters[rejection.reason] += 1
@@ -97,7 +97,7 @@ class Ingest:
         if not records and not runs:
             return []
         for part in slice_runs(runs, SPLIT_ROWS):
-            self._produce_chunks(self.engine.split_runs(part), producer)
+            self._produce_slice(self.engine.slice_runs(part), producer)
         labels_topic = self.config.topics.labels
         for record, rejection in rejected:
             self.dead_letter(record, rejection, producer)
@@ -124,8 +124,9 @@ class Ingest:
         )
         return offsets
 
-    def _produce_chunks(self, chunks: list[Chunk], producer: Producer) -> None:
-        for partition, value in chunk_records(chunks, self.internal.partitions).items():
+    def _produce_slice(self, whole: Slice, producer: Producer) -> None:
+        shares = slice_records(self.config, whole, self.internal.partitions)
+        for partition, value in shares.items():
             producer.produce(
                 self.internal.repartition,
                 value=value,

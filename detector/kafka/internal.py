@@ -7,7 +7,7 @@ over the workers like any other. Each repartition partition ``p`` has its units'
 changelog partition ``p`` (compacted, keyed by unit), which a worker reads back when ``p`` is
 assigned to it.
 
-Both topics hold our own serialization (:mod:`detector.state.chunk_format` for chunks,
+Both topics hold our own serialization (:mod:`detector.state.slice_format` for slices,
 :mod:`detector.state.codec` for snapshots): versioned, and it cannot execute code when read.
 """
 
@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,25 +23,18 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from detector.chunks import (
-    Chunk,
-    PerformanceChunk,
-    SeriesChunk,
-    StreamChunk,
-    UnitKey,
-    chunk_unit,
-    unit_partition,
-)
+from detector.chunks import Slice, UnitKey
 from detector.config import Config
 from detector.errors import KafkaBoundaryError, StateError
 from detector.kafka.clients import list_topics
 from detector.kafka.joined import check_copartitioned
-from detector.state.chunk_format import decode_chunks, encode_chunks
+from detector.split import partition_slices
+from detector.state.slice_format import decode_slice, encode_slice
 
 log = logging.getLogger("detector.worker")
 _METADATA_TIMEOUT = 30.0
 MAX_RECORD = 16 * 1024 * 1024  # a repartition record's limit (producer and topic)
-SPLIT_ROWS = 1000  # events per split: keeps a record of 50 series' chunks near 1 MB
+SPLIT_ROWS = 20_000  # events per slice: a record of 30 float columns stays near 5 MB
 
 
 def check_topics(admin: AdminClient, config: Config) -> dict[str, Any]:
@@ -133,21 +124,15 @@ def _wait_visible(admin: AdminClient, config: Config, names: list[str], partitio
         time.sleep(0.2)
 
 
-def chunk_records(chunks: Iterable[Chunk], partitions: int) -> dict[int, bytes]:
-    """One repartition record per owning partition, holding its units' chunks in order."""
-    by_partition: dict[int, list[Chunk]] = defaultdict(list)
-    for chunk in chunks:
-        by_partition[unit_partition(chunk_unit(chunk), partitions)].append(chunk)
-    return {p: encode_chunks(part) for p, part in by_partition.items()}
+def slice_records(config: Config, whole: Slice, partitions: int) -> dict[int, bytes]:
+    """One repartition record per partition that owns a unit of the batch: its share."""
+    shares = partition_slices(config, whole, partitions)
+    return {p: encode_slice(share) for p, share in shares.items()}
 
 
-def read_chunks(value: bytes | None) -> list[Chunk]:
-    """The chunks of a repartition record; StateError if it is not one of ours."""
-    chunks = decode_chunks(value or b"")
-    kinds = (SeriesChunk, StreamChunk, PerformanceChunk)
-    if not all(isinstance(c, kinds) for c in chunks):
-        raise StateError("a repartition record must hold a list of chunks")
-    return chunks
+def read_slice(value: bytes | None) -> Slice:
+    """The slice of a repartition record; StateError if it is not one of ours."""
+    return decode_slice(value or b"")
 
 
 def unit_key_bytes(key: UnitKey) -> bytes:

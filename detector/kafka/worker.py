@@ -30,7 +30,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from detector.alerts import CONTENT_TYPE, AlertEvent, alert_bytes
-from detector.chunks import Chunk, StreamChunk, chunk_unit, merge_chunks
+from detector.chunks import Chunk, StreamChunk, UnitKey, merge_chunks, unit_partition
 from detector.config import Config
 from detector.engine import build_engine
 from detector.errors import KafkaBoundaryError, StateError
@@ -51,7 +51,7 @@ from detector.kafka.internal import (
     check_topics,
     ensure_internal_topics,
     internal_topics,
-    read_chunks,
+    read_slice,
 )
 from detector.kafka.joined import JoinedInput, check_assignor
 from detector.kafka.positions import assign_repartition_from_start
@@ -307,16 +307,23 @@ class Worker:
         """Apply the records' chunks, merged per unit: fewer, larger updates, same alerts."""
         assert self._store is not None
         fresh: list[Chunk] = []
+        partitions = self._internal.partitions if self._internal else 1
+        store = self._store
         for record in records:
             _, partition, offset = where(record)
             try:
-                chunks = read_chunks(record.value())
+                part = read_slice(record.value())
             except StateError as exc:
                 rejection = Rejection(0, "bad_chunk", str(exc))
                 self._ingest.dead_letter(record, rejection, producer)
                 self.report.dead_letters["bad_chunk"] += 1
-                chunks = []
-            fresh += [c for c in chunks if self._store.fresh(chunk_unit(c), offset)]
+                continue
+
+            def keep(key: UnitKey, partition: int = partition, offset: int = offset) -> bool:
+                # A slice carries whole columns: units of other partitions are theirs.
+                return unit_partition(key, partitions) == partition and store.fresh(key, offset)
+
+            fresh += self._engine.chunks(part, keep)
         stream_seen = any(isinstance(c, StreamChunk) for c in fresh)
         alerts = self._engine.apply(merge_chunks(fresh)) if fresh else []
         assert self._progress is not None

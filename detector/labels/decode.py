@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from detector.columns import Categories
 from detector.config import Config, LabelSpec
 from detector.events import EventBatch, Rejection, categorical_text, extract, parse_time
 
@@ -171,7 +172,10 @@ def with_derived_fields(batch: EventBatch, config: Config) -> EventBatch:
     prediction = config.prediction
     if prediction is None or prediction.threshold is None or batch.size == 0:
         return batch
-    classes = predicted_classes(batch.numeric["prediction"], prediction.threshold)
+    scores = batch.numeric["prediction"]
+    # "0" below the threshold, "1" at or above it, missing without a score (predicted_classes)
+    codes = np.where(np.isnan(scores), -1, scores >= prediction.threshold).astype(np.int32)
+    classes = Categories(codes, ["0", "1"])
     return replace(
         batch,
         categorical={**batch.categorical, "predicted_class": classes},
@@ -195,7 +199,7 @@ def prediction_halves(batch: EventBatch, config: Config) -> tuple[list[Value | N
             threshold = 0.5 if spec.threshold is None else spec.threshold
             return list(predicted_classes(column, threshold)), column
         return [None if math.isnan(v) else v for v in column.tolist()], nan
-    texts = batch.categorical["prediction"]
+    texts = batch.categorical["prediction"].values()
     if label.type == "binary":
         return [None if t is None else binary_class(t) for t in texts], nan
     return list(texts), nan

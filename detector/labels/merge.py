@@ -32,6 +32,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from detector.columns import Categories
 from detector.events import EventBatch
 from detector.labels.decode import LabelBatch
 
@@ -66,12 +67,14 @@ def concat_events(batches: list[EventBatch]) -> EventBatch:
         positions=[p for b in batches for p in b.positions],
         times=np.concatenate([b.times for b in batches]),
         ids=[i for b in batches for i in b.ids],
-        segments={k: [v for b in batches for v in b.segments[k]] for k in first.segments},
+        segments={k: Categories.concat([b.segments[k] for b in batches]) for k in first.segments},
         numeric={k: np.concatenate([b.numeric[k] for b in batches]) for k in first.numeric},
         type_errors={
             k: np.concatenate([b.type_errors[k] for b in batches]) for k in first.type_errors
         },
-        categorical={k: [v for b in batches for v in b.categorical[k]] for k in first.categorical},
+        categorical={
+            k: Categories.concat([b.categorical[k] for b in batches]) for k in first.categorical
+        },
         schema_samples=[
             (row + offset, paths)
             for b, offset in zip(batches, offsets, strict=False)

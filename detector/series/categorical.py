@@ -9,15 +9,13 @@ each distinct text to its category and to whether the reference knew it.
 
 from __future__ import annotations
 
-import operator
 from collections import Counter
-from collections.abc import Sequence
-from itertools import repeat
 
 import numpy as np
 
 from detector._native import CategoricalCore, SignalRecord
 from detector.alerts import Signal, Summary
+from detector.columns import MISSING, Categories
 from detector.detectors.distribution import chi2_level
 from detector.quality import rate_prior
 from detector.reference import CategoricalReference
@@ -28,8 +26,6 @@ from detector.series.base import (
     column,
     window_settings,
 )
-
-MISSING_CODE = -1
 
 
 class CategoricalSeries(SeriesBase):
@@ -67,39 +63,38 @@ class CategoricalSeries(SeriesBase):
         return self.reference.summary if self.reference else Summary(count=0)
 
     def update(
-        self, values: Sequence[str | None], type_errors: np.ndarray, times: np.ndarray
+        self, values: Categories, type_errors: np.ndarray, times: np.ndarray
     ) -> list[Signal]:
-        """Feed one micro-batch of this series (None = missing); return alert status changes."""
+        """Feed one micro-batch of this series; return alert status changes."""
         self._batch_start = self.events
         start = 0 if self._core is not None else self._warm_up(values, type_errors)
         if self._core is None or start == len(values):
             return []
-        codes, unseen = self._encode(values[start:])
+        codes, unseen = self._encode(values.take(slice(start, None)))
         records = self._core.update(
             codes, unseen, column(type_errors[start:], np.bool_), column(times[start:], np.float64)
         )
         return [self.signal_of(r, start) for r in records]
 
-    def _encode(self, values: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    def _encode(self, values: Categories) -> tuple[np.ndarray, np.ndarray]:
         """Each value's category code (-1 missing, other last) and whether it is a present
-        value the reference never saw; the per-value loops run in C (``map``)."""
-        assert self.reference is not None
-        other = len(self.reference.categories)
-        code: dict[str | None, int] = {c: i for i, c in enumerate(self.reference.categories)}
-        code[None] = MISSING_CODE
-        n = len(values)
-        codes = np.fromiter(map(code.get, values, repeat(other)), np.int32, n)
-        seen = np.fromiter(map(self.reference.known.__contains__, values), bool, n)
-        return codes, ~seen & (codes != MISSING_CODE)
+        value the reference never saw: looked up once per distinct text."""
+        ref = self.reference
+        assert ref is not None
+        index = {c: i for i, c in enumerate(ref.categories)}
+        other = len(ref.categories)
+        codes = values.lookup(lambda text: index.get(text, other), MISSING, np.int32)
+        unseen = values.lookup(lambda text: text not in ref.known, False, bool)
+        return codes, unseen
 
-    def _warm_up(self, values: Sequence[str | None], errors: np.ndarray) -> int:
-        missing = np.fromiter(map(operator.is_, values, repeat(None)), bool, len(values))
+    def _warm_up(self, values: Categories, errors: np.ndarray) -> int:
+        missing = values.codes == MISSING
         need = self.config.warmup - self._warm_n
         filled = np.cumsum(~missing)
         used = int(np.searchsorted(filled, need)) + 1 if filled[-1] >= need else len(values)
-        taken = [v for v in values[:used] if v is not None]
+        taken = values.take(slice(0, used)).counts()
         self._warm.update(taken)
-        self._warm_n += len(taken)
+        self._warm_n += sum(taken.values())
         self._warm_counts(used, missing, errors)
         if self._warm_n == self.config.warmup:
             reference = CategoricalReference.from_counts(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from detector._native import CategoricalCore, NumericCore
 from detector.alerts import Lifecycle
 from detector.chunks import PerformanceChunk, Predictions, StreamChunk
+from detector.columns import Categories
 from detector.detectors.adwin import Adwin
 from detector.labels.decode import LabelBatch
 from detector.labels.join import JoinStats, JoinStore
@@ -58,6 +59,7 @@ PERSISTED: tuple[type, ...] = (
     # repartition records (stage one to stage two, detector.chunks); series chunks travel as
     # flat arrays (detector.state.chunk_format), never through this codec
     StreamChunk,
+    Categories,  # a stream chunk's segment columns
     Predictions,
     PerformanceChunk,
     LabelBatch,

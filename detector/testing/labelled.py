@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from detector.alerts import AlertEvent, rfc3339
+from detector.columns import Categories
 from detector.engine import Engine
 from detector.events import EventBatch
 from detector.labels.decode import LabelBatch
@@ -145,7 +146,10 @@ class LabelledStream:
             positions=list(range(count)),
             times=cols["time"][part],
             ids=list(ids[part]),
-            segments={d: cols[f"segment.{d}"][part].tolist() for d in self.segments},
+            segments={
+                d: Categories.from_values(cols[f"segment.{d}"][part].tolist())
+                for d in self.segments
+            },
             numeric={"amount": cols["amount"][part], "prediction": cols["score"][part]},
             type_errors={"amount": no_errors, "prediction": no_errors},
             categorical={},

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from detector.alerts import rfc3339
+from detector.columns import Categories
 from detector.events import EventBatch
 
 START_TIME = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -199,16 +200,19 @@ def event_batches(
         for name in stream.categorical:
             gone = cols["__missing__"][name][part]
             values = cols[name][part].tolist()
-            categorical[name] = [
-                None if g else v for v, g in zip(values, gone.tolist(), strict=True)
-            ]
+            categorical[name] = Categories.from_values(
+                [None if g else v for v, g in zip(values, gone.tolist(), strict=True)]
+            )
             errors[name] = np.zeros(len(values), dtype=bool)
         count = part.stop - part.start
         yield EventBatch(
             positions=list(range(count)),
             times=cols["time"][part],
             ids=[None] * count,
-            segments={d: cols[f"segment.{d}"][part].tolist() for d in stream.segments},
+            segments={
+                d: Categories.from_values(cols[f"segment.{d}"][part].tolist())
+                for d in stream.segments
+            },
             numeric=numeric,
             type_errors=errors,
             categorical=categorical,

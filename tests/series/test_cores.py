@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from detector._native import pairwise_sum
+from detector.columns import Categories
 from detector.config import parse_config
 from detector.detectors import distribution  # not TestResult bare: pytest would collect it
 from detector.detectors.distribution import binned_tests, categorical_tests
@@ -99,10 +100,10 @@ def test_categorical_window_equals_the_python_tests() -> None:
     shares = {"a": 0.5, "b": 0.3, "c": 0.2}
     warm = list(rng.choice(list(shares), WARMUP, p=list(shares.values())))
     times = np.arange(WARMUP, dtype=float)
-    series.update(warm, np.zeros(WARMUP, dtype=bool), times)
+    series.update(Categories.from_values(warm), np.zeros(WARMUP, dtype=bool), times)
     live: list[str | None] = list(rng.choice(["a", "b", "c", "new"], 100, p=[0.2, 0.3, 0.3, 0.2]))
     live[:4] = [None] * 4
-    series.update(live, np.zeros(100, dtype=bool), times[:100] + WARMUP)
+    series.update(Categories.from_values(live), np.zeros(100, dtype=bool), times[:100] + WARMUP)
     ref = series.reference
     assert isinstance(ref, CategoricalReference) and series.last_counts is not None
     counts = series.last_counts

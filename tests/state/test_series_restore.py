@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from detector.baseline import Baseline, SeriesKey
+from detector.columns import Categories
 from detector.config import Config, parse_config
 from detector.engine import test_level as level_of  # not test_*: pytest would collect it
 from detector.reference import CategoricalReference, NumericReference, Reference
@@ -80,7 +81,9 @@ def _feed(name: str) -> Callable[[Any, int, int], list[str]]:
     def feed(series: Any, start: int, stop: int) -> list[str]:
         part = values[start:stop]
         if name == "c":
-            part = [None if g else v for v, g in zip(part, gone[start:stop], strict=True)]
+            part = Categories.from_values(
+                [None if g else v for v, g in zip(part, gone[start:stop], strict=True)]
+            )
         errors = np.zeros(stop - start, dtype=bool)
         return [repr(s) for s in series.update(part, errors, times[start:stop])]
 
@@ -147,7 +150,9 @@ def test_volume_check_continues_exactly_after_restore() -> None:
 
     def feed(check: VolumeCheck, start: int, stop: int) -> list[str]:
         stop = min(stop, n)
-        found = check.update({"country": countries[start:stop]}, times[start:stop])
+        found = check.update(
+            {"country": Categories.from_values(countries[start:stop])}, times[start:stop]
+        )
         return [repr(item) for item in found]
 
     def make(world: World) -> VolumeCheck:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from typing import Any
 
+from detector.columns import Categories
 from detector.config import parse_config
 from detector.engine import Engine
 from detector.labels.merge import Merger
@@ -19,8 +20,9 @@ from detector.state.registry import HOOKED, PERSISTED, class_name
 from detector.testing.labelled import ErrorChange, LabelledStream
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict, event_batches
 
-PINNED_VERSION = 4
+PINNED_VERSION = 5
 PINNED: dict[str, list[str]] = {
+    "detector.columns.Categories": ["codes", "vocabulary"],
     "detector._native.CategoricalCore": [
         "clock",
         "counters",
@@ -281,7 +283,7 @@ def _used_objects() -> list[object]:
         engine.process(batch)
     objects += [engine.unit(key) for key in engine.unit_keys()]
     router = SegmentRouter(engine.config.segments)
-    router.capped({"s": ["A", "B", "A"]})
+    router.capped({"s": Categories.from_values(["A", "B", "A"])})
     objects.append(router)
 
     stream = LabelledStream(seed=1, label_delay=(0.0, 20.0))
