@@ -41,7 +41,7 @@ pub struct Reference {
 /// `BUCKETS` equal buckets and a value is compared only with the quantiles of its own bucket.
 /// Exact: a value's bucket and each quantile's come from the same monotone float expression,
 /// so every quantile in a lower bucket is below the value and every one in a higher bucket is
-/// not (the argument of `detector/rank_lookup.py` before this moved here).
+/// not.
 #[derive(Clone, Debug)]
 struct RankTable {
     q0: f64,
