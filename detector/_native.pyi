@@ -98,3 +98,9 @@ class CategoricalCore(_SeriesCore):
     def totals(self) -> npt.NDArray[np.int64]: ...
     @staticmethod
     def from_state(state: dict[str, Any]) -> CategoricalCore: ...
+
+def update_all(
+    numeric: list[tuple[NumericCore, Floats, Flags, Floats]],
+    categorical: list[tuple[CategoricalCore, npt.NDArray[np.int32], Flags, Flags, Floats]],
+    threads: int,
+) -> tuple[list[list[SignalRecord]], list[list[SignalRecord]]]: ...

@@ -232,10 +232,20 @@ class DetectionConfig(_Strict):
 
 
 class RunConfig(_Strict):
-    """Micro-batching of the Kafka worker."""
+    """Micro-batching and parallelism of the engine (``run`` and ``replay``)."""
 
     batch_size: int = Field(10_000, ge=1, le=100_000, description="Max records per micro-batch.")
     batch_timeout: float = Field(0.2, gt=0, le=30, description="Max seconds to fill a batch.")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Threads that update a batch's series in parallel (their per-value work "
+        "runs in Rust without the GIL); default: the machine's CPU count, at most 8.",
+    )
+
+    def series_threads(self) -> int:
+        return self.threads or min(os.cpu_count() or 1, 8)
 
 
 class ProcessingConfig(_Strict):

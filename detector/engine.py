@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from detector._native import update_all
 from detector.alerts import AlertEvent, build_alert
 from detector.baseline import Baseline, SeriesKey
 from detector.chunks import (
@@ -45,6 +46,7 @@ from detector.labels.merge import EVENTS
 from detector.labels.monitor import PerformanceMonitor
 from detector.reference import CategoricalReference, NumericReference
 from detector.series import CategoricalSeries, NumericSeries, SeriesContext
+from detector.series.base import CoreUpdate
 from detector.split import Splitter, slice_chunks
 from detector.state.codec import Shared
 from detector.state.shared import shared_objects
@@ -110,6 +112,7 @@ class Engine:
         self.stream: StreamUnit | None = None
         self.performance = PerformanceMonitor(config, self.alpha) if config.label else None
         self.dirty: set[UnitKey] = set()
+        self.threads = config.run.series_threads()
 
     def _series(self, key: SeriesKey) -> NumericSeries | CategoricalSeries:
         series = self.series.get(key)
@@ -169,10 +172,11 @@ class Engine:
         performance, series order), as if the whole batch had been processed at once."""
         ranked: list[tuple[int, int, int, AlertEvent]] = []
         model = self.config.model
+        series_chunks: list[SeriesChunk] = []
         for chunk in chunks:
             if isinstance(chunk, SeriesChunk):
                 self.dirty.add(chunk.key)
-                ranked += self._apply_series(chunk)
+                series_chunks.append(chunk)
             elif isinstance(chunk, StreamChunk):
                 self.dirty.add(STREAM_UNIT)
                 if self.stream is None:
@@ -192,23 +196,41 @@ class Engine:
                     for o in outcomes:
                         alert = build_alert(model, o.feature, o.segment, o.signal)
                         ranked.append((first + o.row, 1, o.order, alert))
+        for round_ in _rounds(series_chunks):
+            ranked += self._apply_series(round_)
         ranked.sort(key=lambda item: item[:3])
         return self._count([alert for *_, alert in ranked])
 
-    def _apply_series(self, chunk: SeriesChunk) -> list[tuple[int, int, int, AlertEvent]]:
-        series = self._series(chunk.key)
-        if isinstance(series, NumericSeries):
-            assert chunk.numeric is not None
-            signals = series.update(chunk.numeric, chunk.errors, chunk.times)
-        else:
-            assert chunk.categories is not None
-            signals = series.update(chunk.categories, chunk.errors, chunk.times)
-        feature, dimension, value = chunk.key
-        segment = {} if dimension is None or value is None else {dimension: value}
+    def _apply_series(self, chunks: list[SeriesChunk]) -> list[tuple[int, int, int, AlertEvent]]:
+        """Update the chunks' series (one chunk each): warm-ups here, then every core at
+        once on ``run.threads`` threads (:func:`detector._native.update_all`)."""
+        numeric: list[tuple[SeriesChunk, CoreUpdate]] = []
+        categorical: list[tuple[SeriesChunk, CoreUpdate]] = []
+        for chunk in chunks:
+            series = self._series(chunk.key)
+            if isinstance(series, NumericSeries):
+                assert chunk.numeric is not None
+                task = series.begin(chunk.numeric, chunk.errors, chunk.times)
+                if task is not None:
+                    numeric.append((chunk, task))
+            else:
+                assert chunk.categories is not None
+                task = series.begin(chunk.categories, chunk.errors, chunk.times)
+                if task is not None:
+                    categorical.append((chunk, task))
+        found = update_all(
+            [(t.series._core, *t.arrays) for _, t in numeric],  # type: ignore[misc]
+            [(t.series._core, *t.arrays) for _, t in categorical],  # type: ignore[misc]
+            self.threads,
+        )
         out = []
-        for signal in signals:
-            alert = build_alert(self.config.model, feature, segment, signal)
-            out.append((int(chunk.rows[signal.position]), 0, chunk.order, alert))
+        for tasks, records in zip((numeric, categorical), found, strict=True):
+            for (chunk, task), signal_records in zip(tasks, records, strict=True):
+                feature, dimension, value = chunk.key
+                segment = {} if dimension is None or value is None else {dimension: value}
+                for signal in task.finish(signal_records):
+                    alert = build_alert(self.config.model, feature, segment, signal)
+                    out.append((int(chunk.rows[signal.position]), 0, chunk.order, alert))
         return out
 
     def _count(self, alerts: list[AlertEvent]) -> list[AlertEvent]:
@@ -278,6 +300,20 @@ class Engine:
         """(series, events, missing, type errors) for every series."""
         for key, series in self.series.items():
             yield key, series.events, series.missing, series.type_errors
+
+
+def _rounds(chunks: list[SeriesChunk]) -> list[list[SeriesChunk]]:
+    """Chunks in rounds that hold each unit at most once (its later chunks in later rounds, in
+    order): a round's series update in parallel."""
+    rounds: list[list[SeriesChunk]] = []
+    seen: dict[UnitKey, int] = {}
+    for chunk in chunks:
+        index = seen.get(chunk.key, 0)
+        seen[chunk.key] = index + 1
+        if index == len(rounds):
+            rounds.append([])
+        rounds[index].append(chunk)
+    return rounds
 
 
 def build_engine(config: Config) -> Engine:

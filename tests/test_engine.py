@@ -135,6 +135,23 @@ def test_batching_does_not_change_alerts() -> None:
     assert [a.model_dump() for a in small] == [a.model_dump() for a in large]
 
 
+def test_threads_do_not_change_alerts() -> None:
+    """Series updated on one thread or on four (the cores run in parallel without the GIL)
+    give byte-identical alerts."""
+    source = stream(seed=8)
+    drifts = [
+        Drift("f1", 20_000, 1.0, ("country", "C1")),
+        Drift("mcc", 25_000, 0.3, kind="share", category="a"),
+    ]
+    alerts = []
+    for threads in (1, 4):
+        data = config_dict(source)
+        data["run"] = {"batch_size": 5000, "threads": threads}
+        alerts.append(run(source, 40_000, drifts, parse_config(data)))
+    assert len(alerts[0]) >= 2
+    assert [a.model_dump() for a in alerts[0]] == [a.model_dump() for a in alerts[1]]
+
+
 def test_shift_that_reverts_resolves_with_the_same_dedup_key() -> None:
     """A shift that goes away resolves its alert; the resolution keeps key and start time."""
     source = stream(seed=9, numeric=["f0"], categorical={}, segments={"country": ["A"]})

@@ -87,3 +87,16 @@ def test_labelled_runs_cut_into_slices_give_the_same_alerts() -> None:
         for part in slice_runs(runs, 700):
             got += [alert_bytes(a) for a in sliced.apply(sliced.split_runs(part))]
     assert len(expected) >= 2 and got == expected
+
+
+def test_several_chunks_of_a_unit_in_one_apply_run_in_order() -> None:
+    """Chunks of several batches applied in one call, not merged (a unit appears in each),
+    give the batch-by-batch alerts: a unit's chunks run one after the other."""
+    config = parse_config(config_dict(STREAM))
+    reference = Engine(config)
+    batches = list(event_batches(STREAM, 12_000, DRIFTS, 1500))
+    expected = [alert_bytes(a) for b in batches for a in reference.process(b)]
+    together = Engine(config)
+    chunks: list[Chunk] = [c for b in batches for c in together.split(b)]
+    assert len(expected) >= 2
+    assert sorted(alert_bytes(a) for a in together.apply(chunks)) == sorted(expected)

@@ -67,8 +67,31 @@ def window_settings(
     }
 
 
+@dataclass
+class CoreUpdate:
+    """A batch's values past the warm-up, ready for the core: ``arrays`` are its ``update``
+    arguments, ``offset`` where they start in the batch."""
+
+    series: SeriesBase
+    offset: int
+    arrays: tuple[np.ndarray, ...]
+
+    def run(self) -> list[Signal]:
+        """Update the core now (the engine batches many through ``update_all`` instead)."""
+        assert self.series._core is not None
+        return self.finish(self.series._core.update(*self.arrays))
+
+    def finish(self, records: list[SignalRecord]) -> list[Signal]:
+        """The core's status changes as signals."""
+        return [self.series.signal_of(r, self.offset) for r in records]
+
+
 class SeriesBase:
-    """Warm-up counters and the read-only views of the core, for metrics and the report."""
+    """Warm-up counters and the read-only views of the core, for metrics and the report.
+
+    ``update`` feeds one batch; the engine splits that into :meth:`begin` (warm-up, in
+    Python), the core's update (many series at once) and :meth:`CoreUpdate.finish`.
+    """
 
     reference: Any
 
@@ -78,6 +101,15 @@ class SeriesBase:
         self._core: NumericCore | CategoricalCore | None = None
         self._warm_events = self._warm_missing = self._warm_errors = 0
         self._batch_start = 0  # series events before the current micro-batch
+
+    def begin(self, values: Any, type_errors: np.ndarray, times: np.ndarray) -> CoreUpdate | None:
+        """Take a batch up to the core: None when the warm-up used all of it."""
+        raise NotImplementedError
+
+    def update(self, values: Any, type_errors: np.ndarray, times: np.ndarray) -> list[Signal]:
+        """Feed one micro-batch of this series; return alert status changes."""
+        task = self.begin(values, type_errors, times)
+        return task.run() if task is not None else []
 
     def _view(self, method: str, empty: Any) -> Any:
         """One of the core's read-only views; ``empty`` before the core exists, or while the
@@ -154,13 +186,17 @@ class SeriesBase:
     def drift_headline(self, record: SignalRecord, current: Summary) -> str:
         raise NotImplementedError
 
-    def signal_of(self, record: SignalRecord, offset: int, statistic: str | None = None) -> Signal:
+    def statistic(self, record: SignalRecord) -> str:
+        """The name of a drift signal's statistic (the deciding test's, unless overridden)."""
+        return record.detector
+
+    def signal_of(self, record: SignalRecord, offset: int) -> Signal:
         """A core's status change as a Signal; ``offset`` places its batch in this update's."""
         result = TestResult(record.detector, record.value, record.threshold)
         current = self.current(record)
         if record.key == "drift":
             headline = self.drift_headline(record, current)
-            statistic = statistic or record.detector
+            statistic = self.statistic(record)
         else:
             headline = quality_headline(result)
             statistic = "rate" if record.key != "constant" else "constant"

@@ -14,13 +14,14 @@ from collections import Counter
 import numpy as np
 
 from detector._native import CategoricalCore, SignalRecord
-from detector.alerts import Signal, Summary
+from detector.alerts import Summary
 from detector.columns import MISSING, Categories
 from detector.detectors.distribution import chi2_level
 from detector.quality import rate_prior
 from detector.reference import CategoricalReference
 from detector.series.base import (
     RESOLVE_ALPHA,
+    CoreUpdate,
     SeriesBase,
     SeriesContext,
     column,
@@ -62,19 +63,22 @@ class CategoricalSeries(SeriesBase):
     def reference_summary(self) -> Summary:
         return self.reference.summary if self.reference else Summary(count=0)
 
-    def update(
+    def begin(
         self, values: Categories, type_errors: np.ndarray, times: np.ndarray
-    ) -> list[Signal]:
-        """Feed one micro-batch of this series; return alert status changes."""
+    ) -> CoreUpdate | None:
+        """A batch for the core, after what the warm-up takes."""
         self._batch_start = self.events
         start = 0 if self._core is not None else self._warm_up(values, type_errors)
         if self._core is None or start == len(values):
-            return []
+            return None
         codes, unseen = self._encode(values.take(slice(start, None)))
-        records = self._core.update(
-            codes, unseen, column(type_errors[start:], np.bool_), column(times[start:], np.float64)
+        arrays = (
+            codes,
+            unseen,
+            column(type_errors[start:], np.bool_),
+            column(times[start:], np.float64),
         )
-        return [self.signal_of(r, start) for r in records]
+        return CoreUpdate(self, start, arrays)
 
     def _encode(self, values: Categories) -> tuple[np.ndarray, np.ndarray]:
         """Each value's category code (-1 missing, other last) and whether it is a present

@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 
 from detector._native import NumericCore, SignalRecord
-from detector.alerts import Signal, Summary
+from detector.alerts import Summary
 from detector.detectors.distribution import TestResult, chi2_level
 from detector.quality import rate_prior
 from detector.reference import NumericReference, describe
 from detector.series.base import (
     RESOLVE_ALPHA,
+    CoreUpdate,
     SeriesBase,
     SeriesContext,
     column,
@@ -124,23 +125,20 @@ class NumericSeries(SeriesBase):
             stats["mean_score_sd"] = TestResult("mean_score_sd", float(recent.mean()), noise)
         return stats
 
-    def update(
+    def begin(
         self, values: np.ndarray, type_errors: np.ndarray, times: np.ndarray
-    ) -> list[Signal]:
-        """Feed one micro-batch of this series (NaN = missing); return alert status changes."""
+    ) -> CoreUpdate | None:
+        """A batch (NaN = missing) for the core, after what the warm-up takes."""
         self._batch_start = self.events
         start = 0 if self._core is not None else self._warm_up(values, type_errors)
         if self._core is None or start == len(values):
-            return []
-        records = self._core.update(
+            return None
+        arrays = (
             column(values[start:], np.float64),
             column(type_errors[start:], np.bool_),
             column(times[start:], np.float64),
         )
-        return [
-            self.signal_of(r, start, _STATISTIC.get(r.detector) if r.key == "drift" else None)
-            for r in records
-        ]
+        return CoreUpdate(self, start, arrays)
 
     def _warm_up(self, values: np.ndarray, errors: np.ndarray) -> int:
         missing = np.isnan(values)
@@ -160,6 +158,10 @@ class NumericSeries(SeriesBase):
 
     def current(self, record: SignalRecord) -> Summary:
         return describe(record.values)
+
+    def statistic(self, record: SignalRecord) -> str:
+        """Change points report the detector's own statistic."""
+        return _STATISTIC.get(record.detector, record.detector)
 
     def drift_headline(self, record: SignalRecord, current: Summary) -> str:
         assert self.reference is not None

@@ -79,7 +79,6 @@ impl CategoricalCore {
     /// Feed one batch; the alerts' status changes, in stream order.
     pub fn update(
         &mut self,
-        py: Python<'_>,
         codes: &[i32],
         unseen: &[bool],
         errors: &[bool],
@@ -93,7 +92,7 @@ impl CategoricalCore {
         {
             let p = p as i64;
             if self.clock.ends_before(&windows, t) {
-                self.close(py, p - 1, &mut out)?;
+                self.close(p - 1, &mut out)?;
             }
             self.seen.add(error, code < 0);
             let w = &mut self.open;
@@ -107,13 +106,13 @@ impl CategoricalCore {
             }
             w.last = t;
             if self.clock.ends_with(&windows) {
-                self.close(py, p, &mut out)?;
+                self.close(p, &mut out)?;
             }
         }
         Ok(out)
     }
 
-    fn close(&mut self, py: Python<'_>, position: i64, out: &mut Vec<Signal>) -> PyResult<()> {
+    fn close(&mut self, position: i64, out: &mut Vec<Signal>) -> PyResult<()> {
         if self.open.seen.events == 0 {
             return Ok(());
         }
@@ -149,12 +148,12 @@ impl CategoricalCore {
             rates.push((Test::UnseenCategories, w.unseen, n as u64, self.settings.unseen));
         }
         for (test, count, events, prior) in rates {
-            verdict.rate(py, test, count, events, prior, s.alpha, false)?;
+            verdict.rate(test, count, events, prior, s.alpha, false)?;
         }
         let (floored, count) = (&self.floored, self.reference_count);
         let drift_clean =
             || !tests(&w.counts, floored, count, s.chi2_resolve_level).iter().any(Outcome::fired);
-        let statuses = self.alerts.judge(py, &verdict, w.last, &s, drift_clean)?;
+        let statuses = self.alerts.judge(&verdict, w.last, &s, drift_clean)?;
         let counts: Vec<f64> = w.counts.iter().map(|&c| c as f64).collect();
         let window = (events, w.first, w.last);
         out.extend(self.alerts.signals(statuses, position, window, &counts, shift));

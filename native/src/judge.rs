@@ -32,7 +32,6 @@ impl Verdict {
     #[allow(clippy::too_many_arguments)]
     pub fn rate(
         &mut self,
-        py: Python<'_>,
         test: Test,
         count: u64,
         n: u64,
@@ -41,7 +40,7 @@ impl Verdict {
         halved: bool,
     ) -> PyResult<()> {
         let level = if halved { alpha / 2.0 } else { alpha };
-        let outcome = rate_check(py, test, count, n, a, b, level)?;
+        let outcome = rate_check(test, count, n, a, b, level)?;
         self.quality.push((outcome, Clean::Rate { test, count, n, a, b, halved }));
         Ok(())
     }
@@ -134,7 +133,6 @@ impl Alerts {
     /// only computed while the drift alert fires.
     pub fn judge(
         &mut self,
-        py: Python<'_>,
         verdict: &Verdict,
         observed_at: f64,
         windows: &Windows,
@@ -177,7 +175,7 @@ impl Alerts {
                     Clean::Known(value) => value,
                     Clean::Rate { test, count, n, a, b, halved } => {
                         let level = if halved { resolve_alpha / 2.0 } else { resolve_alpha };
-                        !rate_check(py, test, count, n, a, b, level)?.fired()
+                        !rate_check(test, count, n, a, b, level)?.fired()
                     }
                 };
                 if life.window_checked(consistent, resolve_windows) {

@@ -10,6 +10,7 @@ mod categorical;
 mod judge;
 mod numeric;
 mod page_hinkley;
+mod py_batch;
 mod py_categorical;
 mod py_detectors;
 mod py_numeric;
@@ -43,5 +44,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_series::SignalRecord>()?;
     m.add_function(wrap_pyfunction!(set_critical_count, m)?)?;
     m.add_function(wrap_pyfunction!(pairwise_sum, m)?)?;
+    m.add_function(wrap_pyfunction!(py_batch::update_all, m)?)?;
     Ok(())
 }

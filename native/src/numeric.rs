@@ -176,7 +176,6 @@ impl NumericCore {
     /// Feed one batch (NaN = missing); the alerts' status changes, in stream order.
     pub fn update(
         &mut self,
-        py: Python<'_>,
         values: &[f64],
         errors: &[bool],
         times: &[f64],
@@ -186,7 +185,7 @@ impl NumericCore {
         for (p, ((&x, &error), &t)) in values.iter().zip(errors).zip(times).enumerate() {
             let p = p as i64;
             if self.clock.ends_before(&windows, t) {
-                self.close(py, p - 1, &mut out)?;
+                self.close(p - 1, &mut out)?;
             }
             self.seen.add(error, x.is_nan());
             let w = &mut self.open;
@@ -199,7 +198,7 @@ impl NumericCore {
                 self.value(x, t, p, &mut out);
             }
             if self.clock.ends_with(&windows) {
-                self.close(py, p, &mut out)?;
+                self.close(p, &mut out)?;
             }
         }
         Ok(out)
@@ -287,12 +286,12 @@ impl NumericCore {
     }
 
     /// Close the open window at batch position `position`: tests, checks, lifecycles.
-    fn close(&mut self, py: Python<'_>, position: i64, out: &mut Vec<Signal>) -> PyResult<()> {
+    fn close(&mut self, position: i64, out: &mut Vec<Signal>) -> PyResult<()> {
         if self.open.seen.events == 0 {
             return Ok(());
         }
         let mut w = std::mem::take(&mut self.open);
-        let result = self.judge_window(py, position, &w, out);
+        let result = self.judge_window(position, &w, out);
         w.clear();
         self.open = w;
         result
@@ -300,7 +299,6 @@ impl NumericCore {
 
     fn judge_window(
         &mut self,
-        py: Python<'_>,
         position: i64,
         w: &OpenWindow,
         out: &mut Vec<Signal>,
@@ -340,14 +338,14 @@ impl NumericCore {
             }
         };
         for (test, count, events, prior, halved) in rates.into_iter().chain(range) {
-            verdict.rate(py, test, count, events, prior, s.alpha, halved)?;
+            verdict.rate(test, count, events, prior, s.alpha, halved)?;
         }
         let noise = 3.0 * ((1.0 / n as f64 + 1.0 / reference.count) * self.inflation).sqrt();
         let drift_clean = || {
             let loose = tests(s.chi2_resolve_level, s.resolve_alpha);
             !loose.iter().any(Outcome::fired) && mean(&w.scores).abs() < noise
         };
-        let statuses = self.alerts.judge(py, &verdict, w.last, &s, drift_clean)?;
+        let statuses = self.alerts.judge(&verdict, w.last, &s, drift_clean)?;
         let window = (events, w.first, w.last);
         out.extend(self.alerts.signals(statuses, position, window, &w.values, shift));
         Ok(())

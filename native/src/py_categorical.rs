@@ -15,7 +15,7 @@ use crate::window::Counts;
 /// One categorical series after its warm-up (see `detector.series.categorical`).
 #[pyclass(module = "detector._native")]
 pub struct CategoricalCore {
-    core: categorical::CategoricalCore,
+    pub(crate) core: categorical::CategoricalCore,
 }
 
 fn settings_from(f: &Fields<'_>) -> PyResult<Settings> {
@@ -58,7 +58,8 @@ impl CategoricalCore {
         let (errors, times) = (errors.as_slice()?, times.as_slice()?);
         let n = codes.len();
         check(unseen.len() == n && errors.len() == n && times.len() == n, "batch lengths")?;
-        let signals = self.core.update(py, codes, unseen, errors, times)?;
+        let core = &mut self.core;
+        let signals = py.detach(|| core.update(codes, unseen, errors, times))?;
         Ok(records(py, signals, &KEYS))
     }
 

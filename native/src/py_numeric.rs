@@ -21,7 +21,7 @@ use crate::window::Counts;
 /// One numeric series after its warm-up (see `detector.series.numeric`).
 #[pyclass(module = "detector._native")]
 pub struct NumericCore {
-    core: numeric::NumericCore,
+    pub(crate) core: numeric::NumericCore,
 }
 
 fn settings_from(f: &Fields<'_>) -> PyResult<Settings> {
@@ -191,7 +191,8 @@ impl NumericCore {
     ) -> PyResult<Vec<SignalRecord>> {
         let (values, errors, times) = (values.as_slice()?, errors.as_slice()?, times.as_slice()?);
         check(values.len() == errors.len() && values.len() == times.len(), "batch lengths")?;
-        let signals = self.core.update(py, values, errors, times)?;
+        let core = &mut self.core;
+        let signals = py.detach(|| core.update(values, errors, times))?;
         Ok(records(py, signals, &KEYS))
     }
 

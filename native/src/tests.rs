@@ -190,16 +190,20 @@ impl CriticalCounts {
         *PROVIDER.lock().unwrap() = Some(function);
     }
 
-    pub fn get(py: Python<'_>, n: u64, a: f64, b: f64, alpha: f64) -> PyResult<i64> {
+    /// Cached, or computed by the Python provider (which takes the GIL: series update with
+    /// the GIL released, several at a time).
+    pub fn get(n: u64, a: f64, b: f64, alpha: f64) -> PyResult<i64> {
         let key = (n, a.to_bits(), b.to_bits(), alpha.to_bits());
         if let Some(&found) = CRITICAL.lock().unwrap().get_or_insert_with(HashMap::new).get(&key) {
             return Ok(found);
         }
-        let function =
-            PROVIDER.lock().unwrap().as_ref().map(|f| f.clone_ref(py)).ok_or_else(|| {
-                pyo3::exceptions::PyRuntimeError::new_err("no critical_count set")
-            })?;
-        let limit: i64 = function.call1(py, (n, a, b, alpha))?.extract(py)?;
+        let limit: i64 = Python::attach(|py| {
+            let function =
+                PROVIDER.lock().unwrap().as_ref().map(|f| f.clone_ref(py)).ok_or_else(|| {
+                    pyo3::exceptions::PyRuntimeError::new_err("no critical_count set")
+                })?;
+            function.call1(py, (n, a, b, alpha))?.extract(py)
+        })?;
         let mut cache = CRITICAL.lock().unwrap();
         let cache = cache.get_or_insert_with(HashMap::new);
         if cache.len() >= CACHE_LIMIT {
@@ -212,16 +216,8 @@ impl CriticalCounts {
 
 /// A count of events of a kind in a window of `n`: implausibly many at `alpha`?
 /// `(a, b)` is the beta-binomial's prior from the reference (`detector.quality.rate_check`).
-pub fn rate_check(
-    py: Python<'_>,
-    test: Test,
-    count: u64,
-    n: u64,
-    a: f64,
-    b: f64,
-    alpha: f64,
-) -> PyResult<Outcome> {
-    let limit = CriticalCounts::get(py, n, a, b, alpha)?;
+pub fn rate_check(test: Test, count: u64, n: u64, a: f64, b: f64, alpha: f64) -> PyResult<Outcome> {
+    let limit = CriticalCounts::get(n, a, b, alpha)?;
     Ok(Outcome { test, value: count as f64 / n as f64, threshold: (limit as f64 - 0.5) / n as f64 })
 }
 

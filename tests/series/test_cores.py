@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector._native import pairwise_sum
+from detector._native import pairwise_sum, update_all
 from detector.columns import Categories
 from detector.config import parse_config
 from detector.detectors import distribution  # not TestResult bare: pytest would collect it
@@ -194,3 +194,13 @@ def test_inconsistent_core_state_is_refused(key: str, value: object) -> None:
     assert type(series._core).from_state(state).to_state().keys() == state.keys()
     with pytest.raises(ValueError):
         type(series._core).from_state(_forged(state, key, value))
+
+
+def test_a_core_cannot_be_updated_twice_at_once() -> None:
+    """update_all refuses the same core in two jobs (the threads would share its state)."""
+    series = NumericSeries(_context())
+    _feed(series, np.zeros(WARMUP) + np.arange(WARMUP))
+    assert series._core is not None
+    arrays = (np.ones(3), np.zeros(3, dtype=bool), np.arange(3.0))
+    with pytest.raises(RuntimeError, match="borrowed"):
+        update_all([(series._core, *arrays), (series._core, *arrays)], [], 2)
