@@ -43,9 +43,12 @@ def quality_headline(result: TestResult) -> str:
     return f"{what} at {result.value:.2%} of the window (plausible up to {result.threshold:.2%})"
 
 
-def column(values: Any, dtype: type) -> np.ndarray:
+def column(values: np.ndarray, dtype: type) -> np.ndarray:
     """``values`` as an aligned, contiguous array of ``dtype`` (what the core reads): arrays cut
-    from a repartition record's bytes may be misaligned."""
+    from a repartition record's bytes may be misaligned. Usually ``values`` itself."""
+    flags = values.flags
+    if values.dtype == dtype and flags.c_contiguous and flags.aligned:
+        return values
     return np.require(values, dtype=dtype, requirements=("C", "A"))
 
 
