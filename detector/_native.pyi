@@ -104,3 +104,13 @@ def update_all(
     categorical: list[tuple[CategoricalCore, npt.NDArray[np.int32], Flags, Flags, Floats]],
     threads: int,
 ) -> tuple[list[list[SignalRecord]], list[list[SignalRecord]]]: ...
+
+class SortedRecords:
+    errors: list[Any]
+    internal: list[Any]
+    inputs: list[Any]
+    values: list[bytes | None]
+    times: Floats
+    next_offsets: list[tuple[str, int, int]]
+
+def sort_records(messages: list[Any], internal_topic: str) -> SortedRecords: ...

@@ -229,7 +229,7 @@ class Decoder:
         )
 
     def decode(
-        self, values: Sequence[bytes | None], default_times: Sequence[float]
+        self, values: Sequence[bytes | None], default_times: Sequence[float] | np.ndarray
     ) -> DecodeResult:
         """Decode ``values``; ``default_times`` (epoch s) is used when no time path is set."""
         rows: list[Row] = []

@@ -15,6 +15,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
+from detector._native import SortedRecords
 from detector.chunks import Slice
 from detector.config import Config
 from detector.engine import Engine
@@ -23,7 +24,7 @@ from detector.kafka.dead_letter import dead_letter_headers
 from detector.kafka.ends import EndOffsets
 from detector.kafka.internal import SPLIT_ROWS, InternalTopics, slice_records
 from detector.kafka.joined import JoinedInput
-from detector.kafka.report import WorkerReport, next_offsets, where
+from detector.kafka.report import WorkerReport, where
 from detector.labels.decode import LabelBatch
 from detector.labels.merge import slice_events, slice_labels
 from detector.observability.metrics import WorkerMetrics
@@ -55,12 +56,12 @@ class Ingest:
         self.ends = ends
         self.records_produced = 0  # repartition records
 
-    def ingest(self, records: list[Message], producer: Producer) -> list[TopicPartition]:
-        """Events only: decode, split, produce; returns the offsets now safe to commit."""
+    def ingest(self, batch: SortedRecords, producer: Producer) -> list[TopicPartition]:
+        """Events only (sorted by :func:`detector._native.sort_records`): decode, split,
+        produce; returns the offsets now safe to commit."""
         started = time.perf_counter()
-        values = [m.value() for m in records]
-        times = [m.timestamp()[1] / 1000.0 for m in records]
-        result = self.decoder.decode(values, times)
+        records = batch.inputs
+        result = self.decoder.decode(batch.values, batch.times)
         size = result.batch.size
         for start in range(0, size, SPLIT_ROWS):
             part = slice_events(result.batch, start, min(start + SPLIT_ROWS, size))
@@ -68,7 +69,7 @@ class Ingest:
         for rejection in result.rejections:
             self.dead_letter(records[rejection.position], rejection, producer)
             self.report.dead_letters[rejection.reason] += 1
-        offsets = next_offsets(records)
+        offsets = [TopicPartition(t, p, o) for t, p, o in batch.next_offsets]
         for tp in offsets:
             self.ends.seen(tp.topic, tp.partition, tp.offset)
         self.report.records += len(records)

@@ -29,6 +29,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
+from detector._native import sort_records
 from detector.alerts import CONTENT_TYPE, AlertEvent, alert_bytes
 from detector.chunks import Chunk, StreamChunk, UnitKey, merge_chunks, unit_partition
 from detector.config import Config
@@ -161,15 +162,20 @@ class Worker:
                 messages = consumer.consume(self.config.run.batch_size, timeout=timeout)
                 committer.begin()  # after consume: a revocation inside it commits the last one
                 self.metrics.polled(consumer, self._assigned)
-                records = [m for m in messages if self._keep(m)]
-                chunk_records = [m for m in records if m.topic() == internal.repartition]
-                inputs = [m for m in records if m.topic() != internal.repartition]
                 if self._joined is not None:
+                    records = [m for m in messages if self._keep(m)]
+                    chunk_records = [m for m in records if m.topic() == internal.repartition]
+                    inputs = [m for m in records if m.topic() != internal.repartition]
                     progress.advance(
                         self._ingest.ingest_joined(inputs, committer.producer, consumer)
                     )
-                elif inputs:
-                    progress.advance(self._ingest.ingest(inputs, committer.producer))
+                else:
+                    batch = sort_records(messages, internal.repartition)
+                    for message in batch.errors:
+                        self._keep(message)
+                    chunk_records = batch.internal
+                    if batch.inputs:
+                        progress.advance(self._ingest.ingest(batch, committer.producer))
                 self._detect(chunk_records, committer.producer)
                 # Chunks just produced come back within milliseconds: poll again at once
                 # rather than waiting a whole batch_timeout (it would add to alert latency).

@@ -14,6 +14,7 @@ mod py_batch;
 mod py_categorical;
 mod py_detectors;
 mod py_numeric;
+mod py_records;
 mod py_series;
 mod reference;
 mod sketch;
@@ -45,5 +46,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_critical_count, m)?)?;
     m.add_function(wrap_pyfunction!(pairwise_sum, m)?)?;
     m.add_function(wrap_pyfunction!(py_batch::update_all, m)?)?;
+    m.add_function(wrap_pyfunction!(py_records::sort_records, m)?)?;
+    m.add_class::<py_records::SortedRecords>()?;
     Ok(())
 }
