@@ -16,7 +16,7 @@ Rejection reasons (``drift.errors.class`` header on the dead-letter topic):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from detector.columns import Categories
 from detector.config import Config
 
 MISSING_SEGMENT = "__missing__"
@@ -43,19 +44,21 @@ class Rejection:
 
 @dataclass
 class EventBatch:
-    """Accepted events of one micro-batch, in input order, one array or list per field.
+    """Accepted events of one micro-batch, in input order, one column per field.
 
     Numeric values are NaN when missing or mistyped; ``type_errors`` tells the two apart (for
     every feature, categorical ones included: an object or list where a category belongs).
+    Texts (segment values, categories) are :class:`~detector.columns.Categories`: codes into a
+    vocabulary, code -1 where a category is missing.
     """
 
     positions: list[int]
     times: np.ndarray
     ids: list[str | None]
-    segments: dict[str, list[str]]
+    segments: dict[str, Categories]
     numeric: dict[str, np.ndarray]
     type_errors: dict[str, np.ndarray]
-    categorical: dict[str, list[str | None]]
+    categorical: dict[str, Categories]
     schema_samples: list[tuple[int, set[str]]] = field(default_factory=list)  # (row, paths)
 
     @property
@@ -67,6 +70,17 @@ class EventBatch:
 class DecodeResult:
     batch: EventBatch
     rejections: list[Rejection] = field(default_factory=list)
+
+
+@dataclass
+class Row:
+    """One accepted event, as the per-record decoder reads it."""
+
+    time: float
+    ident: str | None
+    segments: list[str]
+    numeric: list[tuple[float, bool]]  # (value, type error); NaN when missing or mistyped
+    categorical: list[tuple[str | None, bool]]  # (text, type error); None when missing
 
 
 def _compile_path(path: str) -> tuple[str | int, ...]:
@@ -141,176 +155,125 @@ def categorical_text(value: Any) -> str | None:
     return None
 
 
-def _segment_value(value: Any) -> str:
+def segment_text(value: Any) -> str:
+    """A segment value as text: missing ones labelled, others as JSON, at most 200 chars."""
     if value is None:
         return MISSING_SEGMENT
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
     return text[:_MAX_SEGMENT_CHARS]
 
 
-def _getter(path: tuple[str | int, ...]) -> Callable[[dict[str, Any]], Any]:
-    """``extract(event, path)`` for an event object, with the first step a plain ``get`` (no
-    call of ``extract`` at all for a one-step path: ``ts``, ``event_id``, ``features``)."""
-    if not path:
-        return lambda event: event
-    key, rest = str(path[0]), path[1:]  # extract looks an int step up as str in a dict
-    if not rest:
-        return lambda event: event.get(key)
-    return lambda event: extract(event.get(key), rest)
+def numeric_value(value: Any) -> tuple[float, bool]:
+    """A numeric feature's value and whether it is a type error (NaN for both kinds of gap)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value), False
+    return math.nan, value is not None
 
 
-class _Group:
-    """Fields read from one object of the event (``features``, ``segment``, ...): the object is
-    looked up once per event and its fields taken in one ``map`` (C), not one ``extract`` each.
-    Rows go one after another into one flat list (no object per event for the garbage collector
-    to track), cut into columns by strided slices once per batch."""
-
-    def __init__(self, parent: tuple[str | int, ...]) -> None:
-        self.parent = _getter(parent)
-        self.steps: list[str | int] = []  # each field's last path step
-        self.keys: list[str] = []  # the same as dict keys (extract looks up str(int) in dicts)
-
-    def add(self, path: tuple[str | int, ...]) -> int:
-        """Take a field; its column index."""
-        self.steps.append(path[-1])
-        self.keys.append(str(path[-1]))
-        return len(self.steps) - 1
-
-    def read(self, event: dict[str, Any], rows: list[Any]) -> None:
-        """Append the fields' raw values (what ``extract`` gives for each full path) to rows."""
-        obj = self.parent(event)
-        if isinstance(obj, dict):
-            rows.extend(map(obj.get, self.keys))
-        else:  # a list, or nothing
-            rows.extend(extract(obj, (step,)) for step in self.steps)
-
-    def columns(self, rows: list[Any]) -> list[list[Any]]:
-        """One list per field: the batch's raw values in event order."""
-        width = len(self.steps)
-        return [rows[i::width] for i in range(width)]
-
-
-_NUMBERS = frozenset({float, int, type(None)})  # exact types: bool is not one of them
-_TEXTS = frozenset({str, type(None)})
-
-
-def _numeric_column(raw: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Values (NaN when missing or mistyped) and type errors of one numeric field."""
-    if set(map(type, raw)) <= _NUMBERS:  # the usual column: numpy turns None into NaN itself
-        return np.array(raw, dtype=np.float64), np.zeros(len(raw), dtype=bool)
-    usable = [isinstance(v, int | float) and not isinstance(v, bool) for v in raw]
-    values = [float(v) if ok else math.nan for v, ok in zip(raw, usable, strict=True)]
-    errors = [not ok and v is not None for v, ok in zip(raw, usable, strict=True)]
-    return np.asarray(values, dtype=np.float64), np.asarray(errors, dtype=bool)
-
-
-def _categorical_column(raw: list[Any]) -> tuple[list[str | None], np.ndarray]:
-    """Categories as text (None when missing or mistyped) and type errors of one field."""
-    if set(map(type, raw)) <= _TEXTS:
-        return raw, np.zeros(len(raw), dtype=bool)
-    texts = [categorical_text(v) for v in raw]
-    errors = [t is None and v is not None for t, v in zip(texts, raw, strict=True)]
-    return texts, np.asarray(errors, dtype=bool)
-
-
-def _segment_column(raw: list[Any]) -> list[str]:
-    if raw and set(map(type, raw)) == {str} and max(map(len, raw)) <= _MAX_SEGMENT_CHARS:
-        return raw
-    return [_segment_value(v) for v in raw]
+def categorical_value(value: Any) -> tuple[str | None, bool]:
+    """A category's text and whether it is a type error (an object or a list)."""
+    text = categorical_text(value)
+    return text, text is None and value is not None
 
 
 class Decoder:
-    """Turns raw record values into an :class:`EventBatch` using the config's field paths."""
+    """Turns raw record values into an :class:`EventBatch` using the config's field paths.
+
+    :meth:`decode_record` is the specification of one record's decoding (orjson, in Python);
+    :meth:`decode` applies it to a batch and builds the columns.
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._id = _getter(_compile_path(config.event.id)) if config.event.id else None
-        self._time = _getter(_compile_path(config.event.time)) if config.event.time else None
-        groups: dict[tuple[str | int, ...], _Group] = {}
-
-        def place(path: str) -> tuple[_Group, int]:
-            steps = _compile_path(path)
-            group = groups.setdefault(steps[:-1], _Group(steps[:-1]))
-            return group, group.add(steps)
-
-        self._segments = [(s.name, place(s.path)) for s in config.segments]
+        event = config.event
+        self._id = _compile_path(event.id) if event.id else None
+        self._time = _compile_path(event.time) if event.time else None
         fields = config.monitored_fields()
-        self._numeric = [(f.name, place(f.path)) for f in fields if f.type == "numeric"]
-        self._categorical = [(f.name, place(f.path)) for f in fields if f.type == "categorical"]
-        self._groups = list(groups.values())
+        self._segments = [(s.name, _compile_path(s.path)) for s in config.segments]
+        self._numeric = [(f.name, _compile_path(f.path)) for f in fields if f.type == "numeric"]
+        self._categorical = [
+            (f.name, _compile_path(f.path)) for f in fields if f.type == "categorical"
+        ]
         self.accepted = 0  # events accepted so far, across batches: schema sampling is global
+
+    def decode_record(
+        self, position: int, raw: bytes | None, default_time: float
+    ) -> Row | Rejection:
+        """One record: its row, or why it cannot be used."""
+        max_bytes = self.config.event.max_bytes
+        if raw is None:
+            return Rejection(position, "not_json", "record has no value")
+        if len(raw) > max_bytes:
+            return Rejection(position, "too_large", f"{len(raw)} bytes > {max_bytes}")
+        try:
+            event = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return Rejection(position, "not_json", str(exc))
+        if not isinstance(event, dict):
+            return Rejection(position, "not_object", f"JSON {type(event).__name__}, not object")
+        when = default_time
+        if self._time is not None:
+            raw_time = extract(event, self._time)
+            parsed = parse_time(raw_time)
+            if parsed is None:
+                msg = f"{self.config.event.time}={raw_time!r} is not an RFC 3339 or epoch time"
+                return Rejection(position, "bad_time", msg[:500])
+            when = parsed
+        ident = extract(event, self._id) if self._id is not None else None
+        return Row(
+            time=when,
+            ident=None if ident is None else str(ident),
+            segments=[segment_text(extract(event, path)) for _, path in self._segments],
+            numeric=[numeric_value(extract(event, path)) for _, path in self._numeric],
+            categorical=[categorical_value(extract(event, path)) for _, path in self._categorical],
+        )
 
     def decode(
         self, values: Sequence[bytes | None], default_times: Sequence[float]
     ) -> DecodeResult:
         """Decode ``values``; ``default_times`` (epoch s) is used when no time path is set."""
-        max_bytes = self.config.event.max_bytes
-        rejections: list[Rejection] = []
+        rows: list[Row] = []
         positions: list[int] = []
-        times: list[float] = []
-        ids: list[str | None] = []
+        rejections: list[Rejection] = []
         samples: list[tuple[int, set[str]]] = []
-        groups = self._groups
-        rows: list[list[Any]] = [[] for _ in groups]
-
         for position, raw in enumerate(values):
-            if raw is None:
-                rejections.append(Rejection(position, "not_json", "record has no value"))
+            row = self.decode_record(position, raw, default_times[position])
+            if isinstance(row, Rejection):
+                rejections.append(row)
                 continue
-            if len(raw) > max_bytes:
-                rejections.append(
-                    Rejection(position, "too_large", f"{len(raw)} bytes > {max_bytes}")
-                )
-                continue
-            try:
-                event = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                rejections.append(Rejection(position, "not_json", str(exc)))
-                continue
-            if not isinstance(event, dict):
-                kind = type(event).__name__
-                rejections.append(Rejection(position, "not_object", f"JSON {kind}, not object"))
-                continue
-            if self._time is not None:
-                raw_time = self._time(event)
-                when = parse_time(raw_time)
-                if when is None:
-                    msg = f"{self.config.event.time}={raw_time!r} is not an RFC 3339 or epoch time"
-                    rejections.append(Rejection(position, "bad_time", msg[:500]))
-                    continue
-            else:
-                when = default_times[position]
-
             if self.accepted % SCHEMA_SAMPLE == 0:
-                samples.append((len(positions), leaf_paths(event)))
+                samples.append((len(rows), leaf_paths(orjson.loads(raw or b"{}"))))
             self.accepted += 1
+            rows.append(row)
             positions.append(position)
-            times.append(when)
-            ident = self._id(event) if self._id is not None else None
-            ids.append(None if ident is None else str(ident))
-            for group, sink in zip(groups, rows, strict=True):
-                group.read(event, sink)
+        return DecodeResult(self._columns(rows, positions, samples), rejections)
 
-        columns = {id(g): g.columns(r) for g, r in zip(groups, rows, strict=True)}
+    def _columns(
+        self, rows: list[Row], positions: list[int], samples: list[tuple[int, set[str]]]
+    ) -> EventBatch:
+        n = len(rows)
         segments = {
-            name: _segment_column(columns[id(group)][index])
-            for name, (group, index) in self._segments
+            name: Categories.from_values([r.segments[i] for r in rows])
+            for i, (name, _) in enumerate(self._segments)
         }
         numeric: dict[str, np.ndarray] = {}
         type_errors: dict[str, np.ndarray] = {}
-        categorical: dict[str, list[str | None]] = {}
-        for name, (group, index) in self._numeric:
-            numeric[name], type_errors[name] = _numeric_column(columns[id(group)][index])
-        for name, (group, index) in self._categorical:
-            categorical[name], type_errors[name] = _categorical_column(columns[id(group)][index])
-        batch = EventBatch(
+        for i, (name, _) in enumerate(self._numeric):
+            pairs = [r.numeric[i] for r in rows]
+            numeric[name] = np.fromiter((v for v, _ in pairs), np.float64, n)
+            type_errors[name] = np.fromiter((e for _, e in pairs), bool, n)
+        categorical: dict[str, Categories] = {}
+        for i, (name, _) in enumerate(self._categorical):
+            texts = [r.categorical[i] for r in rows]
+            categorical[name] = Categories.from_values([t for t, _ in texts])
+            type_errors[name] = np.fromiter((e for _, e in texts), bool, n)
+        return EventBatch(
             positions=positions,
-            times=np.asarray(times, dtype=np.float64),
-            ids=ids,
+            times=np.fromiter((r.time for r in rows), np.float64, n),
+            ids=[r.ident for r in rows],
             segments=segments,
             numeric=numeric,
             type_errors=type_errors,
             categorical=categorical,
             schema_samples=samples,
         )
-        return DecodeResult(batch, rejections)
