@@ -68,9 +68,7 @@ class Categories:
         for part in parts:
             remap = np.array([index.setdefault(v, len(index)) for v in part.vocabulary] + [-1])
             codes.append(remap[part.codes].astype(np.int32))
-        return Categories(
-            np.concatenate(codes) if codes else np.empty(0, np.int32), list(index)
-        )
+        return Categories(np.concatenate(codes) if codes else np.empty(0, np.int32), list(index))
 
     def lookup(self, table: Callable[[str], Any], missing: Any, dtype: Any) -> np.ndarray:
         """``table(text)`` for every event, ``missing`` where there is none: evaluated once per
