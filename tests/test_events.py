@@ -41,9 +41,9 @@ def test_paths_extract_values_by_key_and_list_index(decoder: Decoder) -> None:
     batch = result.batch
     assert result.rejections == []
     assert batch.ids == ["7"]
-    assert batch.segments["country"] == ["DE"]
+    assert batch.segments["country"].values() == ["DE"]
     assert batch.numeric["amount"].tolist() == [12.5]
-    assert batch.categorical["mcc"] == ["5411"]
+    assert batch.categorical["mcc"].values() == ["5411"]
     assert batch.times.tolist() == [1767225600.0]
 
 
@@ -54,7 +54,7 @@ def test_missing_and_mistyped_values_are_counted_not_rejected(decoder: Decoder) 
     assert result.rejections == []
     assert np.isnan(result.batch.numeric["amount"]).all()
     assert result.batch.type_errors["amount"].tolist() == [False, True, True]
-    assert result.batch.categorical["mcc"] == [None, None, None]
+    assert result.batch.categorical["mcc"].values() == [None, None, None]
     assert result.batch.type_errors["mcc"].tolist() == [False, True, False]
 
 
@@ -91,7 +91,8 @@ def test_rejections_carry_reason_and_position(decoder: Decoder) -> None:
 def test_missing_segment_value_gets_its_own_label(decoder: Decoder) -> None:
     """An event without the segment field is kept and labelled __missing__."""
     event = orjson.dumps({"meta": {"ts": 0}, "f": {"amount": 1}})
-    assert decoder.decode([event], [0.0]).batch.segments["country"] == [MISSING_SEGMENT]
+    segments = decoder.decode([event], [0.0]).batch.segments
+    assert segments["country"].values() == [MISSING_SEGMENT]
 
 
 @pytest.mark.parametrize(
