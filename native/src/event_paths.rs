@@ -41,6 +41,9 @@ pub struct Node {
     keys: TextIndex,
     /// Child node ids by child number.
     children: Vec<usize>,
+    /// Each child's key as it appears in JSON with its quotes, when that is the only way to
+    /// write it without escapes (no quote, backslash or control character); else empty.
+    quoted: Vec<Vec<u8>>,
     /// (list index, child node id), by index.
     by_index: Vec<(usize, usize)>,
     /// The value slot of the paths that end here.
@@ -71,6 +74,15 @@ impl Node {
         };
         *guess = number + 1;
         Some(self.children[number])
+    }
+
+    /// The child `guess` (see [`Node::child`]) and the length of its quoted key, when `rest`
+    /// starts with that key: no scan of the key, no second comparison.
+    #[inline]
+    pub fn expected(&self, rest: &[u8], guess: usize) -> Option<(usize, usize)> {
+        let quoted = self.quoted.get(guess)?;
+        let n = quoted.len();
+        (n > 0 && rest.len() >= n && same(&rest[..n], quoted)).then(|| (self.children[guess], n))
     }
 
     /// The child read at list index `index`; `cursor` is where the previous index search
@@ -125,6 +137,10 @@ impl PathTree {
                         step_of.push(Some(step.clone()));
                         nodes[at].keys.intern(step.key().as_bytes());
                         nodes[at].children.push(child);
+                        let key = step.key().as_bytes();
+                        let plain = key.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\');
+                        let quoted = if plain { [b"\"", key, b"\""].concat() } else { Vec::new() };
+                        nodes[at].quoted.push(quoted);
                         if let Some(index) = step.index() {
                             nodes[at].by_index.push((index, child));
                             nodes[at].by_index.sort_unstable();

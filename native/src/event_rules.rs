@@ -22,7 +22,7 @@ pub struct Texts<'a> {
 
 impl<'a> Texts<'a> {
     fn string(&mut self, span: Span) -> &[u8] {
-        let raw = &self.buf[span.start..span.end];
+        let raw = span.of(self.buf);
         if span.escaped {
             unescape(raw, &mut self.scratch);
             self.scratch.as_bytes()

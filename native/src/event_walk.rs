@@ -37,8 +37,8 @@ pub struct Walk {
 impl Walk {
     /// Check `s`'s whole record (an object, maybe in whitespace) and fill `values`.
     pub fn record(&mut self, tree: &PathTree, s: &mut Scanner<'_>) -> Scan<()> {
-        self.values.clear();
         self.values.resize(tree.slot_count, Value::Absent);
+        self.values.fill(Value::Absent);
         s.skip_ws();
         if s.peek() != Some(b'{') {
             return Err(Defer);
@@ -105,12 +105,21 @@ impl Walk {
         }
         let mut guess = 0;
         loop {
-            let key = s.key()?;
-            let child = if key.escaped {
-                unescape(&s.buf[key.start..key.end], &mut self.key);
-                tree.nodes[node].child(self.key.as_bytes(), &mut guess)
+            let here = &tree.nodes[node];
+            let child = if let Some((child, n)) = here.expected(&s.buf[s.pos..], guess) {
+                s.pos += n;
+                s.skip_ws();
+                s.expect(b':')?;
+                guess += 1;
+                Some(child)
             } else {
-                tree.nodes[node].child(&s.buf[key.start..key.end], &mut guess)
+                let key = s.key()?;
+                if key.escaped {
+                    unescape(key.of(s.buf), &mut self.key);
+                    here.child(self.key.as_bytes(), &mut guess)
+                } else {
+                    here.child(key.of(s.buf), &mut guess)
+                }
             };
             match child {
                 Some(child) => {

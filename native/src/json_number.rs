@@ -23,68 +23,66 @@ const EXACT_POWERS: [f64; 23] = [
 ];
 const EXACT_MANTISSA: u64 = 1 << 53;
 
-impl Scanner<'_> {
-    /// A run of digits, appended to `mantissa`; `significant` counts digits from the first
-    /// non-zero one (past 19 the mantissa wraps and is not used).
-    #[inline(always)]
-    fn digits(&mut self, mantissa: &mut u64, significant: &mut u32) -> u32 {
-        let start = self.pos;
-        while let Some(&b) = self.buf.get(self.pos) {
-            let digit = b.wrapping_sub(b'0');
-            if digit > 9 {
-                break;
-            }
-            *significant += (*mantissa != 0 || digit != 0) as u32;
-            *mantissa = mantissa.wrapping_mul(10).wrapping_add(digit as u64);
-            self.pos += 1;
+/// The digits from `i` on, appended to `mantissa`; `significant` counts digits from the first
+/// non-zero one (past 19 the mantissa wraps and is not used). Returns where they end.
+#[inline(always)]
+fn digits(buf: &[u8], mut i: usize, mantissa: &mut u64, significant: &mut u32) -> usize {
+    while let Some(&b) = buf.get(i) {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
         }
-        (self.pos - start) as u32
+        *significant += (*mantissa != 0 || digit != 0) as u32;
+        *mantissa = mantissa.wrapping_mul(10).wrapping_add(digit as u64);
+        i += 1;
     }
+    i
+}
 
+impl Scanner<'_> {
     /// A number at its first byte. `capture`: read its value, else only check it.
     pub fn number(&mut self, capture: bool) -> Scan<Number> {
-        let start = self.pos;
-        let negative = self.peek() == Some(b'-');
-        self.pos += negative as usize;
+        // Local index, one write back: keeps the position in a register.
+        let (buf, start) = (self.buf, self.pos);
+        let at = |i: usize| buf.get(i).copied().unwrap_or(0);
+        let negative = at(start) == b'-';
+        let int_start = start + negative as usize;
         let (mut mantissa, mut significant) = (0u64, 0u32);
-        let int_digits = match self.peek() {
-            Some(b'0') => {
-                self.pos += 1;
-                1
-            }
-            Some(b'1'..=b'9') => self.digits(&mut mantissa, &mut significant),
+        let mut i = match at(int_start) {
+            b'0' => int_start + 1,
+            b'1'..=b'9' => digits(buf, int_start, &mut mantissa, &mut significant),
             _ => return Err(Defer),
         };
+        let int_digits = (i - int_start) as u32;
         let mut fraction = 0;
         let mut is_float = false;
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
-            fraction = self.digits(&mut mantissa, &mut significant);
+        if at(i) == b'.' {
+            let end = digits(buf, i + 1, &mut mantissa, &mut significant);
+            fraction = (end - i - 1) as u32;
             if fraction == 0 {
                 return Err(Defer);
             }
-            is_float = true;
+            (i, is_float) = (end, true);
         }
         let mut exponent: i64 = 0;
-        if let Some(b'e' | b'E') = self.peek() {
-            self.pos += 1;
-            let sign = match self.peek() {
-                Some(b'-') => -1,
-                Some(b'+') => 1,
-                _ => 0,
-            };
-            self.pos += (sign != 0) as usize;
-            let from = self.pos;
-            while let Some(b @ b'0'..=b'9') = self.peek() {
+        if let b'e' | b'E' = at(i) {
+            i += 1;
+            let negative_exponent = at(i) == b'-';
+            i += matches!(at(i), b'-' | b'+') as usize;
+            let from = i;
+            while let b @ b'0'..=b'9' = at(i) {
                 exponent = (exponent * 10 + (b - b'0') as i64).min(1 << 40);
-                self.pos += 1;
+                i += 1;
             }
-            if self.pos == from {
+            if i == from {
                 return Err(Defer);
             }
-            exponent *= if sign < 0 { -1 } else { 1 };
+            if negative_exponent {
+                exponent = -exponent;
+            }
             is_float = true;
         }
+        self.pos = i;
         if !is_float {
             return if int_digits > INT_DIGITS {
                 // orjson reads it as a float, and rejects it when that overflows.
@@ -106,23 +104,19 @@ impl Scanner<'_> {
             return Ok(Number::Skipped);
         }
         let power = exponent - fraction as i64;
-        let value = if significant <= 19 && mantissa <= EXACT_MANTISSA && power.abs() <= 22 {
-            // Both operands exact: one correctly rounded operation.
-            let m = mantissa as f64;
-            let v = if power >= 0 {
+        if significant <= 19 && mantissa <= EXACT_MANTISSA && power.abs() <= 22 {
+            // Both operands exact: one correctly rounded operation, and always finite (no
+            // check: a branch on the quotient would wait for the division).
+            let m = if negative { -(mantissa as f64) } else { mantissa as f64 };
+            let value = if power >= 0 {
                 m * EXACT_POWERS[power as usize]
             } else {
                 m / EXACT_POWERS[-power as usize]
             };
-            if negative {
-                -v
-            } else {
-                v
-            }
-        } else {
-            let text = std::str::from_utf8(&self.buf[start..self.pos]).map_err(|_| Defer)?;
-            text.parse::<f64>().map_err(|_| Defer)?
-        };
+            return Ok(if capture { Number::Float(value) } else { Number::Skipped });
+        }
+        let text = std::str::from_utf8(&self.buf[start..self.pos]).map_err(|_| Defer)?;
+        let value = text.parse::<f64>().map_err(|_| Defer)?;
         if value.is_infinite() {
             return Err(Defer); // orjson: "number is infinity when parsed as double"
         }

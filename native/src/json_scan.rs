@@ -17,10 +17,16 @@ pub const MAX_DEPTH: u32 = 128;
 /// A string's content (between the quotes) in the record.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Span {
-    pub start: usize,
-    pub end: usize,
+    start: usize,
+    end: usize,
     /// It holds backslash escapes: read it with [`unescape`].
     pub escaped: bool,
+}
+
+impl Span {
+    pub fn of<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &buf[self.start..self.end]
+    }
 }
 
 pub struct Scanner<'a> {
