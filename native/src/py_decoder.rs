@@ -126,7 +126,8 @@ impl EventDecoder {
                 rejections.push((position, "not_json".into(), "record has no value".into()));
                 continue;
             }
-            if let Ok(bytes) = value.cast::<PyBytes>() {
+            // Exactly bytes: orjson rejects subclasses, so they go to Python.
+            if let Ok(bytes) = value.cast_exact::<PyBytes>() {
                 let raw = bytes.as_bytes();
                 if raw.len() > self.max_bytes {
                     let message = format!("{} bytes > {}", raw.len(), self.max_bytes);
