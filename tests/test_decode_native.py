@@ -124,10 +124,10 @@ def test_synthetic_stream_decodes_natively_and_identically() -> None:
 
 
 def test_bench_workload_decodes_natively_and_identically() -> None:
-    """Bench workload events decode as in Python, every one of them natively."""
+    """Bench workload events (and empty batches) decode as in Python, all of them natively."""
     config = detector_config("127.0.0.1:9", "g", TOPICS)
     events = list(generate(2000, 5))
-    decoder, deferred = compare(config, [events[:700], events[700:]])
+    decoder, deferred = compare(config, [events[:700], [], [None], events[700:]])
     assert deferred == 0
     assert decoder.accepted == 2000
 
