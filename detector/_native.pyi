@@ -114,3 +114,35 @@ class SortedRecords:
     next_offsets: list[tuple[str, int, int]]
 
 def sort_records(messages: list[Any], internal_topic: str) -> SortedRecords: ...
+
+Path = tuple[str | int, ...]  # a compiled dotted path: object keys and list indexes
+
+class DecodedEvents:
+    positions: npt.NDArray[np.int64]
+    times: Floats
+    ids: list[str | None] | None
+    segments: list[tuple[npt.NDArray[np.int32], list[str]]]
+    numeric: list[tuple[Floats, Flags]]
+    categorical: list[tuple[npt.NDArray[np.int32], list[str], Flags]]
+    rejections: list[tuple[int, str, str]]
+    samples: list[int]
+    accepted: int
+
+class EventDecoder:
+    def __init__(
+        self,
+        id: Path | None,
+        time: Path | None,
+        segments: list[Path],
+        numeric: list[Path],
+        categorical: list[Path],
+        max_bytes: int,
+        sample_every: int,
+    ) -> None: ...
+    def decode(
+        self,
+        values: list[bytes | None],
+        default_times: Floats,
+        accepted: int,
+        resolve: Callable[[int, bytes | None], Any],
+    ) -> DecodedEvents: ...

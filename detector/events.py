@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from detector._native import EventDecoder
 from detector.columns import Categories
 from detector.config import Config
 
@@ -83,8 +84,9 @@ class Row:
     categorical: list[tuple[str | None, bool]]  # (text, type error); None when missing
 
 
-def _compile_path(path: str) -> tuple[str | int, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in path.split("."))
+def compile_path(path: str) -> tuple[str | int, ...]:
+    """Steps of a dotted path: ASCII digits index lists (and match the same key in objects)."""
+    return tuple(int(p) if p.isascii() and p.isdigit() else p for p in path.split("."))
 
 
 def extract(obj: Any, path: tuple[str | int, ...]) -> Any:
@@ -180,21 +182,32 @@ class Decoder:
     """Turns raw record values into an :class:`EventBatch` using the config's field paths.
 
     :meth:`decode_record` is the specification of one record's decoding (orjson, in Python);
-    :meth:`decode` applies it to a batch and builds the columns.
+    :meth:`decode_python` applies it to a batch and builds the columns. :meth:`decode` gives
+    the same result faster: a Rust scanner decodes the records whose row is certain and hands
+    every other one to :meth:`decode_record`.
     """
 
     def __init__(self, config: Config) -> None:
         self.config = config
         event = config.event
-        self._id = _compile_path(event.id) if event.id else None
-        self._time = _compile_path(event.time) if event.time else None
+        self._id = compile_path(event.id) if event.id else None
+        self._time = compile_path(event.time) if event.time else None
         fields = config.monitored_fields()
-        self._segments = [(s.name, _compile_path(s.path)) for s in config.segments]
-        self._numeric = [(f.name, _compile_path(f.path)) for f in fields if f.type == "numeric"]
+        self._segments = [(s.name, compile_path(s.path)) for s in config.segments]
+        self._numeric = [(f.name, compile_path(f.path)) for f in fields if f.type == "numeric"]
         self._categorical = [
-            (f.name, _compile_path(f.path)) for f in fields if f.type == "categorical"
+            (f.name, compile_path(f.path)) for f in fields if f.type == "categorical"
         ]
         self.accepted = 0  # events accepted so far, across batches: schema sampling is global
+        self._native = EventDecoder(
+            self._id,
+            self._time,
+            [path for _, path in self._segments],
+            [path for _, path in self._numeric],
+            [path for _, path in self._categorical],
+            event.max_bytes,
+            SCHEMA_SAMPLE,
+        )
 
     def decode_record(
         self, position: int, raw: bytes | None, default_time: float
@@ -231,7 +244,51 @@ class Decoder:
     def decode(
         self, values: Sequence[bytes | None], default_times: Sequence[float] | np.ndarray
     ) -> DecodeResult:
-        """Decode ``values``; ``default_times`` (epoch s) is used when no time path is set."""
+        """Decode ``values``; ``default_times`` (epoch s) is used when no time path is set.
+
+        The same result as :meth:`decode_python`, rejection messages and ``accepted`` included.
+        """
+        records = values if isinstance(values, list) else list(values)
+
+        def resolve(position: int, raw: bytes | None) -> Row | Rejection:
+            return self.decode_record(position, raw, default_times[position])
+
+        # With a time path the native decoder never reads the default times: skip the copy.
+        defaults = np.empty(0) if self._time else np.asarray(default_times, np.float64)
+        out = self._native.decode(records, defaults, self.accepted, resolve)
+        self.accepted = out.accepted
+        positions: list[int] = out.positions.tolist()
+        n = len(positions)
+        samples = [
+            (row, leaf_paths(orjson.loads(records[positions[row]] or b"{}"))) for row in out.samples
+        ]
+        numeric, type_errors = {}, {}
+        for (name, _), (column, errors) in zip(self._numeric, out.numeric, strict=True):
+            numeric[name], type_errors[name] = column, errors
+        categorical = {}
+        for (name, _), (codes, vocabulary, errors) in zip(
+            self._categorical, out.categorical, strict=True
+        ):
+            categorical[name], type_errors[name] = Categories(codes, vocabulary), errors
+        batch = EventBatch(
+            positions=positions,
+            times=out.times,
+            ids=[None] * n if out.ids is None else out.ids,
+            segments={
+                name: Categories(codes, vocabulary)
+                for (name, _), (codes, vocabulary) in zip(self._segments, out.segments, strict=True)
+            },
+            numeric=numeric,
+            type_errors=type_errors,
+            categorical=categorical,
+            schema_samples=samples,
+        )
+        return DecodeResult(batch, [Rejection(*r) for r in out.rejections])
+
+    def decode_python(
+        self, values: Sequence[bytes | None], default_times: Sequence[float]
+    ) -> DecodeResult:
+        """:meth:`decode` record by record in Python: the reference the native decoder meets."""
         rows: list[Row] = []
         positions: list[int] = []
         rejections: list[Rejection] = []

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from detector.config import parse_config
-from detector.events import MISSING_SEGMENT, Decoder, parse_time
+from detector.events import MISSING_SEGMENT, Decoder, compile_path, parse_time
 
 
 @pytest.fixture
@@ -91,7 +91,8 @@ def test_rejections_carry_reason_and_position(decoder: Decoder) -> None:
 def test_missing_segment_value_gets_its_own_label(decoder: Decoder) -> None:
     """An event without the segment field is kept and labelled __missing__."""
     event = orjson.dumps({"meta": {"ts": 0}, "f": {"amount": 1}})
-    assert decoder.decode([event], [0.0]).batch.segments["country"].values() == [MISSING_SEGMENT]
+    segments = decoder.decode([event], [0.0]).batch.segments
+    assert segments["country"].values() == [MISSING_SEGMENT]
 
 
 @pytest.mark.parametrize(
@@ -124,3 +125,10 @@ def test_default_time_used_without_time_path() -> None:
     )
     result = Decoder(config).decode([b'{"x": 1}', b'{"x": 2}'], [10.0, 11.0])
     assert result.batch.times.tolist() == [10.0, 11.0]
+
+
+def test_only_ascii_digits_index_lists() -> None:
+    """A path step of other Unicode digits ("²", "٣") is an object key, not a list index (it
+    used to crash the decoder, or read list item 3)."""
+    assert compile_path("a.0.b") == ("a", 0, "b")
+    assert compile_path("a.².٣") == ("a", "²", "٣")

@@ -24,7 +24,7 @@ import numpy as np
 import orjson
 
 from detector.config import Config
-from detector.events import Decoder, extract
+from detector.events import Decoder, compile_path, extract
 from detector.labels.decode import Value, label_value, prediction_halves
 from detector.labels.metrics import MetricAccumulator
 
@@ -38,7 +38,7 @@ class LabelSummary:
         self.config = config
         self.spec = config.label
         self.decoder = Decoder(config)
-        self._path = tuple(int(p) if p.isdigit() else p for p in self.spec.path.split("."))
+        self._path = compile_path(self.spec.path)
         self.rows = 0
         self.missing = 0
         self.classes: Counter[str] = Counter()

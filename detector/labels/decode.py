@@ -29,7 +29,14 @@ import orjson
 
 from detector.columns import Categories
 from detector.config import Config, LabelSpec
-from detector.events import EventBatch, Rejection, categorical_text, extract, parse_time
+from detector.events import (
+    EventBatch,
+    Rejection,
+    categorical_text,
+    compile_path,
+    extract,
+    parse_time,
+)
 
 Value = str | float  # a class (text) or a regression target
 _BINARY = {"1": "1", "0": "0", "true": "1", "false": "0", "1.0": "1", "0.0": "0"}
@@ -77,10 +84,6 @@ def label_value(spec: LabelSpec, value: Any) -> Value | None:
     return None
 
 
-def _path(path: str) -> tuple[str | int, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in path.split("."))
-
-
 class LabelDecoder:
     """Turns raw label record values into a :class:`LabelBatch`."""
 
@@ -91,10 +94,10 @@ class LabelDecoder:
         self.max_bytes = config.event.max_bytes
         id_path = self.spec.id or config.event.id
         time_path = self.spec.time or config.event.time
-        self._id = _path(id_path) if id_path else None
-        self._time = _path(time_path) if time_path else None
+        self._id = compile_path(id_path) if id_path else None
+        self._time = compile_path(time_path) if time_path else None
         self._time_name = time_path
-        self._label = _path(self.spec.path)
+        self._label = compile_path(self.spec.path)
 
     def decode(
         self, values: Sequence[bytes | None], default_times: Sequence[float]

@@ -7,20 +7,29 @@ use pyo3::prelude::*;
 
 mod adwin;
 mod categorical;
+mod event_columns;
+mod event_paths;
+mod event_rules;
+mod event_walk;
+mod json_number;
+mod json_scan;
 mod judge;
 mod numeric;
 mod page_hinkley;
 mod py_batch;
 mod py_categorical;
+mod py_decoder;
 mod py_detectors;
 mod py_numeric;
 mod py_records;
 mod py_series;
 mod reference;
+mod rfc3339;
 mod sketch;
 mod state;
 mod stats;
 mod tests;
+mod text_index;
 mod window;
 
 /// Where beta-binomial critical counts come from: `detector.quality.critical_count`.
@@ -43,6 +52,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_numeric::NumericCore>()?;
     m.add_class::<py_categorical::CategoricalCore>()?;
     m.add_class::<py_series::SignalRecord>()?;
+    m.add_class::<py_decoder::EventDecoder>()?;
+    m.add_class::<event_columns::DecodedEvents>()?;
     m.add_function(wrap_pyfunction!(set_critical_count, m)?)?;
     m.add_function(wrap_pyfunction!(pairwise_sum, m)?)?;
     m.add_function(wrap_pyfunction!(py_batch::update_all, m)?)?;
