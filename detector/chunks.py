@@ -9,8 +9,8 @@ topic instead, to the one worker that owns the unit, so every unit sees all of i
 however many partitions and workers share the input (:mod:`detector.kafka.topology`).
 
 ``rows`` number the events of the splitter's whole stream, so alerts come out in the same order
-whether chunks are applied one batch at a time or merged (:func:`merge_chunks`): a unit's
-updates do not depend on how its events were cut into chunks.
+whether chunks are applied one batch at a time or many at once: a unit's updates do not depend
+on how its events were cut into chunks.
 
 >>> unit_partition(("amount", None, None), 12) == unit_partition(("amount", None, None), 12)
 True
@@ -21,9 +21,7 @@ True
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -108,43 +106,6 @@ class Slice:
     @property
     def size(self) -> int:
         return len(self.rows)
-
-
-def merge_chunks(chunks: Sequence[Chunk]) -> list[Chunk]:
-    """One chunk per unit, its parts concatenated in order (units in first-seen order)."""
-    groups: dict[UnitKey, list[Chunk]] = {}
-    for chunk in chunks:
-        groups.setdefault(chunk_unit(chunk), []).append(chunk)
-    return [parts[0] if len(parts) == 1 else _concat(parts) for parts in groups.values()]
-
-
-def _concat(parts: list[Any]) -> Chunk:
-    first = parts[0]
-    if isinstance(first, SeriesChunk):
-        return SeriesChunk(
-            key=first.key,
-            order=first.order,
-            rows=np.concatenate([p.rows for p in parts]),
-            times=np.concatenate([p.times for p in parts]),
-            errors=np.concatenate([p.errors for p in parts]),
-            numeric=None if first.numeric is None else np.concatenate([p.numeric for p in parts]),
-            categories=None
-            if first.categories is None
-            else Categories.concat([p.categories for p in parts]),
-        )
-    if isinstance(first, StreamChunk):
-        offsets = np.cumsum([0] + [len(p.rows) for p in parts]).tolist()
-        return StreamChunk(
-            rows=np.concatenate([p.rows for p in parts]),
-            times=np.concatenate([p.times for p in parts]),
-            segments={d: Categories.concat([p.segments[d] for p in parts]) for d in first.segments},
-            schema_samples=[
-                (index + offset, paths)
-                for p, offset in zip(parts, offsets, strict=False)
-                for index, paths in p.schema_samples
-            ],
-        )
-    return PerformanceChunk([run for p in parts for run in p.runs])
 
 
 def chunk_unit(chunk: Chunk) -> UnitKey:

@@ -1,12 +1,13 @@
-"""The engine's two stages: chunks merged per unit, or slices sent through repartition records
-to the partitions that own their units, give the same alerts as processing batch by batch."""
+"""The engine's two stages: chunks of many batches applied at once, or slices sent through
+repartition records to the partitions that own their units, give the same alerts as processing
+batch by batch."""
 
 from __future__ import annotations
 
 import pytest
 
 from detector.alerts import alert_bytes
-from detector.chunks import Chunk, chunk_unit, merge_chunks, unit_partition
+from detector.chunks import Chunk, chunk_unit, unit_partition
 from detector.config import parse_config
 from detector.engine import Engine
 from detector.kafka.internal import read_slice, slice_records
@@ -19,24 +20,6 @@ STREAM = SyntheticStream(
     seed=4,
 )
 DRIFTS = [Drift("amount", 6000, 1.0, ("country", "DE")), Drift("latency", 9000, 2.0)]
-
-
-def test_merged_chunks_give_the_batch_by_batch_alerts() -> None:
-    """Splitting every batch, merging all chunks per unit and applying them once fires the same
-    alerts, in the same order, as processing the batches one at a time."""
-    config = parse_config(config_dict(STREAM))
-    reference = Engine(config)
-    expected = [
-        alert_bytes(a)
-        for b in event_batches(STREAM, 12_000, DRIFTS, 1500)
-        for a in reference.process(b)
-    ]
-    merged = Engine(config)
-    chunks: list[Chunk] = []
-    for batch in event_batches(STREAM, 12_000, DRIFTS, 1500):
-        chunks += merged.split(batch)
-    got = [alert_bytes(a) for a in merged.apply(merge_chunks(chunks))]
-    assert len(expected) >= 2 and got == expected
 
 
 @pytest.mark.parametrize("partitions", [1, 3, 12])

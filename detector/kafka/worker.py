@@ -31,7 +31,7 @@ from confluent_kafka.admin import AdminClient
 
 from detector._native import sort_records
 from detector.alerts import CONTENT_TYPE, AlertEvent, alert_bytes
-from detector.chunks import Chunk, StreamChunk, UnitKey, merge_chunks, unit_partition
+from detector.chunks import Chunk, StreamChunk, UnitKey, unit_partition
 from detector.config import Config
 from detector.engine import build_engine
 from detector.errors import KafkaBoundaryError, StateError
@@ -331,7 +331,7 @@ class Worker:
 
             fresh += self._engine.chunks(part, keep)
         stream_seen = any(isinstance(c, StreamChunk) for c in fresh)
-        alerts = self._engine.apply(merge_chunks(fresh)) if fresh else []
+        alerts = self._engine.apply(fresh) if fresh else []
         assert self._progress is not None
         self._progress.advance(next_offsets(records))
         for record in records:
