@@ -38,6 +38,7 @@ CONSUMER_ONLY_PREFIXES = (
     "max.poll.interval.ms",
     "partition.assignment.strategy",
     "fetch.",
+    "max.partition.fetch.bytes",
     "queued.",
     "enable.partition.eof",
     "check.crcs",

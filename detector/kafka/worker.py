@@ -30,12 +30,10 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from detector._native import sort_records
-from detector.alerts import CONTENT_TYPE, AlertEvent, alert_bytes
-from detector.chunks import Chunk, StreamChunk, UnitKey, unit_partition
 from detector.config import Config
 from detector.engine import build_engine
-from detector.errors import KafkaBoundaryError, StateError
-from detector.events import Decoder, Rejection
+from detector.errors import KafkaBoundaryError
+from detector.events import Decoder
 from detector.kafka.clients import (
     admin_config,
     consumer_config,
@@ -44,6 +42,7 @@ from detector.kafka.clients import (
     producer_config,
 )
 from detector.kafka.commits import Committer, TransactionalCommitter
+from detector.kafka.detect import StageTwo
 from detector.kafka.ends import EndOffsets
 from detector.kafka.ingest import Ingest
 from detector.kafka.internal import (
@@ -52,12 +51,11 @@ from detector.kafka.internal import (
     check_topics,
     ensure_internal_topics,
     internal_topics,
-    read_slice,
 )
 from detector.kafka.joined import JoinedInput, check_assignor
 from detector.kafka.positions import assign_repartition_from_start
 from detector.kafka.progress import Progress
-from detector.kafka.report import WorkerReport, next_offsets, where
+from detector.kafka.report import WorkerReport, where
 from detector.kafka.state_store import StateStore
 from detector.labels.summary import labels_summary
 from detector.observability.metrics import WorkerMetrics
@@ -88,12 +86,12 @@ class Worker:
         self._ends = EndOffsets()
         self._assigned: set[int] = set()  # events partitions
         self._owned: set[int] = set()  # repartition partitions (their units live here)
-        self._stream_seen = time.monotonic()  # last stream chunk: for the silence check
         self._internal: InternalTopics | None = None
         self._store: StateStore | None = None
         self._committer: Committer | None = None
         self._progress: Progress | None = None  # offsets to commit; commits and rewinds
         self._failed = False  # the loop stopped on an error: commit nothing more
+        self._stage_two: StageTwo | None = None
 
     def stop(self) -> None:
         """Ask the loop to finish its batch, commit and close (SIGTERM handler)."""
@@ -103,7 +101,8 @@ class Worker:
         """Consume until stopped (or, with ``until_end``, until the end offsets seen at start)."""
         topics, processing = self.config.topics, self.config.processing
         # Build every client's properties first: a config error must stop us before any I/O.
-        consumer_props = consumer_config(self.config)
+        # Repartition records are megabytes: a smaller fetch limit takes one record per fetch.
+        consumer_props = {"max.partition.fetch.bytes": MAX_RECORD, **consumer_config(self.config)}
         producer_props = {**producer_config(self.config), "message.max.bytes": MAX_RECORD}
         if processing.guarantee == "exactly_once":
             group = consumer_props["group.id"]
@@ -140,6 +139,17 @@ class Worker:
             self.metrics,
             self._ends,
         )
+        stage_two = self._stage_two = StageTwo(
+            self.config,
+            self._engine,
+            self._store,
+            internal.partitions,
+            self._ingest,
+            self.report,
+            self.metrics,
+            self._ends,
+            committer.on_delivery,
+        )
         ok = False
         try:
             if self.until_end:
@@ -162,10 +172,13 @@ class Worker:
                 messages = consumer.consume(self.config.run.batch_size, timeout=timeout)
                 committer.begin()  # after consume: a revocation inside it commits the last one
                 self.metrics.polled(consumer, self._assigned)
+                # Stage two starts on the repartition records first: stage one runs on the
+                # input records while the series update (detector.kafka.detect).
                 if self._joined is not None:
                     records = [m for m in messages if self._keep(m)]
-                    chunk_records = [m for m in records if m.topic() == internal.repartition]
                     inputs = [m for m in records if m.topic() != internal.repartition]
+                    internal_records = [m for m in records if m.topic() == internal.repartition]
+                    pending = stage_two.start(internal_records, committer.producer)
                     progress.advance(
                         self._ingest.ingest_joined(inputs, committer.producer, consumer)
                     )
@@ -173,10 +186,10 @@ class Worker:
                     batch = sort_records(messages, internal.repartition)
                     for message in batch.errors:
                         self._keep(message)
-                    chunk_records = batch.internal
+                    pending = stage_two.start(batch.internal, committer.producer)
                     if batch.inputs:
                         progress.advance(self._ingest.ingest(batch, committer.producer))
-                self._detect(chunk_records, committer.producer)
+                stage_two.finish(pending, progress, committer.producer)
                 # Chunks just produced come back within milliseconds: poll again at once
                 # rather than waiting a whole batch_timeout (it would add to alert latency).
                 fed = self._ingest.records_produced > produced
@@ -191,6 +204,7 @@ class Worker:
         finally:
             self.metrics.stopped()
             self._failed = not ok  # leaving the group must not commit past a failure
+            stage_two.close()  # an update still running (the loop raised) ends before state is read
             try:
                 if ok:
                     progress.commit()
@@ -234,7 +248,8 @@ class Worker:
         finally:
             self.metrics.restoring(False)
         self.report.restore_seconds += self._store.restore_seconds if owned else 0.0
-        self._stream_seen = time.monotonic()
+        if self._stage_two is not None:
+            self._stage_two.stream_seen = time.monotonic()
         self.metrics.assigned(self._assigned)
         log.info("assigned partitions %s, owning units of %s", sorted(self._assigned), owned)
 
@@ -306,56 +321,6 @@ class Worker:
             self._ends.read(consumer, self._repartition, sorted(self._owned))
         slack = 1 if self.config.processing.guarantee == "exactly_once" else 0
         return self._ends.done(self._repartition, self._owned, slack)
-
-    # -- stage two: chunks to the units this worker owns ---------------------------------------
-
-    def _detect(self, records: list[Message], producer: Producer) -> None:
-        """Apply the records' chunks, merged per unit: fewer, larger updates, same alerts."""
-        assert self._store is not None
-        fresh: list[Chunk] = []
-        partitions = self._internal.partitions if self._internal else 1
-        store = self._store
-        for record in records:
-            _, partition, offset = where(record)
-            try:
-                part = read_slice(record.value())
-            except StateError as exc:
-                rejection = Rejection(0, "bad_chunk", str(exc))
-                self._ingest.dead_letter(record, rejection, producer)
-                self.report.dead_letters["bad_chunk"] += 1
-                continue
-
-            def keep(key: UnitKey, partition: int = partition, offset: int = offset) -> bool:
-                # A slice carries whole columns: units of other partitions are theirs.
-                return unit_partition(key, partitions) == partition and store.fresh(key, offset)
-
-            fresh += self._engine.chunks(part, keep)
-        stream_seen = any(isinstance(c, StreamChunk) for c in fresh)
-        alerts = self._engine.apply(fresh) if fresh else []
-        assert self._progress is not None
-        self._progress.advance(next_offsets(records))
-        for record in records:
-            topic, partition, offset = where(record)
-            self._ends.seen(topic, partition, offset + 1)
-        if stream_seen:
-            self._stream_seen = time.monotonic()
-        elif self._engine.stream is not None:
-            alerts += self._engine.idle(time.monotonic() - self._stream_seen)
-        self._produce_alerts(alerts, producer)
-        self.report.alerts += len(alerts)
-        if alerts:
-            self.metrics.alerts([(a.data.kind, a.data.severity, a.data.status) for a in alerts])
-
-    def _produce_alerts(self, alerts: list[AlertEvent], producer: Producer) -> None:
-        assert self._committer is not None
-        for alert in alerts:
-            producer.produce(
-                self.config.topics.alerts,
-                key=alert.data.dedup_key.encode(),
-                value=alert_bytes(alert),
-                headers=[("content-type", CONTENT_TYPE.encode())],
-                on_delivery=self._committer.on_delivery,
-            )
 
     # -- rewinding ------------------------------------------------------------------------------
 
