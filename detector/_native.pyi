@@ -8,6 +8,8 @@ import numpy.typing as npt
 
 Floats = npt.NDArray[np.float64]
 Flags = npt.NDArray[np.bool_]
+Codes = npt.NDArray[np.int32]
+Rows = npt.NDArray[np.int64]
 
 def set_critical_count(function: Callable[[int, float, float, float], int]) -> None: ...
 def pairwise_sum(values: Floats) -> float: ...
@@ -77,7 +79,9 @@ class NumericCore(_SeriesCore):
         dependence: float,
         learn_dependence: bool,
     ) -> None: ...
-    def update(self, values: Floats, errors: Flags, times: Floats) -> list[SignalRecord]: ...
+    def update(
+        self, values: Floats, errors: Flags, times: Floats, rows: Rows | None = None
+    ) -> list[SignalRecord]: ...
     def cusum(self) -> tuple[float, float] | None: ...
     def recent_scores(self) -> Floats: ...
     def totals(
@@ -90,18 +94,22 @@ class CategoricalCore(_SeriesCore):
     def __init__(self, settings: dict[str, Any], shares: Floats, count: float) -> None: ...
     def update(
         self,
-        codes: npt.NDArray[np.int32],
+        texts: Codes,
+        table: Codes,
         unseen: Flags,
         errors: Flags,
         times: Floats,
+        rows: Rows | None = None,
     ) -> list[SignalRecord]: ...
     def totals(self) -> npt.NDArray[np.int64]: ...
     @staticmethod
     def from_state(state: dict[str, Any]) -> CategoricalCore: ...
 
 def update_all(
-    numeric: list[tuple[NumericCore, Floats, Flags, Floats]],
-    categorical: list[tuple[CategoricalCore, npt.NDArray[np.int32], Flags, Flags, Floats]],
+    numeric: list[tuple[NumericCore, tuple[Floats, Flags, Floats, Rows | None]]],
+    categorical: list[
+        tuple[CategoricalCore, tuple[Codes, Codes, Flags, Flags, Floats, Rows | None]]
+    ],
     threads: int,
 ) -> tuple[list[list[SignalRecord]], list[list[SignalRecord]]]: ...
 

@@ -41,15 +41,19 @@ def unit_partition(key: UnitKey, partitions: int) -> int:
 
 @dataclass
 class SeriesChunk:
-    """One data series' values from a batch."""
+    """One data series' events of a slice: the slice's columns, and which rows are the series'
+    (the rows of a segment value are the same array for every field: nothing is copied)."""
 
     key: UnitKey
     order: int  # ties between alerts of the same row: series in config order
-    rows: np.ndarray  # int64 rows in the origin batch
-    times: np.ndarray
-    errors: np.ndarray  # type errors (bool)
-    numeric: np.ndarray | None = None
-    categories: Categories | None = None
+    part: Slice
+    members: np.ndarray  # int64 indexes into the slice's rows, ascending
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The series' stream rows."""
+        found: np.ndarray = self.part.rows[self.members]
+        return found
 
 
 @dataclass

@@ -4,7 +4,7 @@ A categorical feature or a segment dimension repeats a handful of texts over tho
 events. :class:`Categories` keeps each distinct text once and one ``int32`` code per event:
 routing, counting and the repartition records work on the codes, and code-level lookups
 (a category's index in a reference, whether it was ever seen) are computed once per distinct
-text with :meth:`Categories.lookup`.
+text, then read through the codes.
 
 >>> column = Categories.from_values(["DE", None, "FR", "DE"])
 >>> column.codes.tolist(), column.vocabulary
@@ -17,9 +17,8 @@ text with :meth:`Categories.lookup`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -81,15 +80,6 @@ class Categories:
             remap = np.array([index.setdefault(v, len(index)) for v in part.vocabulary] + [-1])
             codes.append(remap[part.codes].astype(np.int32))
         return Categories(np.concatenate(codes) if codes else np.empty(0, np.int32), list(index))
-
-    def lookup(self, table: Callable[[str], Any], missing: Any, dtype: Any) -> np.ndarray:
-        """``table(text)`` for every event, ``missing`` where there is none: evaluated once per
-        vocabulary entry, then gathered by code."""
-        per_text = np.fromiter(
-            [*map(table, self.vocabulary), missing], dtype, len(self.vocabulary) + 1
-        )
-        found: np.ndarray = per_text[self.codes]
-        return found
 
     def first_seen(self) -> list[int]:
         """The codes in use, in order of their first event (missing excluded)."""

@@ -207,20 +207,19 @@ class Engine:
         numeric: list[tuple[SeriesChunk, CoreUpdate]] = []
         categorical: list[tuple[SeriesChunk, CoreUpdate]] = []
         for chunk in chunks:
-            series = self._series(chunk.key)
+            series, part, name = self._series(chunk.key), chunk.part, chunk.key[0]
+            errors, members = part.errors[name], chunk.members
             if isinstance(series, NumericSeries):
-                assert chunk.numeric is not None
-                task = series.begin(chunk.numeric, chunk.errors, chunk.times)
+                task = series.begin(part.numeric[name], errors, part.times, members)
                 if task is not None:
                     numeric.append((chunk, task))
             else:
-                assert chunk.categories is not None
-                task = series.begin(chunk.categories, chunk.errors, chunk.times)
+                task = series.begin(part.categorical[name], errors, part.times, members)
                 if task is not None:
                     categorical.append((chunk, task))
         found = update_all(
-            [(t.series._core, *t.arrays) for _, t in numeric],  # type: ignore[misc]
-            [(t.series._core, *t.arrays) for _, t in categorical],  # type: ignore[misc]
+            [(t.series._core, t.arrays) for _, t in numeric],  # type: ignore[misc]
+            [(t.series._core, t.arrays) for _, t in categorical],  # type: ignore[misc]
             self.threads,
         )
         out = []
@@ -230,7 +229,8 @@ class Engine:
                 segment = {} if dimension is None or value is None else {dimension: value}
                 for signal in task.finish(signal_records):
                     alert = build_alert(self.config.model, feature, segment, signal)
-                    out.append((int(chunk.rows[signal.position]), 0, chunk.order, alert))
+                    row = int(chunk.part.rows[chunk.members[signal.position]])
+                    out.append((row, 0, chunk.order, alert))
         return out
 
     def _count(self, alerts: list[AlertEvent]) -> list[AlertEvent]:

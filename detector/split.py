@@ -131,18 +131,7 @@ def slice_chunks(
             order += 1
             if spec.name not in part.errors or not keep((spec.name, dimension, value)):
                 continue
-            chunk = SeriesChunk(
-                key=(spec.name, dimension, value),
-                order=order,
-                rows=part.rows[members],
-                times=part.times[members],
-                errors=part.errors[spec.name][members],
-            )
-            if spec.type == "numeric":
-                chunk.numeric = part.numeric[spec.name][members]
-            else:
-                chunk.categories = part.categorical[spec.name].take(members)
-            chunks.append(chunk)
+            chunks.append(SeriesChunk((spec.name, dimension, value), order, part, members))
     return chunks
 
 

@@ -64,32 +64,43 @@ class CategoricalSeries(SeriesBase):
         return self.reference.summary if self.reference else Summary(count=0)
 
     def begin(
-        self, values: Categories, type_errors: np.ndarray, times: np.ndarray
+        self,
+        values: Categories,
+        type_errors: np.ndarray,
+        times: np.ndarray,
+        rows: np.ndarray | None = None,
     ) -> CoreUpdate | None:
-        """A batch for the core, after what the warm-up takes."""
+        """The series' events of a batch's column (``rows``: which rows are the series',
+        default all) for the core, after what the warm-up takes."""
         self._batch_start = self.events
-        start = 0 if self._core is not None else self._warm_up(values, type_errors)
-        if self._core is None or start == len(values):
-            return None
-        codes, unseen = self._encode(values.take(slice(start, None)))
+        rows = np.arange(len(values)) if rows is None else rows
+        start = 0
+        if self._core is None:
+            start = self._warm_up(values.take(rows), type_errors[rows])
+            if self._core is None or start == len(rows):
+                return None
+        table, unseen = self._tables(values.vocabulary)
         arrays = (
-            codes,
+            column(values.codes, np.int32),
+            table,
             unseen,
-            column(type_errors[start:], np.bool_),
-            column(times[start:], np.float64),
+            column(type_errors, np.bool_),
+            column(times, np.float64),
+            column(rows[start:], np.int64),
         )
         return CoreUpdate(self, start, arrays)
 
-    def _encode(self, values: Categories) -> tuple[np.ndarray, np.ndarray]:
-        """Each value's category code (-1 missing, other last) and whether it is a present
-        value the reference never saw: looked up once per distinct text."""
+    def _tables(self, vocabulary: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each text's category code (other last) and whether the reference never saw it:
+        computed once per distinct text of the column."""
         ref = self.reference
         assert ref is not None
         index = {c: i for i, c in enumerate(ref.categories)}
         other = len(ref.categories)
-        codes = values.lookup(lambda text: index.get(text, other), MISSING, np.int32)
-        unseen = values.lookup(lambda text: text not in ref.known, False, bool)
-        return codes, unseen
+        n = len(vocabulary)
+        table = np.fromiter((index.get(t, other) for t in vocabulary), np.int32, n)
+        unseen = np.fromiter((t not in ref.known for t in vocabulary), np.bool_, n)
+        return table, unseen
 
     def _warm_up(self, values: Categories, errors: np.ndarray) -> int:
         missing = values.codes == MISSING

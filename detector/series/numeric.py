@@ -126,17 +126,26 @@ class NumericSeries(SeriesBase):
         return stats
 
     def begin(
-        self, values: np.ndarray, type_errors: np.ndarray, times: np.ndarray
+        self,
+        values: np.ndarray,
+        type_errors: np.ndarray,
+        times: np.ndarray,
+        rows: np.ndarray | None = None,
     ) -> CoreUpdate | None:
-        """A batch (NaN = missing) for the core, after what the warm-up takes."""
+        """The series' events of a batch's columns (NaN = missing; ``rows``: which rows are
+        the series', default all) for the core, after what the warm-up takes."""
         self._batch_start = self.events
-        start = 0 if self._core is not None else self._warm_up(values, type_errors)
-        if self._core is None or start == len(values):
-            return None
+        rows = np.arange(len(values)) if rows is None else rows
+        start = 0
+        if self._core is None:
+            start = self._warm_up(values[rows], type_errors[rows])
+            if self._core is None or start == len(rows):
+                return None
         arrays = (
-            column(values[start:], np.float64),
-            column(type_errors[start:], np.bool_),
-            column(times[start:], np.float64),
+            column(values, np.float64),
+            column(type_errors, np.bool_),
+            column(times, np.float64),
+            column(rows[start:], np.int64),
         )
         return CoreUpdate(self, start, arrays)
 

@@ -2,15 +2,15 @@
 //! chi-square / PSI / JS tests against the reference shares, the missing, type-error and
 //! unseen-category checks, and the lifecycles (`detector.series.categorical`).
 //!
-//! Values arrive as codes: a tracked category's index, `other` (the reference's rare and
-//! untracked categories) or -1 when missing; whether a present value is one the reference never
-//! saw comes as a flag. Python derives both once per distinct text, not per event.
+//! Values arrive as codes into the column's vocabulary, with two tables Python derives once
+//! per distinct text: each text's category (a tracked one's index, or `other` for the
+//! reference's rare and untracked categories) and whether the reference never saw it.
 
 use pyo3::prelude::*;
 
 use crate::judge::{Alerts, Signal, Verdict};
 use crate::tests::{chi_square, floored_shares, psi_js, Outcome, Severity, Test};
-use crate::window::{Clock, Counts, Windows};
+use crate::window::{Clock, Counts, Rows, Windows};
 
 /// The lifecycles of a categorical series: drift (filed under its first test), then the checks.
 pub const KEYS: [Test; 4] =
@@ -77,19 +77,30 @@ impl CategoricalCore {
     }
 
     /// Feed one batch; the alerts' status changes, in stream order.
+    /// Feed the series' events of a batch: `texts` are the column's codes into its vocabulary
+    /// (-1 missing), `table` maps each to a category (other last) and `unseen` tells whether
+    /// the reference never saw it.
+    #[allow(clippy::too_many_arguments)]
     pub fn update(
         &mut self,
-        codes: &[i32],
+        texts: &[i32],
+        table: &[i32],
         unseen: &[bool],
         errors: &[bool],
         times: &[f64],
+        rows: Rows<'_>,
     ) -> PyResult<Vec<Signal>> {
         let mut out = Vec::new();
         let windows = self.settings.windows;
         let cells = self.shares.len() as i32;
-        for (p, (((&code, &new), &error), &t)) in
-            codes.iter().zip(unseen).zip(errors).zip(times).enumerate()
-        {
+        for p in 0..rows.len() {
+            let i = rows.at(p);
+            let text = texts[i];
+            let (code, new) = match usize::try_from(text) {
+                Ok(k) => (table[k], unseen[k]),
+                Err(_) => (-1, false),
+            };
+            let (error, t) = (errors[i], times[i]);
             let p = p as i64;
             if self.clock.ends_before(&windows, t) {
                 self.close(p - 1, &mut out)?;

@@ -16,7 +16,7 @@ use crate::reference::Reference;
 use crate::sketch::Totals;
 use crate::stats::{lag1_autocorrelation, mean, values_since_change};
 use crate::tests::{constant_check, Bins, Outcome, Severity, Test};
-use crate::window::{Clock, Counts, Windows};
+use crate::window::{Clock, Counts, Rows, Windows};
 
 const ADWIN_CLOCK: u32 = 32;
 const ADWIN_MIN_WINDOW: u32 = 5;
@@ -173,16 +173,19 @@ impl NumericCore {
         (mean(values) - self.reference.mean) / scale
     }
 
-    /// Feed one batch (NaN = missing); the alerts' status changes, in stream order.
+    /// Feed the series' events of a batch (NaN = missing); the status changes, in order.
     pub fn update(
         &mut self,
         values: &[f64],
         errors: &[bool],
         times: &[f64],
+        rows: Rows<'_>,
     ) -> PyResult<Vec<Signal>> {
         let mut out = Vec::new();
         let windows = self.settings.windows;
-        for (p, ((&x, &error), &t)) in values.iter().zip(errors).zip(times).enumerate() {
+        for p in 0..rows.len() {
+            let i = rows.at(p);
+            let (x, error, t) = (values[i], errors[i], times[i]);
             let p = p as i64;
             if self.clock.ends_before(&windows, t) {
                 self.close(p - 1, &mut out)?;

@@ -17,48 +17,101 @@ use crate::numeric;
 use crate::py_categorical::CategoricalCore;
 use crate::py_numeric::NumericCore;
 use crate::py_series::{records, SignalRecord};
-use crate::state::check;
+use crate::state::{check, invalid};
+use crate::window::Rows;
 
-type NumericTask<'py> = (
-    Bound<'py, NumericCore>,
-    PyReadonlyArray1<'py, f64>,
-    PyReadonlyArray1<'py, bool>,
-    PyReadonlyArray1<'py, f64>,
+type Array<'py, T> = PyReadonlyArray1<'py, T>;
+type Index<'py> = Option<Array<'py, i64>>;
+pub type NumericArrays<'py> = (Array<'py, f64>, Array<'py, bool>, Array<'py, f64>, Index<'py>);
+pub type CategoricalArrays<'py> = (
+    Array<'py, i32>,
+    Array<'py, i32>,
+    Array<'py, bool>,
+    Array<'py, bool>,
+    Array<'py, f64>,
+    Index<'py>,
 );
-type CategoricalTask<'py> = (
-    Bound<'py, CategoricalCore>,
-    PyReadonlyArray1<'py, i32>,
-    PyReadonlyArray1<'py, bool>,
-    PyReadonlyArray1<'py, bool>,
-    PyReadonlyArray1<'py, f64>,
-);
+type NumericTask<'py> = (Bound<'py, NumericCore>, NumericArrays<'py>);
+type CategoricalTask<'py> = (Bound<'py, CategoricalCore>, CategoricalArrays<'py>);
+
+/// A numeric series' events: the batch's columns and the series' rows (None: all of them).
+pub struct NumericInput<'a> {
+    values: &'a [f64],
+    errors: &'a [bool],
+    times: &'a [f64],
+    rows: Rows<'a>,
+}
+
+impl<'a> NumericInput<'a> {
+    pub fn new(arrays: &'a NumericArrays<'_>) -> PyResult<Self> {
+        let (values, errors, times, rows) = arrays;
+        let (values, errors, times) = (values.as_slice()?, errors.as_slice()?, times.as_slice()?);
+        let n = values.len();
+        check(errors.len() == n && times.len() == n, "batch lengths")?;
+        let rows = rows.as_ref().map(|r| r.as_slice()).transpose()?;
+        let rows = Rows::new(rows, n).ok_or_else(|| invalid("rows outside the batch"))?;
+        Ok(NumericInput { values, errors, times, rows })
+    }
+
+    pub fn run(&self, core: &mut numeric::NumericCore) -> PyResult<Vec<Signal>> {
+        core.update(self.values, self.errors, self.times, self.rows)
+    }
+}
+
+/// A categorical series' events: the column's codes, the per-text tables, the series' rows.
+pub struct CategoricalInput<'a> {
+    texts: &'a [i32],
+    table: &'a [i32],
+    unseen: &'a [bool],
+    errors: &'a [bool],
+    times: &'a [f64],
+    rows: Rows<'a>,
+}
+
+impl<'a> CategoricalInput<'a> {
+    pub fn new(arrays: &'a CategoricalArrays<'_>) -> PyResult<Self> {
+        let (texts, table, unseen, errors, times, rows) = arrays;
+        let (texts, table, unseen) = (texts.as_slice()?, table.as_slice()?, unseen.as_slice()?);
+        let (errors, times) = (errors.as_slice()?, times.as_slice()?);
+        let n = texts.len();
+        check(errors.len() == n && times.len() == n, "batch lengths")?;
+        check(unseen.len() == table.len(), "a table per vocabulary entry")?;
+        let vocabulary = table.len() as i32;
+        check(texts.iter().all(|&t| (-1..vocabulary).contains(&t)), "codes in the vocabulary")?;
+        let rows = rows.as_ref().map(|r| r.as_slice()).transpose()?;
+        let rows = Rows::new(rows, n).ok_or_else(|| invalid("rows outside the batch"))?;
+        Ok(CategoricalInput { texts, table, unseen, errors, times, rows })
+    }
+
+    pub fn run(&self, core: &mut categorical::CategoricalCore) -> PyResult<Vec<Signal>> {
+        core.update(self.texts, self.table, self.unseen, self.errors, self.times, self.rows)
+    }
+}
 
 /// One series' update, with everything borrowed for the time the threads run.
 enum Job<'a> {
-    Numeric(&'a mut numeric::NumericCore, &'a [f64], &'a [bool], &'a [f64]),
-    Categorical(&'a mut categorical::CategoricalCore, &'a [i32], &'a [bool], &'a [bool], &'a [f64]),
+    Numeric(&'a mut numeric::NumericCore, NumericInput<'a>),
+    Categorical(&'a mut categorical::CategoricalCore, CategoricalInput<'a>),
 }
 
 impl Job<'_> {
     fn size(&self) -> usize {
         match self {
-            Job::Numeric(_, v, _, _) => v.len() * 4, // a numeric value costs several categorical
-            Job::Categorical(_, c, _, _, _) => c.len(),
+            Job::Numeric(_, input) => input.rows.len() * 4, // a numeric value costs more
+            Job::Categorical(_, input) => input.rows.len(),
         }
     }
 
     fn run(&mut self) -> PyResult<Vec<Signal>> {
         match self {
-            Job::Numeric(core, values, errors, times) => core.update(values, errors, times),
-            Job::Categorical(core, codes, unseen, errors, times) => {
-                core.update(codes, unseen, errors, times)
-            }
+            Job::Numeric(core, input) => input.run(core),
+            Job::Categorical(core, input) => input.run(core),
         }
     }
 }
 
-/// Update every series of `numeric` and `categorical` (tuples as the cores' `update` takes
-/// them, core first); the signal records of each, in the order given.
+/// Update every series of `numeric` and `categorical`: (core, arguments of its `update`); the
+/// signal records of each, in the order given.
 #[pyfunction]
 #[allow(clippy::type_complexity)]
 pub fn update_all<'py>(
@@ -76,18 +129,11 @@ pub fn update_all<'py>(
         categorical_cores.push(core.try_borrow_mut()?);
     }
     let mut jobs = Vec::with_capacity(numeric.len() + categorical.len());
-    for (core, (_, values, errors, times)) in numeric_cores.iter_mut().zip(&numeric) {
-        let (values, errors, times) = (values.as_slice()?, errors.as_slice()?, times.as_slice()?);
-        check(values.len() == errors.len() && values.len() == times.len(), "batch lengths")?;
-        jobs.push(Job::Numeric(&mut core.core, values, errors, times));
+    for (core, (_, arrays)) in numeric_cores.iter_mut().zip(&numeric) {
+        jobs.push(Job::Numeric(&mut core.core, NumericInput::new(arrays)?));
     }
-    for (core, (_, codes, unseen, errors, times)) in categorical_cores.iter_mut().zip(&categorical)
-    {
-        let (codes, unseen) = (codes.as_slice()?, unseen.as_slice()?);
-        let (errors, times) = (errors.as_slice()?, times.as_slice()?);
-        let n = codes.len();
-        check(unseen.len() == n && errors.len() == n && times.len() == n, "batch lengths")?;
-        jobs.push(Job::Categorical(&mut core.core, codes, unseen, errors, times));
+    for (core, (_, arrays)) in categorical_cores.iter_mut().zip(&categorical) {
+        jobs.push(Job::Categorical(&mut core.core, CategoricalInput::new(arrays)?));
     }
     let mut results = py.detach(|| run(jobs, threads.max(1))).into_iter();
     let numeric_records: PyResult<Vec<_>> = results

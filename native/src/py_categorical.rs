@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::categorical::{self, OpenWindow, Settings, KEYS};
+use crate::py_batch::CategoricalInput;
 use crate::py_series::{
     alerts_from, alerts_to, counts_from, counts_to, history_rows, lifecycle_rows, prior, records,
     window_rows, windows_from, windows_to, LifecycleRow, SignalRecord,
@@ -44,22 +45,25 @@ impl CategoricalCore {
         Ok(CategoricalCore { core: categorical::CategoricalCore::new(settings, shares, count) })
     }
 
-    /// Feed a batch: category codes (-1 missing, `len(shares) - 1` other), whether each present
-    /// value is one the reference never saw, type errors and event times.
+    /// Feed a batch's column at the series' `rows` (default: every row): `texts` are its codes
+    /// into its vocabulary (-1 missing), `table` each text's category (other last), `unseen`
+    /// whether the reference never saw it.
+    #[pyo3(signature = (texts, table, unseen, errors, times, rows=None))]
+    #[allow(clippy::too_many_arguments)]
     fn update<'py>(
         &mut self,
         py: Python<'py>,
-        codes: PyReadonlyArray1<'py, i32>,
+        texts: PyReadonlyArray1<'py, i32>,
+        table: PyReadonlyArray1<'py, i32>,
         unseen: PyReadonlyArray1<'py, bool>,
         errors: PyReadonlyArray1<'py, bool>,
         times: PyReadonlyArray1<'py, f64>,
+        rows: Option<PyReadonlyArray1<'py, i64>>,
     ) -> PyResult<Vec<SignalRecord>> {
-        let (codes, unseen) = (codes.as_slice()?, unseen.as_slice()?);
-        let (errors, times) = (errors.as_slice()?, times.as_slice()?);
-        let n = codes.len();
-        check(unseen.len() == n && errors.len() == n && times.len() == n, "batch lengths")?;
+        let arrays = (texts, table, unseen, errors, times, rows);
+        let input = CategoricalInput::new(&arrays)?;
         let core = &mut self.core;
-        let signals = py.detach(|| core.update(codes, unseen, errors, times))?;
+        let signals = py.detach(|| input.run(core))?;
         Ok(records(py, signals, &KEYS))
     }
 

@@ -9,6 +9,7 @@ use pyo3::types::PyDict;
 use crate::adwin::{Adwin, AdwinState};
 use crate::numeric::{self, RangeCheck, Settings, KEYS};
 use crate::page_hinkley::PageHinkley;
+use crate::py_batch::NumericInput;
 use crate::py_series::{
     alerts_from, alerts_to, counts_from, counts_to, history_rows, lifecycle_rows, records,
     window_rows, windows_from, windows_to, LifecycleRow, SignalRecord,
@@ -181,18 +182,21 @@ impl NumericCore {
         })
     }
 
-    /// Feed a batch (NaN = missing); the alerts' status changes, in stream order.
+    /// Feed a batch's columns (NaN = missing) at the series' `rows` (default: every row); the
+    /// alerts' status changes, in stream order.
+    #[pyo3(signature = (values, errors, times, rows=None))]
     fn update<'py>(
         &mut self,
         py: Python<'py>,
         values: PyReadonlyArray1<'py, f64>,
         errors: PyReadonlyArray1<'py, bool>,
         times: PyReadonlyArray1<'py, f64>,
+        rows: Option<PyReadonlyArray1<'py, i64>>,
     ) -> PyResult<Vec<SignalRecord>> {
-        let (values, errors, times) = (values.as_slice()?, errors.as_slice()?, times.as_slice()?);
-        check(values.len() == errors.len() && values.len() == times.len(), "batch lengths")?;
+        let arrays = (values, errors, times, rows);
+        let input = NumericInput::new(&arrays)?;
         let core = &mut self.core;
-        let signals = py.detach(|| core.update(values, errors, times))?;
+        let signals = py.detach(|| input.run(core))?;
         Ok(records(py, signals, &KEYS))
     }
 

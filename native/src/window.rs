@@ -80,3 +80,37 @@ impl Counts {
         }
     }
 }
+
+/// Which events of a batch's columns are a series': all of them, or the given row indexes (the
+/// rows of a segment value, shared by every field, so no series copies its values).
+#[derive(Clone, Copy, Debug)]
+pub struct Rows<'a> {
+    rows: Option<&'a [i64]>,
+    len: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// `rows` of columns `columns` long; None if an index is outside them.
+    pub fn new(rows: Option<&'a [i64]>, columns: usize) -> Option<Self> {
+        match rows {
+            None => Some(Rows { rows: None, len: columns }),
+            Some(r) if r.iter().all(|&i| 0 <= i && (i as usize) < columns) => {
+                Some(Rows { rows: Some(r), len: r.len() })
+            }
+            Some(_) => None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The column index of the series' `p`-th event.
+    #[inline]
+    pub fn at(&self, p: usize) -> usize {
+        match self.rows {
+            None => p,
+            Some(r) => r[p] as usize,
+        }
+    }
+}

@@ -201,6 +201,17 @@ def test_a_core_cannot_be_updated_twice_at_once() -> None:
     series = NumericSeries(_context())
     _feed(series, np.zeros(WARMUP) + np.arange(WARMUP))
     assert series._core is not None
-    arrays = (np.ones(3), np.zeros(3, dtype=bool), np.arange(3.0))
+    arrays = (np.ones(3), np.zeros(3, dtype=bool), np.arange(3.0), None)
     with pytest.raises(RuntimeError, match="borrowed"):
-        update_all([(series._core, *arrays), (series._core, *arrays)], [], 2)
+        update_all([(series._core, arrays), (series._core, arrays)], [], 2)
+
+
+def test_rows_outside_the_batch_are_refused() -> None:
+    """A series' rows must index the batch's columns: ValueError, not a crash."""
+    series = NumericSeries(_context())
+    _feed(series, np.arange(float(WARMUP)))
+    assert series._core is not None
+    columns = (np.ones(3), np.zeros(3, dtype=bool), np.arange(3.0))
+    with pytest.raises(ValueError, match="rows"):
+        series._core.update(*columns, np.array([0, 3]))
+    assert series._core.update(*columns, np.array([2, 0])) == []
