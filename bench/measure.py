@@ -29,6 +29,7 @@ from river.drift import ADWIN, PageHinkley
 import detector.replay
 from detector.config import Config
 from detector.engine import Engine
+from detector.kafka.worker import FETCH_DEFAULTS
 from detector.state.codec import encode_state
 
 from .workload import CATEGORICAL, NUMERIC
@@ -58,8 +59,12 @@ def end_offsets(bootstrap: str, topic: str, deadline: float = 30.0) -> dict[int,
         consumer.close()
 
 
-def raw_consume(bootstrap: str, topic: str, deadline: float) -> Rate:
-    """L: the least any Python consumer must do, consume batches and orjson.loads each record."""
+def raw_consume(bootstrap: str, topic: str, deadline: float, tuned: bool = True) -> Rate:
+    """L: the least any Python consumer must do, consume batches and orjson.loads each record.
+
+    ``tuned``: with the worker's fetch defaults (FETCH_DEFAULTS), as D fetches; without them,
+    librdkafka's defaults stall each time its queue refills (see bench/README.md).
+    """
     ends = end_offsets(bootstrap, topic)
     expected = sum(ends.values())
     consumer = Consumer(
@@ -68,6 +73,7 @@ def raw_consume(bootstrap: str, topic: str, deadline: float) -> Rate:
             "group.id": f"bench-raw-{uuid.uuid4().hex[:8]}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
+            **(FETCH_DEFAULTS if tuned else {}),
         }
     )
     assigned: list[float] = []

@@ -62,7 +62,7 @@ from detector.observability.metrics import WorkerMetrics
 
 log = logging.getLogger("detector.worker")
 _CHUNK_WAIT = 0.02  # seconds to wait for our own chunks after producing them
-_FETCH = {  # consumer defaults for throughput; the config's kafka section overrides them
+FETCH_DEFAULTS = {  # consumer defaults for throughput; the kafka section overrides them
     # Repartition records are megabytes: a smaller limit fetches one record per round trip.
     "max.partition.fetch.bytes": MAX_RECORD,
     # librdkafka waits this long to fetch again once its queue was full (default 1 s): a
@@ -108,7 +108,7 @@ class Worker:
         """Consume until stopped (or, with ``until_end``, until the end offsets seen at start)."""
         topics, processing = self.config.topics, self.config.processing
         # Build every client's properties first: a config error must stop us before any I/O.
-        consumer_props = {**_FETCH, **consumer_config(self.config)}
+        consumer_props = {**FETCH_DEFAULTS, **consumer_config(self.config)}
         producer_props = {**producer_config(self.config), "message.max.bytes": MAX_RECORD}
         if processing.guarantee == "exactly_once":
             group = consumer_props["group.id"]

@@ -21,6 +21,27 @@ impl TextColumn {
         self.codes.push(text.map_or(-1, |t| self.vocabulary.intern(t) as i32));
     }
 
+    fn set(&mut self, row: usize, text: Option<&[u8]>) {
+        self.codes[row] = text.map_or(-1, |t| self.vocabulary.intern(t) as i32);
+    }
+
+    /// Number the texts in order of first appearance again (rows filled later may have added
+    /// texts out of order).
+    fn renumber(&mut self) {
+        let mut order = TextIndex::default();
+        let mut remap = vec![-1_i32; self.vocabulary.len()];
+        for code in &mut self.codes {
+            if *code >= 0 {
+                let slot = &mut remap[*code as usize];
+                if *slot < 0 {
+                    *slot = order.intern(self.vocabulary.text(*code as usize)) as i32;
+                }
+                *code = *slot;
+            }
+        }
+        self.vocabulary = order;
+    }
+
     /// (codes, vocabulary).
     fn into_python<'py>(
         self,
@@ -51,7 +72,7 @@ pub struct Columns {
     pub positions: Vec<i64>,
     pub times: Vec<f64>,
     /// Only when an id path is configured.
-    pub ids: Option<Vec<Py<PyAny>>>,
+    pub ids: Option<Vec<Option<String>>>,
     pub segments: Vec<TextColumn>,
     pub numeric: Vec<Feature>,
     pub categorical: Vec<Category>,
@@ -78,13 +99,31 @@ impl Columns {
         self.positions.len()
     }
 
-    /// A row the Python decoder made (`detector.events.Row`).
-    pub fn push_row(&mut self, position: usize, row: &Bound<'_, PyAny>) -> PyResult<()> {
-        let py = row.py();
-        let time: f64 = row.getattr(pyo3::intern!(py, "time"))?.extract()?;
-        let segments = row.getattr(pyo3::intern!(py, "segments"))?;
-        let numeric = row.getattr(pyo3::intern!(py, "numeric"))?;
-        let categorical = row.getattr(pyo3::intern!(py, "categorical"))?;
+    /// A row to be filled by [`Columns::fill_row`] (a record the Python decoder resolves).
+    pub fn push_placeholder(&mut self, position: usize) {
+        self.positions.push(position as i64);
+        self.times.push(f64::NAN);
+        if let Some(ids) = &mut self.ids {
+            ids.push(None);
+        }
+        self.segments.iter_mut().for_each(|c| c.push(None));
+        for feature in &mut self.numeric {
+            feature.values.push(f64::NAN);
+            feature.errors.push(false);
+        }
+        for category in &mut self.categorical {
+            category.texts.push(None);
+            category.errors.push(false);
+        }
+    }
+
+    /// Fill placeholder `row` with a row the Python decoder made (`detector.events.Row`).
+    pub fn fill_row(&mut self, row: usize, python: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = python.py();
+        let time: f64 = python.getattr(pyo3::intern!(py, "time"))?.extract()?;
+        let segments = python.getattr(pyo3::intern!(py, "segments"))?;
+        let numeric = python.getattr(pyo3::intern!(py, "numeric"))?;
+        let categorical = python.getattr(pyo3::intern!(py, "categorical"))?;
         let (segments, numeric) = (segments.cast::<PyList>()?, numeric.cast::<PyList>()?);
         let categorical = categorical.cast::<PyList>()?;
         let lengths = [segments.len(), numeric.len(), categorical.len()];
@@ -92,26 +131,53 @@ impl Columns {
             return Err(pyo3::exceptions::PyValueError::new_err("a row of the wrong shape"));
         }
         for (column, text) in self.segments.iter_mut().zip(segments.iter()) {
-            column.push(Some(text.cast::<PyString>()?.to_str()?.as_bytes()));
+            column.set(row, Some(text.cast::<PyString>()?.to_str()?.as_bytes()));
         }
         for (feature, pair) in self.numeric.iter_mut().zip(numeric.iter()) {
-            let (value, error): (f64, bool) = pair.extract()?;
-            feature.values.push(value);
-            feature.errors.push(error);
+            (feature.values[row], feature.errors[row]) = pair.extract()?;
         }
         for (category, pair) in self.categorical.iter_mut().zip(categorical.iter()) {
             let pair = pair.cast::<PyTuple>()?;
             let text = pair.get_item(0)?;
             let text = if text.is_none() { None } else { Some(text.cast_into::<PyString>()?) };
-            category.texts.push(text.as_ref().map(|t| t.to_str()).transpose()?.map(str::as_bytes));
-            category.errors.push(pair.get_item(1)?.extract()?);
+            let text = text.as_ref().map(|t| t.to_str()).transpose()?.map(str::as_bytes);
+            category.texts.set(row, text);
+            category.errors[row] = pair.get_item(1)?.extract()?;
         }
         if let Some(ids) = &mut self.ids {
-            ids.push(row.getattr(pyo3::intern!(py, "ident"))?.unbind());
+            ids[row] = python.getattr(pyo3::intern!(py, "ident"))?.extract()?;
         }
-        self.times.push(time);
-        self.positions.push(position as i64);
+        self.times[row] = time;
         Ok(())
+    }
+
+    /// After placeholders were filled: vocabularies in order of first appearance again.
+    pub fn renumber(&mut self) {
+        self.segments.iter_mut().for_each(TextColumn::renumber);
+        self.categorical.iter_mut().for_each(|c| c.texts.renumber());
+    }
+
+    /// Keep only the rows `keep` marks (placeholders whose record was rejected go).
+    pub fn retain(&mut self, keep: &[bool]) {
+        fn filter<T: Copy>(column: &mut Vec<T>, keep: &[bool]) {
+            let mut kept = keep.iter();
+            column.retain(|_| *kept.next().expect("one flag per row"));
+        }
+        filter(&mut self.positions, keep);
+        filter(&mut self.times, keep);
+        if let Some(ids) = &mut self.ids {
+            let mut kept = keep.iter();
+            ids.retain(|_| *kept.next().expect("one flag per row"));
+        }
+        self.segments.iter_mut().for_each(|c| filter(&mut c.codes, keep));
+        for feature in &mut self.numeric {
+            filter(&mut feature.values, keep);
+            filter(&mut feature.errors, keep);
+        }
+        for category in &mut self.categorical {
+            filter(&mut category.texts.codes, keep);
+            filter(&mut category.errors, keep);
+        }
     }
 }
 

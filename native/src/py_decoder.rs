@@ -106,73 +106,122 @@ impl EventDecoder {
         py: Python<'py>,
         values: &Bound<'py, PyList>,
         default_times: PyReadonlyArray1<'py, f64>,
-        mut accepted: u64,
+        accepted: u64,
         resolve: &Bound<'py, PyAny>,
     ) -> PyResult<DecodedEvents> {
         let default_times = default_times.as_slice()?;
         if self.time.is_none() && default_times.len() < values.len() {
             return Err(PyValueError::new_err("fewer default times than values"));
         }
+        // The records' bytes are read in place while the GIL is released: the list holds them.
+        let items: Vec<Bound<'py, PyAny>> = values.iter().collect();
+        let inputs: Vec<Input<'_>> = items.iter().map(Input::of).collect();
+        let (mut columns, mut rejections, deferred) =
+            py.detach(|| self.scan(&inputs, default_times));
+        let mut keep = vec![true; columns.rows()];
+        let filled = !deferred.is_empty();
+        for (position, row) in deferred {
+            let outcome = resolve.call1((position, &items[position]))?;
+            if let Ok(reason) = outcome.getattr(pyo3::intern!(py, "reason")) {
+                let message = outcome.getattr(pyo3::intern!(py, "message"))?;
+                rejections.push((position, reason.extract()?, message.extract()?));
+                keep[row] = false;
+            } else {
+                columns.fill_row(row, &outcome)?;
+            }
+        }
+        if keep.contains(&false) {
+            columns.retain(&keep);
+            rejections.sort_by_key(|r| r.0);
+        }
+        if filled {
+            columns.renumber(); // texts added out of row order
+        }
+        // Schema samples: every `sample_every`-th accepted event, counted across batches.
+        let every = self.sample_every;
+        let samples = (0..columns.rows()).filter(|&r| (accepted + r as u64).is_multiple_of(every));
+        let samples = samples.collect();
+        let accepted = accepted + columns.rows() as u64;
+        columns.into_python(py, rejections, samples, accepted)
+    }
+}
+
+/// A record as the scan reads it: its bytes, no value, or a Python object to resolve.
+enum Input<'a> {
+    Bytes(&'a [u8]),
+    Missing,
+    Python,
+}
+
+impl<'a> Input<'a> {
+    fn of(value: &'a Bound<'_, PyAny>) -> Self {
+        if value.is_none() {
+            return Input::Missing;
+        }
+        // Exactly bytes: orjson rejects subclasses, so they go to Python.
+        match value.cast_exact::<PyBytes>() {
+            Ok(bytes) => Input::Bytes(bytes.as_bytes()),
+            Err(_) => Input::Python,
+        }
+    }
+}
+
+type Rejections = Vec<(usize, String, String)>;
+
+impl EventDecoder {
+    /// Decode every record it can, in order, without Python: the columns (a placeholder row
+    /// for each record left to Python), the rejections made here, and the (position, row) of
+    /// each placeholder.
+    fn scan(
+        &mut self,
+        inputs: &[Input<'_>],
+        default_times: &[f64],
+    ) -> (Columns, Rejections, Vec<(usize, usize)>) {
         let mut columns = Columns::new(
-            values.len(),
+            inputs.len(),
             self.id.is_some(),
             self.segments.len(),
             self.numeric.len(),
             self.categorical.len(),
         );
-        let (mut rejections, mut samples) = (Vec::new(), Vec::new());
-        for (position, value) in values.iter().enumerate() {
-            if value.is_none() {
-                rejections.push((position, "not_json".into(), "record has no value".into()));
-                continue;
-            }
-            // Exactly bytes: orjson rejects subclasses, so they go to Python.
-            if let Ok(bytes) = value.cast_exact::<PyBytes>() {
-                let raw = bytes.as_bytes();
-                if raw.len() > self.max_bytes {
+        let (mut rejections, mut deferred) = (Vec::new(), Vec::new());
+        for (position, input) in inputs.iter().enumerate() {
+            match input {
+                Input::Missing => {
+                    rejections.push((position, "not_json".into(), "record has no value".into()));
+                    continue;
+                }
+                Input::Bytes(raw) if raw.len() > self.max_bytes => {
                     let message = format!("{} bytes > {}", raw.len(), self.max_bytes);
                     rejections.push((position, "too_large".into(), message));
                     continue;
                 }
-                let default_time = default_times.get(position).copied().unwrap_or(f64::NAN);
-                if self.native(py, raw, position, default_time, &mut columns)? {
-                    self.accept(&mut accepted, &columns, &mut samples);
-                    continue;
+                Input::Bytes(raw) => {
+                    let default_time = default_times.get(position).copied().unwrap_or(f64::NAN);
+                    if self.native(raw, position, default_time, &mut columns) {
+                        continue;
+                    }
                 }
+                Input::Python => {}
             }
-            let outcome = resolve.call1((position, &value))?;
-            if let Ok(reason) = outcome.getattr(pyo3::intern!(py, "reason")) {
-                let message = outcome.getattr(pyo3::intern!(py, "message"))?;
-                rejections.push((position, reason.extract()?, message.extract()?));
-            } else {
-                columns.push_row(position, &outcome)?;
-                self.accept(&mut accepted, &columns, &mut samples);
-            }
+            deferred.push((position, columns.rows()));
+            columns.push_placeholder(position);
         }
-        columns.into_python(py, rejections, samples, accepted)
+        (columns, rejections, deferred)
     }
 }
 
 impl EventDecoder {
-    /// The row just pushed was accepted: count it, and sample its paths every so often.
-    fn accept(&self, accepted: &mut u64, columns: &Columns, samples: &mut Vec<usize>) {
-        if accepted.is_multiple_of(self.sample_every) {
-            samples.push(columns.rows() - 1);
-        }
-        *accepted += 1;
-    }
-
     /// Decode `raw` into `columns` if its row is certain; false: leave it to Python.
     fn native(
         &mut self,
-        py: Python<'_>,
         raw: &[u8],
         position: usize,
         default_time: f64,
         columns: &mut Columns,
-    ) -> PyResult<bool> {
+    ) -> bool {
         if self.walk.record(&self.tree, &mut Scanner::new(raw)).is_err() {
-            return Ok(false);
+            return false;
         }
         let values = &self.walk.values;
         let mut texts = Texts { buf: raw, scratch: std::mem::take(&mut self.scratch) };
@@ -182,12 +231,11 @@ impl EventDecoder {
         };
         let Some(time) = time.filter(|_| is_native(self, values)) else {
             self.scratch = texts.scratch;
-            return Ok(false);
+            return false;
         };
         if let (Some(ids), Some(slot)) = (&mut columns.ids, self.id) {
-            let text = |t| std::str::from_utf8(t).expect("the scanner checked UTF-8");
-            let id = texts.id(values[slot]).map(|t| PyString::new(py, text(t)).into_any());
-            ids.push(id.map_or_else(|| py.None(), Bound::unbind));
+            let text = |t| std::str::from_utf8(t).expect("the scanner checked UTF-8").to_owned();
+            ids.push(texts.id(values[slot]).map(text));
         }
         for (column, &slot) in columns.segments.iter_mut().zip(&self.segments) {
             column.push(Some(texts.segment(values[slot])));
@@ -205,6 +253,6 @@ impl EventDecoder {
         columns.times.push(time);
         columns.positions.push(position as i64);
         self.scratch = texts.scratch;
-        Ok(true)
+        true
     }
 }

@@ -117,6 +117,18 @@ pub struct QuantileSketch {
     pub zeros: u64,
 }
 
+/// `y.ceil() as i64` without libm's `ceil` (a call per value on x86-64 without SSE4.1): exact
+/// for every key a finite f64's logarithm can give.
+#[inline]
+fn ceil(y: f64) -> i64 {
+    let k = y as i64;
+    if (k as f64) < y {
+        k + 1
+    } else {
+        k
+    }
+}
+
 fn gamma_ln() -> f64 {
     ((1.0 + SKETCH_ALPHA) / (1.0 - SKETCH_ALPHA)).ln()
 }
@@ -129,7 +141,7 @@ impl QuantileSketch {
                 self.zeros += 1;
                 continue;
             }
-            let key = (v.abs().ln() / gamma_ln).ceil() as i64;
+            let key = ceil(v.abs().ln() / gamma_ln);
             if v > 0.0 {
                 self.positive.add(key, 1);
             } else {
