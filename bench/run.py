@@ -171,6 +171,8 @@ def _round(value: float | None, digits: int) -> float | None:
 
 def _ratios(r: dict[str, Any]) -> None:
     r["D/L"] = round(r["D_events_per_s"] / r["L_events_per_s"], 3)
+    untuned = r["L_librdkafka_defaults_events_per_s"]
+    r["D/L_librdkafka_defaults"] = round(r["D_events_per_s"] / untuned, 3)
     r["D/N"] = round(r["D_events_per_s"] / r["N_events_per_s"], 3)
     r["state_kib_mean"] = round(r["state_bytes_mean"] / 1024, 1)
     r["state_kib_max"] = round(r["state_bytes_max"] / 1024, 1)
@@ -202,6 +204,7 @@ def table(r: dict[str, Any]) -> str:
         ("   naive, numeric fields only", rate.format(r["N_numeric_only_events_per_s"]), ""),
         ("   replay (JSONL file)", rate.format(r["replay_events_per_s"]), ""),
         ("D/L", f"{r['D/L']:>10.3f}", mark("D >= 0.5 L", ">= 0.5")),
+        ("   D/L, L with librdkafka's defaults", f"{r['D/L_librdkafka_defaults']:>10.3f}", ""),
         ("D/N", f"{r['D/N']:>10.3f}", mark("D >= 8 N", ">= 8")),
         ("peak RSS of D", f"{r['D_peak_rss_mib']:>10,.1f} MiB", ""),
         ("state/series, mean (changelog)", f"{r['state_kib_mean']:>10,.1f} KiB", ""),
