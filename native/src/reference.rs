@@ -35,6 +35,12 @@ pub struct Reference {
     grid: [f64; GRID_POINTS],
     edge: f64,
     ranks: Option<RankTable>,
+    // Scores that depend on the value's rank alone, computed once: a value equal to quantile
+    // `i` scores `tied[i]` (counts and rounded values tie often), one beyond the quantiles
+    // `below` or `above`. The same floats `normal_score` would compute each time.
+    tied: Vec<f64>,
+    below: f64,
+    above: f64,
 }
 
 /// `np.searchsorted(q, v, "left")` in a few comparisons: the quantiles' range is cut into
@@ -102,8 +108,20 @@ impl Reference {
             return Err("a reference needs at least one value".into());
         }
         let ranks = RankTable::new(&quantiles);
+        let (g, edge) = (grid(), 0.5 / (count + 1.0));
+        let score = |cdf: f64| ndtri(cdf.clamp(edge, 1.0 - edge));
+        let tied = (0..GRID_POINTS)
+            .map(|i| {
+                // The run of quantiles equal to quantile i ends at `np.searchsorted(q, q[i], "right")`.
+                let last = quantiles.partition_point(|&x| x <= quantiles[i]) - 1;
+                score((g[i] + g[last]) / 2.0)
+            })
+            .collect();
         Ok(Reference {
             ranks,
+            tied,
+            below: score(0.0),
+            above: score(1.0),
             quantiles,
             count,
             mean,
@@ -113,8 +131,8 @@ impl Reference {
             mode_share,
             low,
             high,
-            grid: grid(),
-            edge: 0.5 / (count + 1.0),
+            grid: g,
+            edge,
         })
     }
 
@@ -134,32 +152,23 @@ impl Reference {
         first + mates.iter().take_while(|&&x| x < v).count()
     }
 
-    /// Index past the last quantile <= v (`np.searchsorted(q, v, "right")`).
-    #[inline]
-    fn upper(&self, v: f64) -> usize {
-        self.quantiles.partition_point(|&q| q <= v)
-    }
-
     #[inline]
     pub fn normal_score(&self, v: f64) -> f64 {
         let (q, g, n) = (&self.quantiles, &self.grid, GRID_POINTS);
         let lo = self.lower(v);
-        let mut cdf = if lo == 0 {
-            0.0
-        } else if lo == n {
-            1.0
-        } else {
-            let below = q[lo - 1];
-            let span = q[lo] - below;
-            let frac = if span > 0.0 { (v - below) / span } else { 0.0 };
-            g[lo - 1] + frac.clamp(0.0, 1.0) * (g[lo] - g[lo - 1])
-        };
-        if q[lo.min(n - 1)] == v {
-            // A value equal to a quantile takes the mid-rank of its ties.
-            let hi = self.upper(q[lo]);
-            let (first, last) = (lo.min(n - 1), hi.saturating_sub(1).min(n - 1));
-            cdf = (g[first] + g[last]) / 2.0;
+        if lo == n {
+            return self.above;
         }
+        if q[lo] == v {
+            return self.tied[lo]; // the mid-rank of its ties
+        }
+        if lo == 0 {
+            return self.below;
+        }
+        let below = q[lo - 1];
+        let span = q[lo] - below;
+        let frac = if span > 0.0 { (v - below) / span } else { 0.0 };
+        let cdf = g[lo - 1] + frac.clamp(0.0, 1.0) * (g[lo] - g[lo - 1]);
         ndtri(cdf.clamp(self.edge, 1.0 - self.edge))
     }
 

@@ -50,14 +50,17 @@ def test_pairwise_sum_is_numpys(n: int) -> None:
     assert pairwise_sum(values) == np.add.reduce(values)
 
 
-@pytest.mark.parametrize("kind", ["continuous", "ties"])
+@pytest.mark.parametrize("kind", ["continuous", "ties", "rounded"])
 def test_normal_scores_equal_the_reference_transform(kind: str) -> None:
     """Each live value's score is exactly ``NumericReference.normal_scores`` of it: ranks,
-    interpolation, ties at their mid-rank, clipping and scipy's ndtri."""
+    interpolation, ties at their mid-rank (runs of any length), clipping and scipy's ndtri."""
     rng = np.random.default_rng(5)
 
     def draw(n: int) -> np.ndarray:
-        return rng.integers(0, 6, n).astype(float) if kind == "ties" else rng.standard_t(3, n)
+        if kind == "ties":
+            return rng.integers(0, 6, n).astype(float)
+        t = rng.standard_t(3, n)
+        return np.round(t, 1) if kind == "rounded" else t
 
     series = NumericSeries(_context())
     warm = draw(WARMUP)
