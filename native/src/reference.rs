@@ -21,6 +21,12 @@ fn grid() -> [f64; GRID_POINTS] {
     g
 }
 
+/// A CDF value's normal score, clipped `edge` (half a rank) from 0 and 1.
+#[inline]
+fn score_of(cdf: f64, edge: f64) -> f64 {
+    ndtri(cdf.clamp(edge, 1.0 - edge))
+}
+
 #[derive(Clone, Debug)]
 pub struct Reference {
     pub quantiles: Vec<f64>, // GRID_POINTS, ascending
@@ -109,19 +115,18 @@ impl Reference {
         }
         let ranks = RankTable::new(&quantiles);
         let (g, edge) = (grid(), 0.5 / (count + 1.0));
-        let score = |cdf: f64| ndtri(cdf.clamp(edge, 1.0 - edge));
         let tied = (0..GRID_POINTS)
             .map(|i| {
                 // The run of quantiles equal to quantile i ends at `np.searchsorted(q, q[i], "right")`.
                 let last = quantiles.partition_point(|&x| x <= quantiles[i]) - 1;
-                score((g[i] + g[last]) / 2.0)
+                score_of((g[i] + g[last]) / 2.0, edge)
             })
             .collect();
         Ok(Reference {
             ranks,
             tied,
-            below: score(0.0),
-            above: score(1.0),
+            below: score_of(0.0, edge),
+            above: score_of(1.0, edge),
             quantiles,
             count,
             mean,
@@ -169,7 +174,7 @@ impl Reference {
         let span = q[lo] - below;
         let frac = if span > 0.0 { (v - below) / span } else { 0.0 };
         let cdf = g[lo - 1] + frac.clamp(0.0, 1.0) * (g[lo] - g[lo - 1]);
-        ndtri(cdf.clamp(self.edge, 1.0 - self.edge))
+        score_of(cdf, self.edge)
     }
 
     /// The value's reference bin (`np.searchsorted(edges, v, "right")`).
