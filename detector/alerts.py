@@ -115,12 +115,21 @@ def alert_json_schema() -> dict[str, Any]:
 
 
 def rfc3339(epoch_seconds: float) -> str:
-    """UTC RFC 3339 with milliseconds.
+    """UTC RFC 3339 with milliseconds; never raises.
+
+    The decoders reject event times outside 1970-2199 (``detector.events.TIME_END``), so alerts
+    never carry one; should one get through, a time past what ``datetime`` holds (years 1 to
+    9999) is clamped to the nearest end, NaN to the first, rather than crash the worker.
 
     >>> rfc3339(1767323045.5)
     '2026-01-02T03:04:05.500Z'
+    >>> rfc3339(1e300), rfc3339(-1e300), rfc3339(float("nan"))
+    ('9999-12-31T23:59:59.999Z', '0001-01-01T00:00:00.000Z', '0001-01-01T00:00:00.000Z')
     """
-    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
+    try:
+        moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        moment = (datetime.max if epoch_seconds > 0 else datetime.min).replace(tzinfo=UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

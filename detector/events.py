@@ -10,7 +10,11 @@ Rejection reasons (``drift.errors.class`` header on the dead-letter topic):
 - ``too_large``: the record exceeds ``event.max_bytes``;
 - ``not_json``: the bytes are not UTF-8 JSON;
 - ``not_object``: valid JSON, but not an object (array, string, number, null);
-- ``bad_time``: ``event.time`` is configured and the value is missing or not a time.
+- ``bad_time``: ``event.time`` is configured and the value is missing or not a time, or the
+  event time is outside ``0 <= t < 7258118400`` epoch seconds (1970-01-01T00:00:00Z up to, not
+  including, 2200-01-01T00:00:00Z). Without ``event.time`` the same range applies to the default
+  time (the Kafka record timestamp; the line number in ``replay``). Alerts format every event
+  time they carry, so no later step meets a time it cannot write.
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ MISSING_SEGMENT = "__missing__"
 SCHEMA_SAMPLE = 64  # every 64th accepted event's field paths are collected for schema checks
 _MILLIS_ABOVE = 1e11  # epoch seconds reach 1e11 in the year 5138; larger numbers are milliseconds
 _MAX_SEGMENT_CHARS = 200
+TIME_START = 0.0  # 1970-01-01T00:00:00Z, the first valid event time (epoch s)
+TIME_END = 7258118400.0  # 2200-01-01T00:00:00Z, the first time past the valid range
+_TIME_RANGE = (
+    "0 <= t < 7258118400 (1970-01-01T00:00:00Z up to, not including, 2200-01-01T00:00:00Z)"
+)
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,41 @@ def parse_time(value: Any) -> float | None:
     return None
 
 
+def time_in_range(seconds: float) -> bool:
+    """Whether an event time (epoch s) is in ``TIME_START <= t < TIME_END``; NaN is not.
+
+    >>> time_in_range(0.0), time_in_range(7258118399.999), time_in_range(7258118400.0)
+    (True, True, False)
+    """
+    return TIME_START <= seconds < TIME_END
+
+
+def event_time(path: str | None, value: Any, default: float) -> float | str:
+    """A record's event time (epoch s), or the message of its ``bad_time`` rejection.
+
+    ``path`` is the configured time path (``event.time``, ``label.time``) and ``value`` what the
+    record holds there; without a path the time is ``default``, the record timestamp. Either
+    way it must be in range (:func:`time_in_range`).
+
+    >>> event_time("ts", 1767225600000, 0.0), event_time(None, None, 12.0)
+    (1767225600.0, 12.0)
+    >>> event_time("ts", -1, 0.0)  # doctest: +ELLIPSIS
+    'ts=-1 is -1.0 s, outside the event time range 0 <= t < 7258118400 (1970-01-01T00:00:00Z up...'
+    """
+    if path is None:
+        seconds = float(default)
+        if time_in_range(seconds):
+            return seconds
+        return f"record timestamp {seconds!r} s is outside the event time range {_TIME_RANGE}"
+    parsed = parse_time(value)
+    if parsed is None:
+        return f"{path}={value!r} is not an RFC 3339 or epoch time"[:500]
+    if not time_in_range(parsed):
+        message = f"{path}={value!r} is {parsed!r} s, outside the event time range {_TIME_RANGE}"
+        return message[:500]
+    return parsed
+
+
 def leaf_paths(event: Any, prefix: str = "", limit: int = 1000) -> set[str]:
     """Dotted paths of the scalar leaves of a JSON object (lists count as leaves).
 
@@ -192,6 +236,7 @@ class Decoder:
         event = config.event
         self._id = compile_path(event.id) if event.id else None
         self._time = compile_path(event.time) if event.time else None
+        self._time_name = event.time or None
         fields = config.monitored_fields()
         self._segments = [(s.name, compile_path(s.path)) for s in config.segments]
         self._numeric = [(f.name, compile_path(f.path)) for f in fields if f.type == "numeric"]
@@ -224,14 +269,10 @@ class Decoder:
             return Rejection(position, "not_json", str(exc))
         if not isinstance(event, dict):
             return Rejection(position, "not_object", f"JSON {type(event).__name__}, not object")
-        when = default_time
-        if self._time is not None:
-            raw_time = extract(event, self._time)
-            parsed = parse_time(raw_time)
-            if parsed is None:
-                msg = f"{self.config.event.time}={raw_time!r} is not an RFC 3339 or epoch time"
-                return Rejection(position, "bad_time", msg[:500])
-            when = parsed
+        raw_time = extract(event, self._time) if self._time is not None else None
+        when = event_time(self._time_name, raw_time, default_time)
+        if isinstance(when, str):
+            return Rejection(position, "bad_time", when)
         ident = extract(event, self._id) if self._id is not None else None
         return Row(
             time=when,

@@ -159,6 +159,8 @@ NUMBERS = [
     "1e-99999999999999999999", "1e0000000000000000000000001", "-0e0", "1.5E-0", "9" * 308,
     "9" * 309, "0." + "0" * 400 + "1e400", "1" + "0" * 400 + "e-400",
     "17976931348623158" + "0" * 292 + ".0", "123456789012345678901234567890e-20",
+    "-1", "1e300", "1e18", "7258118400", "7258118399.999", "7258118400000", "7258118399999",
+    "-0.5", "1" + "0" * 30,
 ]  # fmt: skip
 STRINGS = [
     "", "DE", "5411", "true", "__missing__", "a\"b\\c/d\b\f\n\r\t", "\x00\x1f", "é" * 150,
@@ -182,6 +184,9 @@ TIMES = [
     "2026-01-01", "20260101T000000Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
     "1600-01-01T00:00:00Z", "2300-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "yesterday", "",
     "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-04-31T00:00:00Z",
+    "9999-12-31T23:59:59-01:00", "1969-12-31T23:59:59Z", "1969-12-31T23:59:59.999999Z",
+    "2199-12-31T23:59:59.999999Z", "2200-01-01T00:00:00Z", "2200-01-01T00:59:59+01:00", "NaN",
+    "Infinity", "-inf",
 ]  # fmt: skip
 
 
@@ -490,3 +495,55 @@ def test_rows_resolved_in_python_keep_their_position() -> None:
     assert batch.categorical["mcc"].vocabulary == ["a", "1.5", "b"]
     assert batch.categorical["mcc"].codes.tolist() == [0, 1, 2, 1]
     assert batch.times.tolist() == [0.0, 0.0, 1767222000.0 - 30.0, 0.0]
+
+
+# --- event times outside 0 <= t < 7258118400 (bad_time) --------------------------------------
+
+OUT_OF_RANGE = [
+    b"1e300", b"1e18", b"-1", b"-0.5", b"7258118400", b"7258118400.0", b"7258118400000",
+    b"-100000000001", b"1" + b"0" * 30, b"-1" + b"0" * 30, b"99999999999", b"100000000000",
+    b'"9999-12-31T23:59:59-01:00"', b'"0001-01-01T00:00:00Z"', b'"1969-12-31T23:59:59Z"',
+    b'"1969-12-31T23:59:59.999999Z"', b'"2200-01-01T00:00:00Z"', b'"2200-01-01T00:00:00.000001Z"',
+    b'"2300-01-01T00:00:00Z"', b'"NaN"', b'"Infinity"', b'"-Infinity"', b'"nan"', b'"1e300"',
+]  # fmt: skip
+IN_RANGE = [
+    b"0", b"-0", b"-0.0", b"0.0", b"7258118399.999", b"7258118399999", b"100000000001",
+    b"1767225600", b'"1970-01-01T00:00:00Z"', b'"1970-01-01T01:00:00+01:00"',
+    b'"2199-12-31T23:59:59.999999Z"', b'"2200-01-01T00:59:59+01:00"',
+]  # fmt: skip
+
+
+def timed(ts: bytes, i: int) -> bytes:
+    """An event whose other values all decode natively: id ``i``, time literal ``ts``."""
+    fields = b'"seg":{"country":"DE"},"f":{"amount":1.5,"mcc":"a"}'
+    return b'{"meta":{"id":%d,"ts":%s},%s}' % (i, ts, fields)
+
+
+def test_event_times_out_of_range_give_the_python_rejections() -> None:
+    """Times outside the range are the Python bad_time rejections; the in-range ends stay native."""
+    records = [timed(ts, i) for i, ts in enumerate([*IN_RANGE, *OUT_OF_RANGE, *IN_RANGE])]
+    native = Decoder(parse_config(FUZZ_CONFIG))
+    result = native.decode(records, [0.0] * len(records))
+    assert result.batch.size == 2 * len(IN_RANGE)
+    assert {r.reason for r in result.rejections} == {"bad_time"}
+    assert [r.position for r in result.rejections] == [
+        len(IN_RANGE) + i for i in range(len(OUT_OF_RANGE))
+    ]
+    _, deferred = compare(FUZZ_CONFIG, [records])
+    assert deferred == len(OUT_OF_RANGE)  # in-range times never call Python
+
+
+def test_default_times_out_of_range_give_the_python_rejections() -> None:
+    """Record timestamps outside the range (no time path) are the Python bad_time rejections."""
+    defaults = [
+        1.0, -0.001, 0.0, -0.0, 7258118399.999, 7258118400.0, 1e18, -1e18, math.nan, math.inf,
+        -math.inf, 1e300, 1767225600.0, -5e-324, 2.0,
+    ]  # fmt: skip
+    records = [timed(b"0", i) for i in range(len(defaults))]
+    native = Decoder(parse_config(PLAIN_CONFIG))
+    rejections = native.decode(records, np.asarray(defaults)).rejections
+    assert [r.position for r in rejections] == [1, 5, 6, 7, 8, 9, 10, 11, 13]
+    assert all(r.reason == "bad_time" for r in rejections)
+    assert rejections[0].message.startswith("record timestamp -0.001 s is outside")
+    _, deferred = compare(PLAIN_CONFIG, [records], lambda i: defaults[i])
+    assert deferred == 9

@@ -132,3 +132,93 @@ def test_only_ascii_digits_index_lists() -> None:
     used to crash the decoder, or read list item 3)."""
     assert compile_path("a.0.b") == ("a", 0, "b")
     assert compile_path("a.².٣") == ("a", "²", "٣")
+
+
+RANGE = "0 <= t < 7258118400"
+
+
+@pytest.mark.parametrize(
+    ("ts", "seconds"),
+    [
+        (b"1e300", "1e+297"),
+        (b"1e18", "1000000000000000.0"),
+        (b"-1", "-1.0"),
+        (b"7258118400", "7258118400.0"),
+        (b"7258118400000", "7258118400.0"),
+        (b"1" + b"0" * 30, "1e+27"),
+        (b'"9999-12-31T23:59:59-01:00"', "253402304399.0"),
+        (b'"0001-01-01T00:00:00Z"', "-62135596800.0"),
+        (b'"1969-12-31T23:59:59Z"', "-1.0"),
+        (b'"2200-01-01T00:00:00Z"', "7258118400.0"),
+    ],
+)
+def test_event_times_outside_the_range_are_bad_time(
+    decoder: Decoder, ts: bytes, seconds: str
+) -> None:
+    """A time that parses but is outside 1970 up to 2200 is bad_time, naming value and range."""
+    raw = b'{"meta": {"ts": ' + ts + b'}, "f": {"amount": 1}}'
+    result = decoder.decode([raw, record(amount=2.0)], [0.0, 0.0])
+    assert result.batch.positions == [1]
+    [rejection] = result.rejections
+    assert (rejection.position, rejection.reason) == (0, "bad_time")
+    assert rejection.message.startswith(f"meta.ts={orjson.loads(ts)!r} is {seconds} s, outside")
+    assert RANGE in rejection.message and "2200-01-01T00:00:00Z" in rejection.message
+    assert len(rejection.message) <= 500
+    assert decoder.decode_python([raw], [0.0]).rejections == [rejection]
+
+
+@pytest.mark.parametrize("ts", ["NaN", "Infinity", "-Infinity", "nan", "inf", "1e400"])
+def test_non_finite_time_texts_are_bad_time(decoder: Decoder, ts: str) -> None:
+    """NaN- and infinity-like texts are not times: bad_time."""
+    raw = orjson.dumps({"meta": {"ts": ts}})
+    [rejection] = decoder.decode([raw], [0.0]).rejections
+    assert rejection.reason == "bad_time"
+    assert rejection.message == f"meta.ts={ts!r} is not an RFC 3339 or epoch time"
+
+
+@pytest.mark.parametrize(
+    ("ts", "expected"),
+    [
+        (b"0", 0.0),
+        (b"-0.0", -0.0),
+        (b"7258118399.999", 7258118399.999),
+        (b"7258118399999", 7258118399.999),
+        (b'"1970-01-01T00:00:00Z"', 0.0),
+        (b'"1970-01-01T01:00:00+01:00"', 0.0),
+        (b'"2199-12-31T23:59:59.999999Z"', 7258118399.999999),
+    ],
+)
+def test_range_ends_inside_are_accepted(decoder: Decoder, ts: bytes, expected: float) -> None:
+    """The first instant of 1970 and the last before 2200 are valid event times."""
+    raw = b'{"meta": {"ts": ' + ts + b"}}"
+    result = decoder.decode([raw], [0.0])
+    assert result.rejections == []
+    assert result.batch.times.tolist() == [expected]
+
+
+def test_default_times_outside_the_range_are_bad_time() -> None:
+    """Without event.time, a record timestamp outside the range is bad_time too."""
+    config = parse_config(
+        {
+            "model": "m",
+            "topics": {"events": "e", "alerts": "a", "dead_letter": "d"},
+            "features": [{"name": "x", "path": "x", "type": "numeric"}],
+        }
+    )
+    defaults = [1.0, -0.001, 7258118400.0, math.nan, 1e18, 0.0, 7258118399.999, -math.inf]
+    values = [b'{"x": 1}'] * len(defaults)
+    for times in (defaults, np.asarray(defaults)):
+        result = Decoder(config).decode(values, times)
+        assert result.batch.times.tolist() == [1.0, 0.0, 7258118399.999]
+        assert [(r.position, r.reason) for r in result.rejections] == [
+            (1, "bad_time"),
+            (2, "bad_time"),
+            (3, "bad_time"),
+            (4, "bad_time"),
+            (7, "bad_time"),
+        ]
+        assert result.rejections[0].message == (
+            f"record timestamp -0.001 s is outside the event time range {RANGE} "
+            "(1970-01-01T00:00:00Z up to, not including, 2200-01-01T00:00:00Z)"
+        )
+        assert "record timestamp nan s" in result.rejections[2].message

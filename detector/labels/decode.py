@@ -4,7 +4,8 @@ A label record is one JSON object holding the event id (``label.id``, default ``
 its own event time (``label.time``, default ``event.time``: when the truth became known) and
 the label (``label.path``), for example ``{"event_id": "e-42", "ts": "...", "label": 1}``.
 Records that cannot be used go to the dead-letter topic with the reasons of the event decoder
-(``too_large``, ``not_json``, ``not_object``, ``bad_time``) plus two of their own:
+(``too_large``, ``not_json``, ``not_object``, ``bad_time``; the label time, or the record
+timestamp without a time path, must be in the same range as event times) plus two of their own:
 
 - ``no_id``: the id is missing, so the label can never be joined;
 - ``bad_label``: the label is missing or not of ``label.type``.
@@ -34,8 +35,8 @@ from detector.events import (
     Rejection,
     categorical_text,
     compile_path,
+    event_time,
     extract,
-    parse_time,
 )
 
 Value = str | float  # a class (text) or a regression target
@@ -96,7 +97,7 @@ class LabelDecoder:
         time_path = self.spec.time or config.event.time
         self._id = compile_path(id_path) if id_path else None
         self._time = compile_path(time_path) if time_path else None
-        self._time_name = time_path
+        self._time_name = time_path or None
         self._label = compile_path(self.spec.path)
 
     def decode(
@@ -123,15 +124,11 @@ class LabelDecoder:
                 kind = type(record).__name__
                 rejections.append(Rejection(position, "not_object", f"JSON {kind}, not object"))
                 continue
-            when = default_times[position]
-            if self._time is not None:
-                raw_time = extract(record, self._time)
-                parsed = parse_time(raw_time)
-                if parsed is None:
-                    msg = f"{self._time_name}={raw_time!r} is not an RFC 3339 or epoch time"
-                    rejections.append(Rejection(position, "bad_time", msg[:500]))
-                    continue
-                when = parsed
+            raw_time = extract(record, self._time) if self._time is not None else None
+            when = event_time(self._time_name, raw_time, default_times[position])
+            if isinstance(when, str):
+                rejections.append(Rejection(position, "bad_time", when))
+                continue
             ident = extract(record, self._id) if self._id is not None else None
             if ident is None or isinstance(ident, dict | list):
                 rejections.append(Rejection(position, "no_id", "the label record has no id"))

@@ -12,6 +12,10 @@ pub const MISSING_SEGMENT: &str = "__missing__";
 const MAX_SEGMENT_CHARS: usize = 200;
 /// Epoch seconds reach 1e11 in the year 5138; larger numbers are milliseconds.
 const MILLIS_ABOVE: f64 = 1e11;
+/// `detector.events.TIME_START` and `TIME_END`: 1970-01-01T00:00:00Z up to, not including,
+/// 2200-01-01T00:00:00Z, in epoch seconds.
+const TIME_START: f64 = 0.0;
+const TIME_END: f64 = 7_258_118_400.0;
 
 /// The record a row's values come from, and room to decode escaped strings. Texts are UTF-8
 /// bytes (the scanner checked them): the vocabularies hash bytes, nothing needs a `str`.
@@ -108,6 +112,12 @@ pub fn numeric(value: Value) -> (f64, bool) {
         Value::Absent | Value::Null => (f64::NAN, false),
         _ => (f64::NAN, true),
     }
+}
+
+/// `time_in_range`: whether an event time is valid (NaN is not). The others are `bad_time`
+/// rejections, whose message Python writes.
+pub fn time_in_range(seconds: f64) -> bool {
+    (TIME_START..TIME_END).contains(&seconds)
 }
 
 /// `parse_time`, when it gives a time natively (`None`: Python decides, maybe a rejection).

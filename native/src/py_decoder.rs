@@ -229,7 +229,9 @@ impl EventDecoder {
             Some(slot) => rules::time(values[slot], &mut texts),
             None => Some(default_time),
         };
-        let Some(time) = time.filter(|_| is_native(self, values)) else {
+        // A time out of range (configured or default) is a rejection: Python writes it.
+        let time = time.filter(|&t| rules::time_in_range(t) && is_native(self, values));
+        let Some(time) = time else {
             self.scratch = texts.scratch;
             return false;
         };

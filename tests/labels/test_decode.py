@@ -104,3 +104,43 @@ def test_inconsistent_label_settings_are_config_errors(
 
     with pytest.raises(ConfigError, match=message):
         parse_config(cfg)
+
+
+# The rule is detector.events.event_time's (tests/test_events.py): one case of each kind here.
+@pytest.mark.parametrize(
+    "ts", [b"1e18", b"-1", b"7258118400", b'"9999-12-31T23:59:59-01:00"', b'"NaN"']
+)
+def test_label_times_outside_the_range_are_bad_time(ts: bytes) -> None:
+    """A label time outside 1970 up to 2200 (or not a time) is bad_time, as for events."""
+    decoder = LabelDecoder(_config())
+    bad = b'{"event_id": "a", "ts": ' + ts + b', "label": 1}'
+    good = b'{"event_id": "b", "ts": 7258118399.999, "label": 0}'
+
+    result = decoder.decode([bad, good], [0.0, 0.0])
+
+    assert result.batch.ids == ["b"] and result.batch.times.tolist() == [7258118399.999]
+    [rejection] = result.rejections
+    assert (rejection.position, rejection.reason) == (0, "bad_time")
+    assert rejection.message.startswith(f"ts={orjson.loads(ts)!r} is ")
+    assert len(rejection.message) <= 500
+    if ts != b'"NaN"':
+        assert "0 <= t < 7258118400" in rejection.message
+
+
+def test_label_default_times_outside_the_range_are_bad_time() -> None:
+    """Without a time path, a label record timestamp outside the range is bad_time."""
+    config = _config()
+    config = config.model_copy(update={"event": config.event.model_copy(update={"time": None})})
+    decoder = LabelDecoder(config)
+    record = b'{"event_id": "a", "label": 1}'
+    defaults = [5.0, -0.001, 7258118400.0, float("nan")]
+
+    result = decoder.decode([record] * 4, defaults)
+
+    assert result.batch.times.tolist() == [5.0]
+    assert [(r.position, r.reason) for r in result.rejections] == [
+        (1, "bad_time"),
+        (2, "bad_time"),
+        (3, "bad_time"),
+    ]
+    assert result.rejections[0].message.startswith("record timestamp -0.001 s is outside")
