@@ -111,7 +111,7 @@ def update_all(
         tuple[CategoricalCore, tuple[Codes, Codes, Flags, Flags, Floats, Rows | None]]
     ],
     threads: int,
-) -> tuple[list[list[SignalRecord]], list[list[SignalRecord]]]: ...
+) -> tuple[list[list[SignalRecord] | str], list[list[SignalRecord] | str]]: ...
 
 class SortedRecords:
     errors: list[Any]
@@ -119,9 +119,14 @@ class SortedRecords:
     inputs: list[Any]
     values: list[bytes | None]
     times: Floats
+    partitions: npt.NDArray[np.int32]
+    offsets: npt.NDArray[np.int64]
+    labels: Flags
     next_offsets: list[tuple[str, int, int]]
 
-def sort_records(messages: list[Any], internal_topic: str) -> SortedRecords: ...
+def sort_records(
+    messages: list[Any], internal_topic: str, labels_topic: str | None = None
+) -> SortedRecords: ...
 
 Path = tuple[str | int, ...]  # a compiled dotted path: object keys and list indexes
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detector.columns import Categories
-from detector.labels.decode import LabelBatch, Value
+from detector.order import Keys, unapplied
+from detector.slices import PerformanceTape, Slice
 
 UnitKey = tuple[str, str | None, str | None]  # (feature, dimension, value); specials below
 STREAM_UNIT: UnitKey = ("#stream", None, None)
@@ -64,52 +65,39 @@ class StreamChunk:
     times: np.ndarray
     segments: dict[str, Categories]  # capped segment values per dimension
     schema_samples: list[tuple[int, list[str]]] = field(default_factory=list)  # (index, paths)
+    keys: Keys = field(default_factory=Keys.empty)
+
+    def take(self, index: np.ndarray) -> StreamChunk:
+        where = np.full(len(self.rows), -1, np.int64)
+        where[index] = np.arange(len(index))
+        return StreamChunk(
+            self.rows[index],
+            self.times[index],
+            {d: c.take(index) for d, c in self.segments.items()},
+            [(int(where[r]), p) for r, p in self.schema_samples if where[r] >= 0],
+            self.keys.take(index),
+        )
 
 
-@dataclass
-class Predictions:
-    """The prediction halves of a batch's events, for the label join."""
-
-    ids: list[str | None]
-    times: np.ndarray
-    predicted: list[Value | None]
-    scores: np.ndarray
-    segments: list[list[str]]  # capped values, one list per dimension
+Chunk = SeriesChunk | StreamChunk | PerformanceTape
 
 
-@dataclass
-class PerformanceChunk:
-    """Predictions and labels in the order they met the join, each run with its first row."""
-
-    runs: list[tuple[int, Predictions | LabelBatch]]
-
-
-Chunk = SeriesChunk | StreamChunk | PerformanceChunk
-
-
-@dataclass
-class Slice:
-    """A micro-batch column by column, as far as one repartition partition's units need it.
-
-    Every event's stream row, time and (capped) segment values; the columns of the fields that
-    have a unit in the partition; the schema samples if it owns the stream unit, and the
-    performance chunk if it owns that one. :func:`detector.split.slice_chunks` cuts it into the
-    chunks of the units a worker applies. One slice of the whole batch is what ``replay`` cuts.
-    """
-
-    rows: np.ndarray  # int64 stream rows
-    times: np.ndarray
-    segments: dict[str, Categories]
-    numeric: dict[str, np.ndarray]
-    categorical: dict[str, Categories]
-    errors: dict[str, np.ndarray]  # type errors of every field above
-    stream: bool = True  # holds the stream unit's share (the samples below)
-    schema_samples: list[tuple[int, list[str]]] = field(default_factory=list)  # (index, paths)
-    performance: PerformanceChunk | None = None
-
-    @property
-    def size(self) -> int:
-        return len(self.rows)
+def without_applied(chunk: Chunk, applied: dict[int, int]) -> Chunk | None:
+    """The chunk without the rows its unit applied before a restore (``applied``: the next
+    offset per source its state covers); None when no row is left."""
+    if isinstance(chunk, SeriesChunk):
+        fresh = unapplied(chunk.part.keys.take(chunk.members), applied)
+        if fresh is None:
+            return chunk
+        members = chunk.members[fresh]
+        return SeriesChunk(chunk.key, chunk.order, chunk.part, members) if len(members) else None
+    fresh = unapplied(chunk.keys, applied)
+    if fresh is None:
+        return chunk
+    index = np.flatnonzero(fresh)
+    if not len(index):
+        return None
+    return chunk.take(index)
 
 
 def chunk_unit(chunk: Chunk) -> UnitKey:

@@ -274,6 +274,21 @@ class ProcessingConfig(_Strict):
         "the transaction, so it bounds how late read_committed readers see alerts); default "
         "5 at-least-once (a crash replays at most that), 1 exactly-once.",
     )
+    idle_wait: float = Field(
+        0.0,
+        ge=0,
+        le=3600,
+        description="Seconds rows wait for an input partition that is at its end (no record "
+        "to fetch) before going on without it, as Kafka Streams' max.task.idle.ms: 0 never "
+        "waits; more keeps the event-time order when producers write partitions unevenly.",
+    )
+    lag_wait: float | None = Field(
+        120.0,
+        gt=0,
+        description="Seconds rows wait for an input partition whose records are not read yet "
+        "(its worker catching up, restarting or rebalancing) before going on without it "
+        "(enforced processing, counted and logged); null: wait as long as it takes.",
+    )
 
     @property
     def commit_seconds(self) -> float:

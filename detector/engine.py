@@ -15,43 +15,46 @@ the budget (``detection.false_alarms_per_10m_events``) divided by that number (a
 the real rate is lower). With labels, each segment's performance window adds one more test (the
 segment against the rest of the traffic).
 
-**Labels.** With a ``label`` section, :meth:`Engine.process_runs` takes both streams in their
-merged order (:mod:`detector.labels.merge`) and joins predictions with labels in that order
-(:mod:`detector.labels.monitor`); the data series still see the events in their own order.
+**Labels.** With a ``label`` section, each slice carries a tape of predictions and labels in
+key order (:mod:`detector.order`), which the performance unit joins in that order
+(:mod:`detector.labels.monitor`); the data series see the events in the same order.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from detector._native import update_all
+from detector._native import SignalRecord, update_all
 from detector.alerts import AlertEvent, build_alert
 from detector.baseline import Baseline, SeriesKey
 from detector.chunks import (
     PERFORMANCE_UNIT,
     STREAM_UNIT,
     Chunk,
-    Predictions,
     SeriesChunk,
-    Slice,
     StreamChunk,
     UnitKey,
+    chunk_unit,
 )
 from detector.config import Config
 from detector.events import EventBatch
 from detector.labels.decode import LabelBatch
-from detector.labels.merge import EVENTS
 from detector.labels.monitor import PerformanceMonitor
+from detector.order import Keys
 from detector.reference import CategoricalReference, NumericReference
 from detector.series import CategoricalSeries, NumericSeries, SeriesContext
 from detector.series.base import CoreUpdate
+from detector.slices import PerformanceTape, Slice
 from detector.split import Splitter, slice_chunks
 from detector.state.codec import Shared
 from detector.state.shared import shared_objects
 from detector.stream_checks import StreamUnit
 
+log = logging.getLogger("detector.engine")
 RECENT_ALERTS = 1000  # alerts kept for the drift report
 TESTS_PER_WINDOW = 8  # 4 distribution tests + up to 4 quality checks
 _ALPHA_RANGE = (1e-12, 1e-3)
@@ -65,6 +68,7 @@ class EngineStats:
     alerts_firing: int = 0
     alerts_resolved: int = 0
     series: int = 0
+    units_reset: int = 0  # units whose update raised, replaced by fresh ones
 
 
 def test_level(config: Config) -> float:
@@ -117,37 +121,46 @@ class Engine:
     def _series(self, key: SeriesKey) -> NumericSeries | CategoricalSeries:
         series = self.series.get(key)
         if series is None:
-            spec = self.specs[key[0]]
-            reference = self.baseline.references.get(key) if self.baseline else None
-            context = self._contexts[spec.name]
-            if spec.type == "numeric":
-                numeric = reference if isinstance(reference, NumericReference) else None
-                series = NumericSeries(context, numeric)
-            else:
-                categorical = reference if isinstance(reference, CategoricalReference) else None
-                series = CategoricalSeries(context, categorical)
-            self.series[key] = series
+            series = self.series[key] = self._new_series(key)
             self.stats.series = len(self.series)
         return series
 
-    def slice(self, batch: EventBatch) -> Slice:
-        """Stage one: the batch as columns (count it as consumed)."""
-        self.stats.events += batch.size
-        return self.splitter.slice(batch)
+    def _new_series(self, key: SeriesKey) -> NumericSeries | CategoricalSeries:
+        spec = self.specs[key[0]]
+        reference = self.baseline.references.get(key) if self.baseline else None
+        context = self._contexts[spec.name]
+        if spec.type == "numeric":
+            numeric = reference if isinstance(reference, NumericReference) else None
+            return NumericSeries(context, numeric)
+        categorical = reference if isinstance(reference, CategoricalReference) else None
+        return CategoricalSeries(context, categorical)
 
-    def slice_runs(self, runs: Sequence[tuple[int, EventBatch | LabelBatch]]) -> Slice:
-        """Stage one for merged event and label runs (:mod:`detector.labels.merge`)."""
+    def template(self, key: UnitKey) -> Unit:
+        """A fresh unit for ``key``, not installed: what restored state must look like."""
+        if key == STREAM_UNIT:
+            return StreamUnit(self.config, self.alpha)
+        if key == PERFORMANCE_UNIT:
+            if self.config.label is None:
+                raise ValueError("a performance unit needs a config with a label section")
+            return PerformanceMonitor(self.config, self.alpha)
+        if key[0] not in self.specs:
+            raise ValueError(f"no monitored field {key[0]!r}")
+        return self._new_series(key)
+
+    def slice(self, batch: EventBatch, keys: Keys | None = None) -> Slice:
+        """Stage one: the batch as columns in key order (count it as consumed)."""
+        self.stats.events += batch.size
+        return self.splitter.slice(batch, keys)
+
+    def label_slice(self, batch: LabelBatch, keys: Keys) -> Slice:
+        """Stage one for labels: a slice holding only their tape."""
         if self.performance is None:
             raise ValueError("labels need a config with a label section")
-        self.stats.events += sum(b.size for side, b in runs if side == EVENTS)
-        return self.splitter.slice_runs(runs)
+        return self.splitter.label_slice(batch, keys)
 
     def split(self, batch: EventBatch) -> list[Chunk]:
         """Stage one, cut into every unit's chunk (what one process applies itself)."""
         return self.chunks(self.slice(batch)) if batch.size else []
-
-    def split_runs(self, runs: Sequence[tuple[int, EventBatch | LabelBatch]]) -> list[Chunk]:
-        return self.chunks(self.slice_runs(runs))
 
     def chunks(self, part: Slice, keep: Callable[[UnitKey], bool] | None = None) -> list[Chunk]:
         """A slice's chunks for the units ``keep`` accepts (default: all)."""
@@ -156,50 +169,57 @@ class Engine:
         return slice_chunks(self.config, part, keep)
 
     def process(self, batch: EventBatch) -> list[AlertEvent]:
-        """Update every affected series with the batch; return alerts in stream order."""
+        """Update every affected series with the batch (one source, in order); return alerts in
+        stream order. Events and labels of several sources go through :mod:`detector.feed`."""
         return self.apply(self.split(batch))
-
-    def process_runs(self, runs: Sequence[tuple[int, EventBatch | LabelBatch]]) -> list[AlertEvent]:
-        """Merged runs of both streams (:mod:`detector.labels.merge`): ``(EVENTS, EventBatch)``
-        or ``(LABELS, LabelBatch)``. Every record meets the join in run order; the data series
-        then take all the events at once (batching does not change their alerts). Alerts come
-        out in merged-record order: a record's data alerts, then the performance alerts of the
-        pair it completed."""
-        return self.apply(self.split_runs(runs))
 
     def apply(self, chunks: Iterable[Chunk]) -> list[AlertEvent]:
         """Stage two: update each chunk's unit; alerts ordered by (origin row, data before
-        performance, series order), as if the whole batch had been processed at once."""
+        performance, series order), as if the whole batch had been processed at once. A unit
+        whose update raises is replaced by a fresh one (:meth:`reset`): no input stops the
+        engine."""
         ranked: list[tuple[int, int, int, AlertEvent]] = []
-        model = self.config.model
         series_chunks: list[SeriesChunk] = []
         for chunk in chunks:
             if isinstance(chunk, SeriesChunk):
                 self.dirty.add(chunk.key)
                 series_chunks.append(chunk)
-            elif isinstance(chunk, StreamChunk):
-                self.dirty.add(STREAM_UNIT)
-                if self.stream is None:
-                    self.stream = StreamUnit(self.config, self.alpha)
-                ranked += [(row, 0, 0, alert) for row, alert in self.stream.update(chunk)]
-            else:
-                monitor = self.performance
-                if monitor is None:
-                    raise ValueError("labels need a config with a label section")
-                self.dirty.add(PERFORMANCE_UNIT)
-                for first, run in chunk.runs:
-                    outcomes = (
-                        monitor.predictions(run)
-                        if isinstance(run, Predictions)
-                        else monitor.labels(run)
-                    )
-                    for o in outcomes:
-                        alert = build_alert(model, o.feature, o.segment, o.signal)
-                        ranked.append((first + o.row, 1, o.order, alert))
+                continue
+            key = chunk_unit(chunk)
+            self.dirty.add(key)
+            for attempt in (1, 2):  # a fresh unit takes the rows its broken one failed on
+                try:
+                    ranked += self._apply_other(chunk)
+                    break
+                except Exception as exc:
+                    self.reset(key, exc, retry=attempt == 1)
         for round_ in _rounds(series_chunks):
             ranked += self._apply_series(round_)
         ranked.sort(key=lambda item: item[:3])
         return self._count([alert for *_, alert in ranked])
+
+    def _apply_other(self, chunk: Chunk) -> list[tuple[int, int, int, AlertEvent]]:
+        """The stream unit's or the performance unit's update."""
+        if isinstance(chunk, StreamChunk):
+            if self.stream is None:
+                self.stream = StreamUnit(self.config, self.alpha)
+            return [(row, 0, 0, alert) for row, alert in self.stream.update(chunk)]
+        assert isinstance(chunk, PerformanceTape)
+        if self.performance is None:
+            raise ValueError("labels need a config with a label section")
+        model = self.config.model
+        return [
+            (o.row, 1, o.order, build_alert(model, o.feature, o.segment, o.signal))
+            for o in self.performance.tape(chunk)
+        ]
+
+    def _begin(self, chunk: SeriesChunk) -> tuple[bool, CoreUpdate | None]:
+        """(numeric?, its core's update) for a series chunk, after the series' warm-up."""
+        series, part, name = self._series(chunk.key), chunk.part, chunk.key[0]
+        errors, members = part.errors[name], chunk.members
+        if isinstance(series, NumericSeries):
+            return True, series.begin(part.numeric[name], errors, part.times, members)
+        return False, series.begin(part.categorical[name], errors, part.times, members)
 
     def _apply_series(self, chunks: list[SeriesChunk]) -> list[tuple[int, int, int, AlertEvent]]:
         """Update the chunks' series (one chunk each): warm-ups here, then every core at
@@ -207,31 +227,50 @@ class Engine:
         numeric: list[tuple[SeriesChunk, CoreUpdate]] = []
         categorical: list[tuple[SeriesChunk, CoreUpdate]] = []
         for chunk in chunks:
-            series, part, name = self._series(chunk.key), chunk.part, chunk.key[0]
-            errors, members = part.errors[name], chunk.members
-            if isinstance(series, NumericSeries):
-                task = series.begin(part.numeric[name], errors, part.times, members)
+            for attempt in (1, 2):
+                try:
+                    is_numeric, task = self._begin(chunk)
+                except Exception as exc:
+                    self.reset(chunk.key, exc, retry=attempt == 1)
+                    continue
                 if task is not None:
-                    numeric.append((chunk, task))
-            else:
-                task = series.begin(part.categorical[name], errors, part.times, members)
-                if task is not None:
-                    categorical.append((chunk, task))
-        found = update_all(
-            [(t.series._core, t.arrays) for _, t in numeric],  # type: ignore[misc]
-            [(t.series._core, t.arrays) for _, t in categorical],  # type: ignore[misc]
-            self.threads,
-        )
+                    (numeric if is_numeric else categorical).append((chunk, task))
+                break
+        found = _update_all(numeric, categorical, self.threads)
         out = []
         for tasks, records in zip((numeric, categorical), found, strict=True):
             for (chunk, task), signal_records in zip(tasks, records, strict=True):
                 feature, dimension, value = chunk.key
                 segment = {} if dimension is None or value is None else {dimension: value}
-                for signal in task.finish(signal_records):
-                    alert = build_alert(self.config.model, feature, segment, signal)
-                    row = int(chunk.part.rows[chunk.members[signal.position]])
-                    out.append((row, 0, chunk.order, alert))
+                try:
+                    if isinstance(signal_records, str):
+                        raise RuntimeError(signal_records)
+                    for signal in task.finish(signal_records):
+                        alert = build_alert(self.config.model, feature, segment, signal)
+                        row = int(chunk.part.rows[chunk.members[signal.position]])
+                        out.append((row, 0, chunk.order, alert))
+                except Exception as exc:
+                    self.reset(chunk.key, exc, retry=False)
         return out
+
+    def reset(self, key: UnitKey, error: Exception, retry: bool = False) -> None:
+        """Replace a unit whose update raised by a fresh one (it warms up again), say so, and
+        count it; ``retry``: the fresh unit is about to take the same rows."""
+        self.stats.units_reset += 1
+        log.warning(
+            "unit %s failed (%s: %s): replaced by a fresh one%s",
+            key,
+            type(error).__name__,
+            str(error)[:300],
+            ", which takes the same rows" if retry else "",
+        )
+        self.dirty.add(key)
+        if key == STREAM_UNIT:
+            self.stream = StreamUnit(self.config, self.alpha)
+        elif key == PERFORMANCE_UNIT:
+            self.performance = PerformanceMonitor(self.config, self.alpha)
+        else:
+            self.series[key] = self._new_series(key)
 
     def _count(self, alerts: list[AlertEvent]) -> list[AlertEvent]:
         self.recent_alerts.extend(alerts)
@@ -300,6 +339,32 @@ class Engine:
         """(series, events, missing, type errors) for every series."""
         for key, series in self.series.items():
             yield key, series.events, series.missing, series.type_errors
+
+
+def _update_all(
+    numeric: list[tuple[SeriesChunk, CoreUpdate]],
+    categorical: list[tuple[SeriesChunk, CoreUpdate]],
+    threads: int,
+) -> tuple[list[list[SignalRecord] | str], list[list[SignalRecord] | str]]:
+    """Every core's update at once; should the batch be refused before any core ran (a core
+    in use, arrays of other lengths), each core alone, so only the bad ones fail."""
+    numeric_jobs: list[Any] = [(t.series._core, t.arrays) for _, t in numeric]
+    categorical_jobs: list[Any] = [(t.series._core, t.arrays) for _, t in categorical]
+    try:
+        return update_all(numeric_jobs, categorical_jobs, threads)
+    except Exception:
+        return (
+            [_alone(job, numeric=True) for job in numeric_jobs],
+            [_alone(job, numeric=False) for job in categorical_jobs],
+        )
+
+
+def _alone(job: Any, numeric: bool) -> list[SignalRecord] | str:
+    try:
+        found = update_all([job], [], 1) if numeric else update_all([], [job], 1)
+        return (found[0] if numeric else found[1])[0]
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
 def _rounds(chunks: list[SeriesChunk]) -> list[list[SeriesChunk]]:

@@ -4,9 +4,10 @@ Records are read in file order and cut into the same micro-batches the Kafka wor
 (batching does not change alerts). Without ``event.time`` in the config, the line number stands in
 for the event time (seconds since the epoch), as the Kafka record timestamp does for ``run``.
 
-With a labels file (``replay --labels``), both files go through the merge of
-:mod:`detector.labels.merge`, the order ``run`` uses for its two topics: whichever file's next
-record has the smaller event time goes first (events on a tie), each file in its own order.
+Records go through :class:`~detector.feed.Feed`, the key order ``run`` uses too
+(:mod:`detector.order`). With a labels file (``replay --labels``) that merges the two files:
+whichever file's next record has the smaller partition time goes first (events on a tie), each
+file in its own order.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import BinaryIO
 
+import numpy as np
 import orjson
 
 from detector.alerts import AlertEvent
@@ -24,8 +26,11 @@ from detector.config import Config
 from detector.engine import Engine, build_engine
 from detector.errors import ConfigError
 from detector.events import Decoder, EventBatch, Rejection
+from detector.feed import Feed
 from detector.labels.decode import LabelDecoder
-from detector.labels.merge import EVENTS, LABELS, Merger
+from detector.order import LABEL_SOURCES
+
+EVENTS = 0  # the events file's source
 
 
 @dataclass
@@ -59,17 +64,46 @@ def replay(
     ``on_rejection`` gets the 1-based record number, the rejection and the raw line (events
     only). ``labels``: label records (one JSON object each, in the order of the label topic).
     """
-    if labels is not None:
-        return _replay_joined(config, lines, labels, on_alert, on_rejection)
+    if labels is not None and config.label is None:
+        raise ConfigError("--labels: the config has no label section (label.path)")
     decoder, engine = Decoder(config), build_engine(config)
-    report = ReplayReport()
-    for chunk in _batches(lines, config.run.batch_size):
-        batch = _decode_events(decoder, chunk, report, on_rejection)
-        for alert in engine.process(batch):
-            report.alerts += 1
-            on_alert(alert)
+    report = ReplayReport(engine=engine)
+    sources = [EVENTS] if labels is None else [EVENTS, LABEL_SOURCES]
+    feed = Feed(engine, sources)
+    size = config.run.batch_size
+    inputs = {EVENTS: _batches(lines, size)}
+    label_decoder = None
+    if labels is not None:
+        inputs[LABEL_SOURCES] = _batches(labels, size)
+        label_decoder = LabelDecoder(config)
+    live = set(sources)
+    while live:
+        for source in sorted(live):
+            if not feed.waiting(source) and len(live) > 1:
+                continue  # read the file the merge waits for
+            chunk = next(inputs[source], None)
+            if chunk is None:
+                live.discard(source)
+                alerts = feed.end(source)
+            elif source == EVENTS:
+                first = report.records
+                batch = _decode_events(decoder, chunk, report, on_rejection)
+                alerts = feed.events(batch, EVENTS, first + np.asarray(batch.positions, np.int64))
+            else:
+                assert label_decoder is not None
+                values = [line.rstrip(b"\r\n") for line in chunk]
+                first = report.labels
+                decoded = label_decoder.decode(
+                    values, [float(first + i + 1) for i in range(len(values))]
+                )
+                report.labels += len(values)
+                report.labels_rejected.update(r.reason for r in decoded.rejections)
+                offsets = first + np.asarray(decoded.batch.positions, np.int64)
+                alerts = feed.labels(decoded.batch, LABEL_SOURCES, offsets)
+            for alert in alerts:
+                report.alerts += 1
+                on_alert(alert)
     report.series = len(engine.series)
-    report.engine = engine
     return report
 
 
@@ -89,52 +123,6 @@ def _decode_events(
         if on_rejection is not None:
             on_rejection(first + rejection.position + 1, rejection, values[rejection.position])
     return result.batch
-
-
-def _replay_joined(
-    config: Config,
-    lines: Iterable[bytes],
-    labels: Iterable[bytes],
-    on_alert: Callable[[AlertEvent], None],
-    on_rejection: Callable[[int, Rejection, bytes], None] | None,
-) -> ReplayReport:
-    if config.label is None:
-        raise ConfigError("--labels: the config has no label section (label.path)")
-    decoder, label_decoder, engine = Decoder(config), LabelDecoder(config), build_engine(config)
-    report = ReplayReport(engine=engine)
-    size = config.run.batch_size
-    sources = (_batches(lines, size), _batches(labels, size))
-    exhausted = [False, False]
-    merger: Merger[int] = Merger()
-    while True:
-        for side in (EVENTS, LABELS):
-            if exhausted[side] or merger.waiting(side):
-                continue
-            chunk = next(sources[side], None)
-            if chunk is None:
-                exhausted[side] = True
-                continue
-            if side == EVENTS:
-                batch = _decode_events(decoder, chunk, report, on_rejection)
-                merger.push(EVENTS, batch, batch.positions)
-            else:
-                values = [line.rstrip(b"\r\n") for line in chunk]
-                first = report.labels
-                decoded = label_decoder.decode(
-                    values, [float(first + i + 1) for i in range(len(values))]
-                )
-                report.labels += len(values)
-                report.labels_rejected.update(r.reason for r in decoded.rejections)
-                merger.push(LABELS, decoded.batch, decoded.batch.positions)
-        runs = merger.release(ended=(exhausted[EVENTS], exhausted[LABELS]))
-        if runs:
-            for alert in engine.process_runs([(side, batch) for side, batch, _ in runs]):
-                report.alerts += 1
-                on_alert(alert)
-        elif all(exhausted) and not merger.waiting(EVENTS) and not merger.waiting(LABELS):
-            break
-    report.series = len(engine.series)
-    return report
 
 
 def read_lines(stream: BinaryIO) -> Iterator[bytes]:

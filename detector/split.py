@@ -12,7 +12,7 @@ their own series; with several workers each applies the cap to what it reads fir
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
@@ -20,91 +20,90 @@ from detector.chunks import (
     PERFORMANCE_UNIT,
     STREAM_UNIT,
     Chunk,
-    PerformanceChunk,
-    Predictions,
     SeriesChunk,
-    Slice,
     StreamChunk,
     UnitKey,
     unit_partition,
 )
+from detector.columns import Categories
 from detector.config import Config
 from detector.events import EventBatch
 from detector.labels.decode import LabelBatch, prediction_halves, with_derived_fields
-from detector.labels.merge import EVENTS, concat_events
+from detector.order import Keys
 from detector.segments import SegmentRouter, segment_groups
+from detector.slices import PerformanceTape, Slice, in_key_order
 
 
 class Splitter:
-    """Turns batches into slices; numbers their rows across the stream."""
+    """Turns decoded batches into slices in key order."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.fields = config.monitored_fields() + config.derived_fields()
         self.router = SegmentRouter(config.segments)
-        self.rows = 0  # rows numbered so far: chunks carry stream-wide row numbers
+        self._offset = 0  # default keys: one source, rows numbered across batches
 
-    def _number(self, size: int) -> np.ndarray:
-        rows = self.rows + np.arange(size, dtype=np.int64)
-        self.rows += size
-        return rows
+    def _default_keys(self, times: np.ndarray) -> Keys:
+        n = len(times)
+        offsets = self._offset + np.arange(n, dtype=np.int64)
+        self._offset += n
+        return Keys(np.maximum.accumulate(times) if n else times, np.zeros(n, np.int32), offsets)
 
-    def slice(self, batch: EventBatch, rows: np.ndarray | None = None) -> Slice:
-        """The whole batch as columns; ``rows`` numbers its rows (default: the next ones)."""
+    def slice(self, batch: EventBatch, keys: Keys | None = None) -> Slice:
+        """The batch as columns in key order (default ``keys``: one source, in batch order),
+        with the prediction half of each event on the tape when the config has labels."""
         batch = with_derived_fields(batch, self.config)
+        keys = self._default_keys(batch.times) if keys is None else keys
         names = [f.name for f in self.fields]
-        return Slice(
-            rows=self._number(batch.size) if rows is None else rows,
+        capped = self.router.capped(batch.segments)
+        part = Slice(
+            rows=np.arange(batch.size, dtype=np.int64),
             times=batch.times,
-            segments=self.router.capped(batch.segments),
+            segments=capped,
             numeric={n: batch.numeric[n] for n in names if n in batch.numeric},
             categorical={n: batch.categorical[n] for n in names if n in batch.categorical},
             errors={n: batch.type_errors[n] for n in names},
             schema_samples=[(row, sorted(paths)) for row, paths in batch.schema_samples],
+            keys=keys,
+        )
+        if self.config.label is not None:
+            predicted, scores = prediction_halves(batch, self.config)
+            part.performance = PerformanceTape(
+                rows=part.rows,
+                keys=keys,
+                is_label=np.zeros(batch.size, bool),
+                ids=list(batch.ids),
+                times=batch.times,
+                values=list(predicted),
+                scores=scores,
+                segments=[capped[s.name].texts() for s in self.config.segments],
+            )
+        return in_key_order(part)
+
+    def label_slice(self, batch: LabelBatch, keys: Keys) -> Slice:
+        """A slice of labels only: its tape (for the performance unit), in key order."""
+        n = batch.size
+        tape = PerformanceTape(
+            rows=np.arange(n, dtype=np.int64),
+            keys=keys,
+            is_label=np.ones(n, bool),
+            ids=list(batch.ids),
+            times=batch.times,
+            values=list(batch.values),
+            scores=np.full(n, np.nan),
+            segments=[[""] * n for _ in self.config.segments],
+        )
+        empty = np.empty(0, np.int64)
+        none = {s.name: Categories(np.empty(0, np.int32), []) for s in self.config.segments}
+        return in_key_order(
+            Slice(empty, np.empty(0), none, {}, {}, {}, performance=tape, keys=Keys.empty())
         )
 
-    def split(self, batch: EventBatch, rows: np.ndarray | None = None) -> list[Chunk]:
+    def split(self, batch: EventBatch, keys: Keys | None = None) -> list[Chunk]:
         """The batch's chunks, every unit's."""
         if batch.size == 0:
             return []
-        return slice_chunks(self.config, self.slice(batch, rows))
-
-    def slice_runs(self, runs: Sequence[tuple[int, EventBatch | LabelBatch]]) -> Slice:
-        """Merged runs of events and labels (:mod:`detector.labels.merge`): the performance
-        chunk keeps their order; the event columns hold all the events at once, rows numbered
-        in the merged order."""
-        performance: list[tuple[int, Predictions | LabelBatch]] = []
-        events: list[EventBatch] = []
-        event_rows: list[np.ndarray] = []
-        first = self.rows
-        self.rows += sum(batch.size for _, batch in runs)
-        for side, batch in runs:
-            if side == EVENTS:
-                assert isinstance(batch, EventBatch)
-                performance.append((first, self._predictions(batch)))
-                events.append(batch)
-                event_rows.append(first + np.arange(batch.size))
-            else:
-                assert isinstance(batch, LabelBatch)
-                performance.append((first, batch))
-            first += batch.size
-        if events:
-            whole = self.slice(concat_events(events), np.concatenate(event_rows))
-        else:
-            whole = Slice(np.empty(0, np.int64), np.empty(0), {}, {}, {}, {})
-        whole.performance = PerformanceChunk(performance)
-        return whole
-
-    def split_runs(self, runs: Sequence[tuple[int, EventBatch | LabelBatch]]) -> list[Chunk]:
-        """The chunks of merged runs, every unit's."""
-        return slice_chunks(self.config, self.slice_runs(runs))
-
-    def _predictions(self, batch: EventBatch) -> Predictions:
-        predicted, scores = prediction_halves(batch, self.config)
-        # Capping here first is harmless: slice() caps the same values the same way.
-        capped = self.router.capped(batch.segments)
-        columns = [capped[s.name].texts() for s in self.config.segments]
-        return Predictions(batch.ids, batch.times, predicted, scores, columns)
+        return slice_chunks(self.config, self.slice(batch, keys))
 
 
 def _keep_all(key: UnitKey) -> bool:
@@ -118,12 +117,15 @@ def slice_chunks(
     performance unit's, then each series' in config order (``order`` counts every series of
     the batch, kept or not, so alerts sort alike wherever their units are applied)."""
     chunks: list[Chunk] = []
-    if part.performance is not None and keep(PERFORMANCE_UNIT):
-        chunks.append(part.performance)
+    tape = part.performance
+    if tape is not None and tape.size and keep(PERFORMANCE_UNIT):
+        chunks.append(tape)
     if part.size == 0:
         return chunks
     if part.stream and keep(STREAM_UNIT):
-        chunks.append(StreamChunk(part.rows, part.times, part.segments, part.schema_samples))
+        chunks.append(
+            StreamChunk(part.rows, part.times, part.segments, part.schema_samples, part.keys)
+        )
     groups = segment_groups(part.size, part.segments)
     order = 0
     for spec in config.monitored_fields() + config.derived_fields():
@@ -160,6 +162,7 @@ def partition_slices(config: Config, whole: Slice, partitions: int) -> dict[int,
             stream=p == stream,
             schema_samples=whole.schema_samples if p == stream else [],
             performance=whole.performance if p == performance else None,
+            keys=whole.keys,
         )
         for p, names in wanted.items()
     }

@@ -50,6 +50,8 @@ def _kafka_container() -> Any:
         .with_kraft()
         .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
         .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
+        # Records carry fixed 2026 event times: no time-based retention mid-test.
+        .with_env("KAFKA_LOG_RETENTION_MS", "-1")
     )
 
 

@@ -10,6 +10,7 @@ from detector.alerts import alert_bytes
 from detector.chunks import Chunk, chunk_unit, unit_partition
 from detector.config import parse_config
 from detector.engine import Engine
+from detector.events import EventBatch
 from detector.kafka.internal import read_slice, slice_records
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict, event_batches
 
@@ -48,28 +49,49 @@ def test_slices_through_repartition_records_and_their_owners(partitions: int) ->
     assert got == expected if partitions == 1 else sorted(got) == sorted(expected)
 
 
-def test_labelled_runs_cut_into_slices_give_the_same_alerts() -> None:
-    """Merged event and label runs split in slices of 700 rows (as the worker sends them) fire
-    what splitting each release at once fires."""
-    from detector.kafka.ingest import slice_runs
-    from detector.labels.merge import Merger
+def test_labelled_slices_through_repartition_records_give_the_same_alerts() -> None:
+    """Events and labels sliced per repartition partition, encoded, decoded, merged there
+    and applied by each partition's owner fire what one engine fires on the merged stream."""
+    from detector.feed import Feed
+    from detector.merge import OrderedMerge
+    from detector.order import LABEL_SOURCES
     from detector.testing.labelled import ErrorChange, LabelledStream
 
     stream = LabelledStream(seed=3, label_block=10.0)
     config = parse_config(stream.config())
-    whole, sliced = Engine(config), Engine(config)
-    merger: Merger[int] = Merger()
+    partitions = 3
+    whole = Feed(Engine(config), [0, LABEL_SOURCES])
+    splitter = Feed(Engine(config), [0, LABEL_SOURCES])
+    owners = [Engine(config) for _ in range(partitions)]
+    merges = [OrderedMerge([0, LABEL_SOURCES]) for _ in range(partitions)]
     expected: list[bytes] = []
     got: list[bytes] = []
-    for side, batch in stream.batches(30_000, [ErrorChange(15_000, 0.2)]):
-        merger.push(side, batch, list(range(batch.size)))
-        runs = [(s, b) for s, b, _ in merger.release(ended=(False, False))]
-        if not runs:
-            continue
-        expected += [alert_bytes(a) for a in whole.process_runs(runs)]
-        for part in slice_runs(runs, 700):
-            got += [alert_bytes(a) for a in sliced.apply(sliced.split_runs(part))]
-    assert len(expected) >= 2 and got == expected
+
+    def apply(partition: int) -> None:
+        for part in merges[partition].release():
+            chunks = owners[partition].chunks(
+                part, lambda key: unit_partition(key, partitions) == partition
+            )
+            got.extend(alert_bytes(a) for a in owners[partition].apply(chunks))
+
+    for _side, batch in stream.batches(30_000, [ErrorChange(15_000, 0.2)]):
+        if isinstance(batch, EventBatch):
+            expected += [alert_bytes(a) for a in whole.events(batch)]
+            keys = splitter.keys(0, batch.times)
+            part = splitter.engine.slice(batch, keys)
+        else:
+            expected += [alert_bytes(a) for a in whole.labels(batch)]
+            part = splitter.engine.label_slice(batch, splitter.keys(LABEL_SOURCES, batch.times))
+        for partition, value in slice_records(config, part, partitions).items():
+            merges[partition].push(read_slice(value))
+            apply(partition)
+    for source in (0, LABEL_SOURCES):
+        expected += [alert_bytes(a) for a in whole.end(source)]
+        for partition in range(partitions):
+            merges[partition].end(source)
+    for partition in range(partitions):
+        apply(partition)
+    assert len(expected) >= 2 and sorted(got) == sorted(expected)
 
 
 def test_several_chunks_of_a_unit_in_one_apply_run_in_order() -> None:

@@ -34,6 +34,7 @@ from confluent_kafka.admin import AdminClient
 
 from detector.errors import DeliveryError, KafkaBoundaryError
 from detector.kafka.clients import create_client, describe_error
+from detector.kafka.consumer import lost_membership
 
 log = logging.getLogger("detector.worker")
 _TIMEOUT = 60.0
@@ -50,6 +51,12 @@ class AbortedTransaction(Exception):
 
 class CommitDeferred(Exception):
     """The brokers cannot be reached now: keep the transaction open and retry later."""
+
+
+class MembershipLost(Exception):
+    """The group no longer counts this worker as a member (its session expired during an
+    outage): the partitions may be someone else's. Rewind to the last commit; the client
+    rejoins and the group hands partitions out again."""
 
 
 @contextmanager
@@ -112,6 +119,8 @@ class Committer:
                 return
             except KafkaException as exc:
                 err = exc.args[0]
+                if lost_membership(err):
+                    raise MembershipLost(describe_error(err)) from exc
                 # A broker restart or coordinator move is transient: wait it out.
                 if err.fatal() or time.monotonic() > deadline:
                     raise KafkaBoundaryError(
@@ -218,7 +227,11 @@ class TransactionalCommitter(Committer):
                 raise AbortedTransaction("the brokers were unreachable: transaction replaced")
             self.flush()
             if offsets:
-                group = self.consumer.consumer_group_metadata()
+                try:
+                    group = self.consumer.consumer_group_metadata()
+                except RuntimeError as exc:  # not a member right now (rejoining, closing)
+                    self.abandon()
+                    raise MembershipLost(str(exc)) from exc
                 self._bounded(
                     "send_offsets_to_transaction",
                     lambda: self.producer.send_offsets_to_transaction(
@@ -231,7 +244,7 @@ class TransactionalCommitter(Committer):
             self._open = False
         except KafkaException as exc:
             err = exc.args[0]
-            if err.txn_requires_abort():
+            if err.txn_requires_abort() or lost_membership(err):
                 log.warning("transaction aborted: %s", describe_error(err))
                 self.abandon()
                 raise AbortedTransaction(describe_error(err)) from exc

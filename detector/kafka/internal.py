@@ -23,11 +23,11 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from detector.chunks import Slice, UnitKey
+from detector.chunks import UnitKey
 from detector.config import Config
 from detector.errors import KafkaBoundaryError, StateError
 from detector.kafka.clients import list_topics
-from detector.kafka.joined import check_copartitioned
+from detector.slices import Slice
 from detector.split import partition_slices
 from detector.state.slice_format import decode_slice, encode_slice
 
@@ -43,7 +43,8 @@ def check_topics(admin: AdminClient, config: Config) -> dict[str, Any]:
     existing = list_topics(admin, config.kafka, _METADATA_TIMEOUT)
     if topics.events not in existing:
         raise KafkaBoundaryError(f"topics.events: topic {topics.events!r} does not exist")
-    check_copartitioned(config, existing)
+    if topics.labels is not None and topics.labels not in existing:
+        raise KafkaBoundaryError(f"topics.labels: topic {topics.labels!r} does not exist")
     missing = [t for t in (topics.alerts, topics.dead_letter) if t not in existing]
     if missing and topics.create_missing:
         _create(admin, [NewTopic(t) for t in missing])

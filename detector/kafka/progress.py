@@ -1,70 +1,64 @@
-"""How far a worker got, and making it durable: offsets to commit, commits and rewinds.
+"""How far a worker got, and making it durable: commits and rewinds.
 
-The worker advances the next offset of a partition once its records are done with: input
-records once their chunks are produced, repartition records once applied. A commit snapshots
-the units changed since the last one, with the repartition offsets they cover, then commits the
-offsets through the :class:`~detector.kafka.commits.Committer` (in one transaction,
-exactly-once). After an aborted transaction, a rewind puts consumption and unit state back to
-the last commit.
+A commit takes, at one point between loop turns, where each stage stands: each input
+partition's next offset and partition time (:mod:`detector.kafka.input_stage`), and each owned
+repartition partition's first record whose rows are not all applied, with its merge's state
+as of that record (:mod:`detector.kafka.unit_stage`). It snapshots the units changed since the
+last commit and the merges that moved, then commits the offsets through the
+:class:`~detector.kafka.commits.Committer` (in one transaction, exactly-once).
+
+After an aborted transaction, or when the group dropped this worker (an outage longer than
+the session timeout), a rewind puts consumption and state back to the last commit; rows
+applied since are skipped on the way forward (the snapshots say what each unit covers).
 """
 
 from __future__ import annotations
 
 import logging
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import KafkaException
 
-from detector.config import Config
-from detector.kafka.commits import AbortedTransaction, CommitDeferred, Committer
-from detector.kafka.ends import EndOffsets
-from detector.kafka.positions import committed, start_offset
-from detector.kafka.report import WorkerReport
+from detector.kafka.commits import AbortedTransaction, CommitDeferred, MembershipLost
+from detector.kafka.consumer import GroupConsumer
+from detector.kafka.context import WorkerContext
+from detector.kafka.input_stage import InputStage
 from detector.kafka.state_store import StateStore
+from detector.kafka.unit_stage import UnitStage
 
 log = logging.getLogger("detector.worker")
-Coords = tuple[str, int]  # topic, partition
 
 
 class Progress:
-    """The next offset to commit per partition, and the commits and rewinds that move it."""
+    """Commits and rewinds of one worker."""
 
     def __init__(
         self,
-        config: Config,
-        repartition: str,
+        ctx: WorkerContext,
+        consumer: GroupConsumer,
         store: StateStore,
-        committer: Committer,
-        ends: EndOffsets,
-        report: WorkerReport,
+        inputs: InputStage,
+        units: UnitStage,
     ) -> None:
-        self.config = config
-        self.repartition = repartition
-        self.offsets: dict[Coords, int] = {}
-        self.rewind_due = False  # an aborted transaction: rewind before the next poll
-        self._store = store
-        self._committer = committer
-        self._ends = ends
-        self._report = report
-
-    def advance(self, offsets: list[TopicPartition]) -> None:
-        for tp in offsets:
-            self.offsets[(tp.topic, tp.partition)] = tp.offset
-
-    def forget(self, gone: set[Coords]) -> None:
-        """Partitions that left this worker: never committed from here again."""
-        self.offsets = {tp: o for tp, o in self.offsets.items() if tp not in gone}
+        self.ctx = ctx
+        self.consumer = consumer
+        self.store = store
+        self.inputs = inputs
+        self.units = units
+        self.rewind_due = False  # an aborted transaction or a lost membership
 
     def commit(self) -> bool:
-        """Snapshot changed units, then commit offsets (atomically, exactly-once); False when
-        the commit was deferred or its transaction aborted."""
-        positions = {p: o for (t, p), o in self.offsets.items() if t == self.repartition}
-        self._committer.begin()
-        self._report.snapshots += self._store.snapshot(
-            self._committer.producer, positions, self._committer.on_delivery
-        )
-        offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(self.offsets.items())]
+        """Snapshot changed units and merges, then commit offsets (atomically, exactly-once);
+        False when the commit was deferred, or failed and a rewind is due."""
+        committer, report = self.ctx.committer, self.ctx.report
+        checkpoints = self.units.checkpoints()
+        offsets = self.inputs.commit_offsets() + self.units.commit_offsets(checkpoints)
+        committer.begin()
+        merges = {
+            p: (state, dict(self.units.merges[p].released)) for p, (_, state) in checkpoints.items()
+        }
+        report.snapshots += self.store.snapshot(committer.producer, merges, committer.on_delivery)
         try:
-            self._committer.commit(offsets)
+            committer.commit(offsets)
         except CommitDeferred as exc:
             log.warning("commit deferred, brokers unreachable: %s", exc)
             return False
@@ -72,23 +66,37 @@ class Progress:
             log.warning("transaction aborted (%s): rewinding to the last commit", exc)
             self.rewind_due = True
             return False
-        self._report.commits += 1
+        except MembershipLost as exc:
+            log.warning(
+                "the group dropped this worker (%s): rewinding to the last commit and rejoining",
+                exc,
+            )
+            committer.abandon()
+            self.rewind_due = True
+            return False
+        for partition, merge in self.units.merges.items():
+            self.store.caught_up(merge.released, partition)
+        report.commits += 1
         return True
 
-    def rewind(self, consumer: Consumer, owned: set[int]) -> None:
-        """Consumption and the units of the ``owned`` repartition partitions back to the last
-        commit (the caller drops whatever else it queued since)."""
-        for tp in committed(consumer, consumer.assignment()):
-            key = (tp.topic, tp.partition)
-            if tp.offset >= 0:
-                self.offsets[key] = tp.offset
-            else:
-                self.offsets.pop(key, None)
-            self._ends.progress[key] = max(tp.offset, 0)
-            start = start_offset(self.config, self.repartition, tp)
-            consumer.seek(TopicPartition(tp.topic, tp.partition, start))
-        self._ends.ends.pop(self.repartition, None)  # read again once the input is redone
-        self._store.drop(owned)
-        self._store.restore(owned)
+    def rewind(self) -> None:
+        """Consumption and the owned units back to the last commit."""
+        assignment = self.consumer.assignment()
+        committed = self.consumer.committed(assignment)
+        for (topic, partition), position in committed.items():
+            try:
+                self.consumer.seek(topic, partition, self.consumer.start_offset(topic, position))
+            except KafkaException as exc:  # no longer assigned (the group moved it)
+                log.info("not rewinding %s[%d]: %s", topic, partition, exc)
+        repartition = self.ctx.internal.repartition
+        self.inputs.reset({tp: c for tp, c in committed.items() if tp[0] != repartition})
+        owned = sorted(self.units.merges)
+        self.store.drop(owned)
+        self.units.release(owned)
+        self.units.own(self.store.restore(owned, self.ctx.input_partitions()))
+        ends = self.ctx.ends
+        for (topic, partition), position in committed.items():
+            ends.progress[(topic, partition)] = max(position.offset, 0)
+        ends.ends.pop(repartition, None)  # read again once the input is redone
         self.rewind_due = False
-        self._report.rewinds += 1
+        self.ctx.report.rewinds += 1

@@ -29,14 +29,8 @@ class WorkerReport:
     restored_units: int = 0  # unit states read back on assignment
     discarded_units: int = 0  # snapshots that could not be used (their units start afresh)
     restore_seconds: float = 0.0
-
-
-def _where(message: Message) -> tuple[str, int, int]:
-    """Topic, partition and offset of a consumed record (never None for a real record)."""
-    topic, partition, offset = message.topic(), message.partition(), message.offset()
-    if topic is None or partition is None or offset is None:
-        raise KafkaBoundaryError("consumed a record without topic, partition or offset")
-    return topic, partition, offset
+    units_reset: int = 0  # units whose update raised: replaced by fresh ones
+    enforced: int = 0  # times a merge went on without a source behind for processing.lag_wait
 
 
 def where(message: Message) -> tuple[str, int, int]:
@@ -70,6 +64,8 @@ def summary_line(report: WorkerReport) -> dict[str, Any]:
             "restored_units": report.restored_units,
             "discarded_units": report.discarded_units,
             "restore_seconds": round(report.restore_seconds, 3),
+            "units_reset": report.units_reset,
         },
+        "order": {"enforced": report.enforced},
         **({"labels": report.join} if report.join else {}),
     }

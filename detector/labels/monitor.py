@@ -1,7 +1,7 @@
 """The engine's performance hook: predictions and labels in, performance signals out.
 
-The engine hands over every decoded micro-batch of each stream, in the one order both reach it
-(see :mod:`detector.labels.merge`). Each record goes through the join in that order; pairs come
+The engine hands over tapes of predictions and labels in the one order both reach it (key
+order, see :mod:`detector.order`). Each record goes through the join in that order; pairs come
 out when their second half arrives. Each pair updates the all-traffic performance series and one
 series per segment dimension, keyed like the data series (segment values come from the
 prediction's event, capped by the engine's router, so they name the same segments).
@@ -14,12 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.alerts import Signal
-from detector.chunks import Predictions
 from detector.config import Config
-from detector.labels.decode import LabelBatch
 from detector.labels.join import JoinStats, JoinStore, Pair
 from detector.labels.metrics import errors_of
 from detector.labels.series import Columns, PerformanceContext, PerformanceSeries
+from detector.slices import PerformanceTape
 
 PerformanceKey = tuple[str | None, str | None]  # segment dimension, value; (None, None): all
 
@@ -64,38 +63,32 @@ class PerformanceMonitor:
     def stats(self) -> JoinStats:
         return self.join.stats
 
-    def predictions(self, batch: Predictions) -> list[Outcome]:
-        """Offer a batch's predictions (with their capped segment values) to the join."""
-        predicted, columns = batch.predicted, batch.segments
-        times = batch.times.tolist()
-        score_list = batch.scores.tolist()
+    def tape(self, tape: PerformanceTape) -> list[Outcome]:
+        """Offer the tape's predictions (with their capped segment values) and labels to the
+        join, row by row in tape order; the pairs they complete update the series at once."""
         pairs: list[Pair] = []
         rows: list[int] = []
-        add = self.join.add_prediction
-        for row, ident in enumerate(batch.ids):
-            value = predicted[row]
-            if ident is None or value is None:
-                self.join.stats.unusable_predictions += 1
-                continue
-            segments = tuple(column[row] for column in columns)
-            pair = add(ident, times[row], segments, value, score_list[row])
-            if pair is not None:
-                pairs.append(pair)
-                rows.append(row)
-        return self._feed(pairs, rows)
-
-    def labels(self, batch: LabelBatch) -> list[Outcome]:
-        """Offer a batch of labels to the join."""
-        pairs: list[Pair] = []
-        rows: list[int] = []
-        add = self.join.add_label
-        for row, (ident, when, value) in enumerate(
-            zip(batch.ids, batch.times.tolist(), batch.values, strict=True)
+        add_prediction, add_label = self.join.add_prediction, self.join.add_label
+        stats = self.join.stats
+        numbers = tape.rows.tolist()
+        times = tape.times.tolist()
+        scores = tape.scores.tolist()
+        columns = tape.segments
+        for row, (is_label, ident, value) in enumerate(
+            zip(tape.is_label.tolist(), tape.ids, tape.values, strict=True)
         ):
-            pair = add(ident, when, value)
+            if is_label:
+                assert ident is not None and value is not None
+                pair = add_label(ident, times[row], value)
+            elif ident is None or value is None:
+                stats.unusable_predictions += 1
+                continue
+            else:
+                segments = tuple(column[row] for column in columns)
+                pair = add_prediction(ident, times[row], segments, value, scores[row])
             if pair is not None:
                 pairs.append(pair)
-                rows.append(row)
+                rows.append(numbers[row])
         return self._feed(pairs, rows)
 
     def _series(self, key: PerformanceKey) -> PerformanceSeries:

@@ -14,19 +14,20 @@ from __future__ import annotations
 
 from detector._native import CategoricalCore, NumericCore
 from detector.alerts import Lifecycle
-from detector.chunks import PerformanceChunk, Predictions, StreamChunk
+from detector.chunks import StreamChunk
 from detector.columns import Categories
 from detector.detectors.adwin import Adwin
-from detector.labels.decode import LabelBatch
 from detector.labels.join import JoinStats, JoinStore
 from detector.labels.metrics import MetricAccumulator
 from detector.labels.monitor import PerformanceMonitor
 from detector.labels.ring import PairRing
 from detector.labels.series import Columns, PerformanceSeries
+from detector.order import Keys
 from detector.reference import CategoricalReference, NumericReference
 from detector.segments import SegmentRouter
 from detector.series.categorical import CategoricalSeries
 from detector.series.numeric import NumericSeries
+from detector.slices import PerformanceTape
 from detector.stream_checks import SchemaCheck, SilenceCheck, StreamUnit, VolumeCheck
 from detector.windows import WindowClock
 
@@ -56,13 +57,12 @@ PERSISTED: tuple[type, ...] = (
     Columns,  # to_state / from_state: class labels live in object arrays
     PairRing,  # to_state / from_state: packed flags, integer time steps
     MetricAccumulator,
-    # repartition records (stage one to stage two, detector.chunks); series chunks travel as
-    # flat arrays (detector.state.chunk_format), never through this codec
+    # repartition records (stage one to stage two): slices travel as flat arrays
+    # (detector.state.slice_format), their performance tape through this codec
     StreamChunk,
     Categories,  # a stream chunk's segment columns
-    Predictions,
-    PerformanceChunk,
-    LabelBatch,
+    PerformanceTape,
+    Keys,
 )
 
 

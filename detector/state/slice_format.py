@@ -1,10 +1,12 @@
 """The repartition record format: one slice of a micro-batch as flat arrays.
 
-A record holds a :class:`~detector.chunks.Slice`: a small JSON header (row count, the field
-names, each text column's vocabulary, the schema samples, the size of an embedded performance
-chunk) padded to 8 bytes, then the arrays: rows and times, each numeric column, each text
-column's codes, each field's type-error flags, so every array starts aligned and decodes
-without a copy. A performance chunk, when the slice carries one, goes through
+A record holds a :class:`~detector.slices.Slice`: a small JSON header (row count, the field
+names, each text column's vocabulary, the schema samples, the sender's bounds, the size of an
+embedded performance tape) padded to 8 bytes, then the arrays: rows, times, the keys'
+partition times and offsets, each numeric column, the keys' sources, each text column's codes,
+each field's type-error flags (widest first), so every array starts aligned and decodes
+without a copy. A
+performance tape, when the slice carries one, goes through
 :func:`detector.state.codec.encode_state` as an embedded blob.
 
 Like the state codec it is versioned and reads only data: lengths are checked against the
@@ -12,7 +14,7 @@ buffer, dtypes are fixed by the format, never named by the payload, and every co
 into its vocabulary.
 
 >>> import numpy as np
->>> from detector.chunks import Slice
+>>> from detector.slices import Slice
 >>> from detector.columns import Categories
 >>> part = Slice(np.arange(2), np.zeros(2), {"c": Categories.from_values(["DE", "FR"])},
 ...              {"x": np.array([1.5, np.nan])}, {}, {"x": np.array([False, True])})
@@ -29,13 +31,14 @@ from typing import Any
 import numpy as np
 import orjson
 
-from detector.chunks import PerformanceChunk, Slice
 from detector.columns import MISSING, Categories
 from detector.errors import StateError
+from detector.order import NO_TIME, Bound, Keys
+from detector.slices import PerformanceTape, Slice
 from detector.state.codec import decode_state, encode_state
 
 MAGIC = b"KDDS"
-VERSION = 1
+VERSION = 2  # 2: keys (partition time, source, offset) per row, and the sender's bounds
 _PREFIX = struct.Struct(">4sBI")  # magic, version, header length (padding included)
 _I8, _F8, _I4, _U1 = np.dtype("<i8"), np.dtype("<f8"), np.dtype("<i4"), np.dtype("u1")
 
@@ -53,13 +56,21 @@ def encode_slice(part: Slice) -> bytes:
             "stream": part.stream,
             "samples": part.schema_samples,
             "performance": len(blob),
+            # No partition time yet (-inf) is null: JSON has no infinities.
+            "bounds": [
+                [b.source, b.ptime if b.ptime != NO_TIME else None, b.offset, b.at_end]
+                for b in part.bounds
+            ],
         }
     )
     header += b" " * (-(_PREFIX.size + len(header)) % 8)  # arrays start 8-byte aligned
     arrays: list[tuple[np.ndarray, np.dtype[Any]]] = [
         (part.rows, _I8),
         (part.times, _F8),
+        (part.keys.ptimes, _F8),
+        (part.keys.offsets, _I8),
         *((v, _F8) for v in part.numeric.values()),
+        (part.keys.sources, _I4),
         *((c.codes, _I4) for c in part.segments.values()),
         *((c.codes, _I4) for c in part.categorical.values()),
         *((e, _U1) for e in part.errors.values()),
@@ -91,11 +102,14 @@ def decode_slice(data: bytes) -> Slice:
         stream = header["stream"]
         if not isinstance(stream, bool):
             raise TypeError("stream must be true or false")
+        bounds = [_bound(entry) for entry in header["bounds"]]
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise StateError(f"bad repartition record header: {exc}") from exc
     reader = _Arrays(data, start + size, n)
     rows, times = reader.take(_I8), reader.take(_F8)
+    ptimes, offsets = reader.take(_F8), reader.take(_I8)
     numeric_columns = {name: reader.take(_F8) for name in numeric}
+    keys = Keys(ptimes, reader.take(_I4), offsets)
     segment_columns = {
         name: _codes(reader.take(_I4), vocabulary, name, missing=False)
         for name, vocabulary in segments
@@ -108,8 +122,8 @@ def decode_slice(data: bytes) -> Slice:
     if reader.offset + blob != len(data):
         raise StateError("repartition record arrays do not match the buffer length")
     performance = decode_state(data[reader.offset :]) if blob else None
-    if performance is not None and not isinstance(performance, PerformanceChunk):
-        raise StateError("the embedded chunk must be a performance chunk")
+    if performance is not None and not _valid_tape(performance, len(segments)):
+        raise StateError("the embedded chunk must be a performance tape")
     if set(error_columns) != set(numeric_columns) | set(categorical_columns):
         raise StateError("every field of a repartition record needs its type errors")
     return Slice(
@@ -122,6 +136,8 @@ def decode_slice(data: bytes) -> Slice:
         stream,
         samples,
         performance,
+        keys,
+        bounds,
     )
 
 
@@ -138,6 +154,33 @@ class _Arrays:
         array = np.frombuffer(self.data, dtype, self.n, self.offset)
         self.offset = end
         return array
+
+
+def _bound(entry: Any) -> Bound:
+    source, ptime, offset, at_end = entry
+    if not (
+        type(source) is int
+        and (ptime is None or type(ptime) in (int, float))
+        and type(offset) is int
+        and type(at_end) is bool
+        and 0 <= offset < 2**63
+    ):
+        raise TypeError("a bound is [source, partition time, offset, at end]")
+    return Bound(NO_TIME if ptime is None else float(ptime), source, offset, at_end)
+
+
+def _valid_tape(tape: Any, dimensions: int) -> bool:
+    """A tape whose columns all have one entry per row."""
+    if not isinstance(tape, PerformanceTape) or not isinstance(tape.keys, Keys):
+        return False
+    n = tape.size
+    arrays = [tape.is_label, tape.times, tape.scores, *vars(tape.keys).values()]
+    lists = [tape.ids, tape.values, *tape.segments]
+    return (
+        all(isinstance(a, np.ndarray) and a.shape == (n,) for a in arrays)
+        and all(isinstance(v, list) and len(v) == n for v in lists)
+        and len(tape.segments) == dimensions
+    )
 
 
 def _count(value: Any) -> int:

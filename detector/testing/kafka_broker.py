@@ -208,6 +208,10 @@ class LocalKafkaBroker:
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(data),
             "num.partitions": "1",
+            # Tests and demos write event times of fixed dates (2026-01-01...): time-based
+            # retention would delete their records as soon as they are older than 7 days,
+            # mid-test. This broker keeps everything.
+            "log.retention.ms": "-1",
             "auto.create.topics.enable": "true",
             "group.initial.rebalance.delay.ms": "0",
             "offsets.topic.replication.factor": "1",

@@ -24,8 +24,11 @@ from detector.alerts import AlertEvent, rfc3339
 from detector.columns import Categories
 from detector.engine import Engine
 from detector.events import EventBatch
+from detector.feed import Feed
 from detector.labels.decode import LabelBatch
-from detector.labels.merge import EVENTS, LABELS, Merger
+from detector.order import LABEL_SOURCES
+
+EVENTS, LABELS = 0, 1  # the sides :meth:`LabelledStream.batches` yields
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
@@ -178,14 +181,15 @@ def _label_order(cols: dict[str, np.ndarray]) -> np.ndarray:
 
 def feed(engine: Engine, chunks: Iterator[tuple[int, EventBatch | LabelBatch]]) -> list[AlertEvent]:
     """Push both streams' chunks through the merge into ``engine``, as replay does."""
-    merger: Merger[int] = Merger()
+    merged = Feed(engine, [0, LABEL_SOURCES])
     alerts: list[AlertEvent] = []
     for side, batch in chunks:
-        merger.push(side, batch, list(range(batch.size)))
-        runs = merger.release(ended=(False, False))
-        if runs:
-            alerts += engine.process_runs([(s, b) for s, b, _ in runs])
-    runs = merger.release(ended=(True, True))
-    if runs:
-        alerts += engine.process_runs([(s, b) for s, b, _ in runs])
+        if side == EVENTS:
+            assert isinstance(batch, EventBatch)
+            alerts += merged.events(batch)
+        else:
+            assert isinstance(batch, LabelBatch)
+            alerts += merged.labels(batch)
+    alerts += merged.end(0)
+    alerts += merged.end(LABEL_SOURCES)
     return alerts

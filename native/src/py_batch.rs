@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use numpy::PyReadonlyArray1;
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::categorical;
@@ -18,6 +19,7 @@ use crate::py_categorical::CategoricalCore;
 use crate::py_numeric::NumericCore;
 use crate::py_series::{records, SignalRecord};
 use crate::state::{check, invalid};
+use crate::tests::Test;
 use crate::window::Rows;
 
 type Array<'py, T> = PyReadonlyArray1<'py, T>;
@@ -119,7 +121,7 @@ pub fn update_all<'py>(
     numeric: Vec<NumericTask<'py>>,
     categorical: Vec<CategoricalTask<'py>>,
     threads: usize,
-) -> PyResult<(Vec<Vec<SignalRecord>>, Vec<Vec<SignalRecord>>)> {
+) -> PyResult<(Vec<Outcome>, Vec<Outcome>)> {
     let mut numeric_cores = Vec::with_capacity(numeric.len());
     for (core, ..) in &numeric {
         numeric_cores.push(core.try_borrow_mut()?);
@@ -136,14 +138,35 @@ pub fn update_all<'py>(
         jobs.push(Job::Categorical(&mut core.core, CategoricalInput::new(arrays)?));
     }
     let mut results = py.detach(|| run(jobs, threads.max(1))).into_iter();
-    let numeric_records: PyResult<Vec<_>> = results
-        .by_ref()
-        .take(numeric.len())
-        .map(|r| r.map(|s| records(py, s, &numeric::KEYS)))
-        .collect();
-    let categorical_records: PyResult<Vec<_>> =
-        results.map(|r| r.map(|s| records(py, s, &categorical::KEYS))).collect();
-    Ok((numeric_records?, categorical_records?))
+    let numeric_records =
+        results.by_ref().take(numeric.len()).map(|r| outcome(py, r, &numeric::KEYS)).collect();
+    let categorical_records = results.map(|r| outcome(py, r, &categorical::KEYS)).collect();
+    Ok((numeric_records, categorical_records))
+}
+
+/// A job's status changes, or why it failed (its core may be half updated: the caller
+/// replaces that series; the other jobs' results stand).
+#[derive(IntoPyObject)]
+pub enum Outcome {
+    Records(Vec<SignalRecord>),
+    Failed(String),
+}
+
+fn outcome(py: Python<'_>, result: PyResult<Vec<Signal>>, keys: &[Test]) -> Outcome {
+    match result {
+        Ok(signals) => Outcome::Records(records(py, signals, keys)),
+        Err(err) => Outcome::Failed(err.to_string()),
+    }
+}
+
+fn message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "unknown".to_owned()
+    }
 }
 
 /// Run the jobs on up to `threads` threads, largest first; results in job order.
@@ -159,7 +182,12 @@ fn run(jobs: Vec<Job<'_>>, threads: usize) -> Vec<PyResult<Vec<Signal>>> {
         let taken = next.fetch_add(1, Ordering::Relaxed);
         let Some(&index) = order.get(taken) else { break };
         let mut job = slots[index].lock().unwrap().take().expect("each job runs once");
-        *results[index].lock().unwrap() = Some(job.run());
+        // A panic fails its own job, not the batch: the other series' updates stand.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()))
+            .unwrap_or_else(|panic| {
+                Err(PyRuntimeError::new_err(format!("the core panicked: {}", message(&panic))))
+            });
+        *results[index].lock().unwrap() = Some(result);
     };
     std::thread::scope(|scope| {
         for _ in 1..threads.min(order.len()) {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
 import pickle
 import uuid
@@ -12,11 +14,13 @@ import orjson
 import pytest
 
 from detector.alerts import alert_bytes
-from detector.config import parse_config
+from detector.chunks import STREAM_UNIT, UnitKey
+from detector.config import Config, parse_config
 from detector.engine import Engine
 from detector.kafka.internal import InternalTopics, unit_key_bytes
 from detector.kafka.state_store import StateStore
 from detector.replay import replay
+from detector.series import NumericSeries
 from detector.state.codec import encode_state
 from detector.testing.kafka_io import consume_records, produce_records, run_until_end
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict
@@ -85,29 +89,90 @@ def test_hostile_changelog_records_are_discarded_not_run(
     assert expected and got == expected
 
 
+def _restored(config: Config, key: UnitKey, value: bytes, ends: dict[int, int]) -> StateStore:
+    """A fresh engine's store after installing ``value`` as ``key``'s snapshot."""
+    store = StateStore(Engine(config), InternalTopics("r", "c", 1), {})
+    store._install(key, value, store.engine.shared_state(), ends)
+    return store
+
+
+def _snapshot(engine: Engine, unit: Any, applied: dict[int, int]) -> bytes:
+    """A unit of ``engine`` as the changelog holds it."""
+    store = StateStore(engine, InternalTopics("r", "c", 1), {})
+    envelope = {"applied": applied, "config": store.fingerprint, "unit": unit}
+    return encode_state(envelope, engine.shared_state())
+
+
+def _used(stream: SyntheticStream) -> tuple[Config, Engine]:
+    config = parse_config(
+        config_dict(stream, "m", {"events": "e", "alerts": "a", "dead_letter": "d"})
+    )
+    engine = Engine(config)
+    engine.process(_batch(config, stream))
+    return config, engine
+
+
 def test_snapshot_from_other_detection_settings_is_discarded() -> None:
     """A snapshot taken under another window size is not installed: its unit starts afresh."""
     stream = _stream()
-    topics = {"events": "e", "alerts": "a", "dead_letter": "d"}
-    before = parse_config(config_dict(stream, "m", topics))
-    engine = Engine(before)
-    engine.process(_batch(before, stream))
-    key = ("amount", None, None)
-    unit = engine.unit(key)
-    internal = InternalTopics("r", "c", 1)
-    old = StateStore(engine, internal, {})
+    before, engine = _used(stream)
+    key: UnitKey = ("amount", None, None)
     value = encode_state(
-        {"offset": 7, "config": old.fingerprint, "unit": unit}, engine.shared_state()
+        {
+            "applied": {0: 7},
+            "config": StateStore(engine, InternalTopics("r", "c", 1), {}).fingerprint,
+            "unit": engine.unit(key),
+        },
+        engine.shared_state(),
     )
-    changed = config_dict(stream, "m", topics)
+    changed = config_dict(stream, "m", {"events": "e", "alerts": "a", "dead_letter": "d"})
     changed["detection"] = {"window": 400}
-    fresh = Engine(parse_config(changed))
-    store = StateStore(fresh, internal, {})
-    store._install(unit_key_bytes(key), value)
-    assert store.discarded == 1 and fresh.unit(key) is None
-    same = StateStore(Engine(before), internal, {})
-    same._install(unit_key_bytes(key), value)
-    assert same.restored_units == 1 and same.applied[key] == 7
+    fresh = _restored(parse_config(changed), key, value, {0: 10})
+    assert fresh.discarded == 1 and fresh.engine.unit(key) is None
+    same = _restored(before, key, value, {0: 10})
+    assert same.restored_units == 1 and same.applied[key] == {0: 7}
+
+
+def test_snapshot_past_the_end_of_its_partition_is_discarded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Offsets forged beyond the input's end (2**62), or of a source that does not exist, would
+    make the unit skip every row from then on: discarded, the warning names the unit."""
+    config, engine = _used(_stream())
+    key: UnitKey = ("amount", "c", "a")
+    for applied in ({0: 2**62}, {5: 3}, {0: -1}, {"0": 3}):
+        value = _snapshot(engine, engine.unit(key), applied)  # type: ignore[arg-type]
+        with caplog.at_level(logging.WARNING, logger="detector.state"):
+            store = _restored(config, key, value, {0: 2000})
+        assert store.discarded == 1 and store.restored_units == 0, applied
+        assert store.engine.unit(key) is None and key not in store.applied
+        assert "('amount', 'c', 'a')" in caplog.records[-1].getMessage()
+
+
+def test_snapshot_of_the_wrong_shape_is_discarded() -> None:
+    """A snapshot that decodes but holds a string for a counter, a unit of another kind, or a
+    stream unit without its checks is discarded before it can fail an update."""
+    stream = SyntheticStream(
+        numeric=["amount"], categorical={"mcc": {"x": 0.5, "y": 0.5}}, segments={"c": ["a"]}
+    )
+    config, engine = _used(stream)
+    numeric = engine.unit(("amount", None, None))
+    assert isinstance(numeric, NumericSeries)
+    broken = copy.copy(numeric)
+    broken._warm_events = "many"  # type: ignore[assignment]
+    stream_unit = copy.copy(engine.unit(STREAM_UNIT))
+    del stream_unit.__dict__["volume"]
+    cases: list[tuple[UnitKey, Any]] = [
+        (("amount", None, None), broken),
+        (("amount", None, None), engine.unit(("mcc", None, None))),
+        (STREAM_UNIT, stream_unit),
+        (("nothing", None, None), numeric),
+    ]
+    for key, unit in cases:
+        store = _restored(config, key, _snapshot(engine, unit, {0: 5}), {0: 2000})
+        assert store.discarded == 1 and store.restored_units == 0, key
+    good = _restored(config, ("amount", None, None), _snapshot(engine, numeric, {0: 5}), {0: 9})
+    assert good.restored_units == 1
 
 
 def _batch(config: Any, stream: SyntheticStream) -> Any:

@@ -11,11 +11,12 @@ import pytest
 
 from detector.alerts import AlertEvent, alert_bytes
 from detector.baseline import BaselineBuilder, load_baseline
-from detector.config import parse_config
+from detector.config import Config, parse_config
 from detector.engine import Engine
 from detector.events import EventBatch
-from detector.labels.decode import LabelBatch
-from detector.labels.merge import Merger
+from detector.feed import Feed
+from detector.order import LABEL_SOURCES
+from detector.slices import Slice
 from detector.state import decode_state, encode_state
 from detector.testing.labelled import ErrorChange, LabelledStream
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict, event_batches
@@ -94,19 +95,28 @@ def test_engine_continues_exactly_after_restore(with_baseline: bool, tmp_path: P
     assert final_state(engine) == final_state(reference)
 
 
-def _labelled_chunks(
-    stream: LabelledStream, changes: list[ErrorChange]
-) -> Iterator[list[tuple[int, EventBatch | LabelBatch]]]:
-    """The merged runs replay would hand the engine, batch after batch."""
-    merger: Merger[int] = Merger()
-    for side, batch in stream.batches(30_000, changes, size=1500):
-        merger.push(side, batch, list(range(batch.size)))
-        runs = merger.release(ended=(False, False))
-        if runs:
-            yield [(s, b) for s, b, _ in runs]
-    runs = merger.release(ended=(True, True))
-    if runs:
-        yield [(s, b) for s, b, _ in runs]
+def _labelled_slices(
+    stream: LabelledStream, changes: list[ErrorChange], config: Config
+) -> Iterator[list[Slice]]:
+    """The merged slices replay would hand the engine, batch after batch."""
+    feed = Feed(Engine(config), [0, LABEL_SOURCES])
+    for _side, batch in stream.batches(30_000, changes, size=1500):
+        if isinstance(batch, EventBatch):
+            feed.push_events(batch)
+        else:
+            feed.push_labels(batch)
+        released = feed.merge.release()
+        if released:
+            yield released
+    feed.merge.end(0)
+    feed.merge.end(LABEL_SOURCES)
+    released = feed.merge.release()
+    if released:
+        yield released
+
+
+def _apply(engine: Engine, slices: list[Slice]) -> list[AlertEvent]:
+    return [a for part in slices for a in engine.apply(engine.chunks(part))]
 
 
 def test_performance_monitor_continues_exactly_after_restore() -> None:
@@ -118,9 +128,9 @@ def test_performance_monitor_continues_exactly_after_restore() -> None:
     def make() -> Engine:
         return Engine(parse_config(data))
 
-    runs = list(_labelled_chunks(stream, changes))
+    runs = list(_labelled_slices(stream, changes, parse_config(data)))
     reference = make()
-    expected = [reference.process_runs(r) for r in runs]
+    expected = [_apply(reference, r) for r in runs]
     performance = [a for batch in expected for a in batch if a.data.kind == "performance"]
     assert {a.data.feature for a in performance} == {"error", "error_vs_rest"}
     after_alert = next(i for i, b in enumerate(expected) if any(a in performance for a in b)) + 1
@@ -132,6 +142,6 @@ def test_performance_monitor_continues_exactly_after_restore() -> None:
         if i in restore_before:
             assert engine.performance is not None and engine.performance.join.pending > 0
             engine = restored(engine, make)
-        alerts += engine.process_runs(run)
+        alerts += _apply(engine, run)
     assert [alert_bytes(a) for a in alerts] == [alert_bytes(a) for b in expected for a in b]
     assert final_state(engine) == final_state(reference)

@@ -9,15 +9,27 @@ import numpy as np
 import orjson
 import pytest
 
-from detector.chunks import PerformanceChunk, Predictions, Slice, StreamChunk
+from detector.chunks import StreamChunk
 from detector.columns import Categories
 from detector.errors import StateError
+from detector.order import Bound, Keys
+from detector.slices import PerformanceTape, Slice
 from detector.state.codec import encode_state
 from detector.state.slice_format import MAGIC, VERSION, decode_slice, encode_slice
 
 
 def _slice() -> Slice:
-    predictions = Predictions(["e1"], np.zeros(1), ["1"], np.array([0.9]), [["DE"]])
+    keys = Keys(np.array([5.0]), np.array([3], np.int32), np.array([41]))
+    tape = PerformanceTape(
+        np.array([10]),
+        keys,
+        np.zeros(1, bool),
+        ["e1"],
+        np.zeros(1),
+        ["1"],
+        np.array([0.9]),
+        [["DE"]],
+    )
     return Slice(
         rows=np.array([10, 11, 12], dtype=np.int64),
         times=np.array([1.0, 2.0, 3.0]),
@@ -27,7 +39,9 @@ def _slice() -> Slice:
         errors={"x": np.array([False, True, False]), "mcc": np.zeros(3, dtype=bool)},
         stream=True,
         schema_samples=[(1, ["f", "g"])],
-        performance=PerformanceChunk([(10, predictions)]),
+        performance=tape,
+        keys=Keys(np.array([1.0, 2.0, 3.0]), np.array([3, 3, 4], np.int32), np.array([40, 41, 7])),
+        bounds=[Bound(3.0, 3, 42), Bound(3.0, 4, 8, at_end=True)],
     )
 
 
@@ -46,16 +60,29 @@ def _header(**change: object) -> dict[str, object]:
         "stream": False,
         "samples": [],
         "performance": 0,
+        "bounds": [],
     }
     return {**fields, **change}
 
 
-ONE_ROW = np.int64(7).tobytes() + np.float64(1.0).tobytes() + np.float64(2.0).tobytes() + b"\0"
+# rows, times, partition times, offsets, x, sources, x's type error
+ONE_ROW = b"".join(
+    [
+        np.int64(7).tobytes(),
+        np.float64(1.0).tobytes(),
+        np.float64(1.0).tobytes(),
+        np.int64(7).tobytes(),
+        np.float64(2.0).tobytes(),
+        np.int32(0).tobytes(),
+        b"\0",
+    ]
+)
+CODES_ROW = ONE_ROW[:32] + np.int32(0).tobytes()  # no fields: rows, times, keys
 
 
 def test_a_slice_round_trips_every_column() -> None:
-    """Rows, times, values (NaN and -0.0 bit for bit), texts, flags, samples and the embedded
-    performance chunk come back equal."""
+    """Rows, times, keys, values (NaN and -0.0 bit for bit), texts, flags, samples, bounds and
+    the embedded performance tape come back equal."""
     part = _slice()
     back = decode_slice(encode_slice(part))
     assert back.rows.tolist() == [10, 11, 12] and back.times.tolist() == [1.0, 2.0, 3.0]
@@ -65,14 +92,17 @@ def test_a_slice_round_trips_every_column() -> None:
         k: v.tolist() for k, v in part.errors.items()
     }
     assert back.stream and back.schema_samples == [(1, ["f", "g"])]
-    assert isinstance(back.performance, PerformanceChunk)
-    assert back.performance.runs[0][1].ids == ["e1"]  # type: ignore[union-attr]
+    assert back.keys.offsets.tolist() == [40, 41, 7] and back.keys.sources.tolist() == [3, 3, 4]
+    assert back.bounds == part.bounds
+    assert isinstance(back.performance, PerformanceTape)
+    assert back.performance.ids == ["e1"] and back.performance.keys.offsets.tolist() == [41]
 
 
 def test_arrays_are_read_in_place_aligned() -> None:
     """Every array is a view of the record's bytes at an aligned offset: no copy per field."""
     back = decode_slice(encode_slice(_slice()))
-    for array in [back.rows, back.times, back.numeric["x"], back.segments["country"].codes]:
+    arrays = [back.rows, back.times, back.numeric["x"], back.segments["country"].codes]
+    for array in [*arrays, back.keys.ptimes, back.keys.sources, back.keys.offsets]:
         assert array.base is not None and array.flags.aligned
 
 
@@ -101,12 +131,14 @@ def test_a_slice_without_fields_or_rows_round_trips() -> None:
         _record(_header(), ONE_ROW[:-1] + b"\x02"),  # a flag that is not 0 or 1
         _record(  # a code past its vocabulary
             _header(numeric=[], errors=[], segments=[["c", ["DE"]]]),
-            ONE_ROW[:16] + np.int32(1).tobytes(),
+            CODES_ROW + np.int32(1).tobytes(),
         ),
         _record(  # a missing segment value (segments are never missing)
             _header(numeric=[], errors=[], segments=[["c", ["DE"]]]),
-            ONE_ROW[:16] + np.int32(-1).tobytes(),
+            CODES_ROW + np.int32(-1).tobytes(),
         ),
+        _record(_header(bounds=[[0, 1.0, -1, False]]), ONE_ROW),  # a negative offset
+        _record(_header(bounds=[["0", 1.0, 1, False]]), ONE_ROW),
         _record(_header(performance=10), ONE_ROW + pickle.dumps(object)[:10]),
     ],
 )
@@ -116,8 +148,8 @@ def test_malformed_records_raise_state_error(data: bytes) -> None:
         decode_slice(data)
 
 
-def test_only_a_performance_chunk_may_be_embedded() -> None:
-    """The embedded blob must hold a performance chunk, not any registered object."""
+def test_only_a_performance_tape_may_be_embedded() -> None:
+    """The embedded blob must hold a performance tape, not any registered object."""
     blob = encode_state(StreamChunk(np.arange(3), np.zeros(3), {}, []))
-    with pytest.raises(StateError, match="performance chunk"):
+    with pytest.raises(StateError, match="performance tape"):
         decode_slice(_record(_header(performance=len(blob)), ONE_ROW + blob))

@@ -13,14 +13,16 @@ from typing import Any
 from detector.columns import Categories
 from detector.config import parse_config
 from detector.engine import Engine
-from detector.labels.merge import Merger
+from detector.events import EventBatch
+from detector.feed import Feed
+from detector.order import LABEL_SOURCES
 from detector.segments import SegmentRouter
 from detector.state.format import STATE_VERSION
 from detector.state.registry import HOOKED, PERSISTED, class_name
 from detector.testing.labelled import ErrorChange, LabelledStream
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict, event_batches
 
-PINNED_VERSION = 5
+PINNED_VERSION = 6
 PINNED: dict[str, list[str]] = {
     "detector.columns.Categories": ["codes", "vocabulary"],
     "detector._native.CategoricalCore": [
@@ -100,9 +102,18 @@ PINNED: dict[str, list[str]] = {
         "severity",
         "started_at",
     ],
-    "detector.chunks.PerformanceChunk": ["runs"],
-    "detector.chunks.Predictions": ["ids", "predicted", "scores", "segments", "times"],
-    "detector.chunks.StreamChunk": ["rows", "schema_samples", "segments", "times"],
+    "detector.order.Keys": ["offsets", "ptimes", "sources"],
+    "detector.slices.PerformanceTape": [
+        "ids",
+        "is_label",
+        "keys",
+        "rows",
+        "scores",
+        "segments",
+        "times",
+        "values",
+    ],
+    "detector.chunks.StreamChunk": ["keys", "rows", "schema_samples", "segments", "times"],
     "detector.detectors.adwin.Adwin": [
         "clock",
         "delta",
@@ -115,7 +126,6 @@ PINNED: dict[str, list[str]] = {
         "variances",
         "width",
     ],
-    "detector.labels.decode.LabelBatch": ["ids", "positions", "times", "values"],
     "detector.labels.join.JoinStats": [
         "duplicates",
         "evicted_predictions",
@@ -288,12 +298,14 @@ def _used_objects() -> list[object]:
 
     stream = LabelledStream(seed=1, label_delay=(0.0, 20.0))
     labelled = Engine(parse_config(stream.config()))
-    merger: Merger[int] = Merger()
-    for side, part in stream.batches(8000, [ErrorChange(4000, 0.4)], size=1000):
-        merger.push(side, part, list(range(part.size)))
-        runs = [(s, b) for s, b, _ in merger.release(ended=(False, False))]
-        if runs:
-            chunks = labelled.split_runs(runs)
+    feed = Feed(labelled, [0, LABEL_SOURCES])
+    for _side, part in stream.batches(8000, [ErrorChange(4000, 0.4)], size=1000):
+        if isinstance(part, EventBatch):
+            feed.push_events(part)
+        else:
+            feed.push_labels(part)
+        for released in feed.merge.release():
+            chunks = labelled.chunks(released)
             objects.append(chunks)
             labelled.apply(chunks)
     objects += [labelled.unit(key) for key in labelled.unit_keys()]
