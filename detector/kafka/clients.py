@@ -106,6 +106,17 @@ def create_client(factory: Callable[[Props], T], props: Props) -> T:
         raise ConfigError(f"kafka: librdkafka rejected the configuration: {exc}") from exc
 
 
+def produce(producer: Any, topic: str, **record: Any) -> None:
+    """Produce one record. While librdkafka's queue is full (brokers slow or away), wait for it
+    to drain instead of failing: the loop slows down to what the cluster takes."""
+    while True:
+        try:
+            producer.produce(topic, **record)
+            return
+        except BufferError:
+            producer.poll(0.1)
+
+
 def describe_error(err: Any) -> str:
     """A short text for a confluent_kafka.KafkaError."""
     return f"{err.name()}: {err.str()}"

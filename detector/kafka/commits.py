@@ -100,13 +100,18 @@ class Committer:
         """Start a unit of work (a transaction, exactly-once)."""
 
     def flush(self) -> None:
+        """Every record produced so far acknowledged: :class:`CommitDeferred` while the brokers
+        do not answer, ``DeliveryError`` when a record was refused or timed out (the work since
+        the last commit is then redone: the caller rewinds)."""
         remaining = self.producer.flush(_TIMEOUT)
-        if remaining or self.failures:
+        if self.failures:
             failures, self.failures = self.failures, []
             raise DeliveryError(
-                f"{remaining} record(s) unacknowledged, failures: {failures[:5]}; "
-                "offsets were not committed, the records will be consumed again"
+                f"{len(failures)} record(s) not delivered: {failures[:5]}; offsets were not "
+                "committed, the work since the last commit is done again"
             )
+        if remaining:
+            raise CommitDeferred(f"{remaining} record(s) not acknowledged yet")
 
     def commit(self, offsets: list[TopicPartition]) -> None:
         self.flush()
@@ -121,11 +126,14 @@ class Committer:
                 err = exc.args[0]
                 if lost_membership(err):
                     raise MembershipLost(describe_error(err)) from exc
-                # A broker restart or coordinator move is transient: wait it out.
-                if err.fatal() or time.monotonic() > deadline:
+                if err.fatal():
                     raise KafkaBoundaryError(
                         f"offset commit failed: {describe_error(err)}"
                     ) from exc
+                # A broker restart or coordinator move is transient: wait it out, then let the
+                # loop turn (and try again at the next commit).
+                if time.monotonic() > deadline:
+                    raise CommitDeferred(describe_error(err)) from exc
                 log.warning("offset commit failed, retrying: %s", describe_error(err))
                 time.sleep(1.0)
 

@@ -14,6 +14,7 @@ from confluent_kafka import Message, Producer
 from detector.config import Config
 from detector.engine import Engine
 from detector.events import Rejection
+from detector.kafka.clients import produce
 from detector.kafka.commits import Committer
 from detector.kafka.dead_letter import dead_letter_record
 from detector.kafka.ends import EndOffsets
@@ -73,7 +74,8 @@ class WorkerContext:
             rejection,
             self.dead_letter_limit,
         )
-        self.producer.produce(
+        produce(
+            self.producer,
             self.config.topics.dead_letter,
             key=letter.key,
             value=letter.value,

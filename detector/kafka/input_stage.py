@@ -29,6 +29,7 @@ from confluent_kafka import TopicPartition
 from detector._native import SortedRecords
 from detector.chunks import PERFORMANCE_UNIT, unit_partition
 from detector.events import Decoder
+from detector.kafka.clients import produce
 from detector.kafka.consumer import Committed, Coords, GroupConsumer, commit_metadata
 from detector.kafka.context import WorkerContext
 from detector.kafka.internal import SPLIT_ROWS
@@ -87,8 +88,9 @@ class InputStage:
                 self._carry.pop(state.source, None)
             self.paused.discard(coords)
 
-    def reset(self, committed: dict[Coords, Committed]) -> None:
-        """After a rewind: every source back to its committed position."""
+    def reset(self, committed: dict[Coords, Committed], consumer: GroupConsumer) -> None:
+        """After a rewind: every source back to its committed position, none paused."""
+        consumer.resume(self.paused)
         self.revoke(list(self.sources))
         self.assign(committed)
         self._sent.clear()
@@ -238,7 +240,8 @@ class InputStage:
 
     def _produce(self, partition: int, share: Slice) -> None:
         producer = self.ctx.producer
-        producer.produce(
+        produce(
+            producer,
             self.ctx.internal.repartition,
             value=encode_slice(share),
             partition=partition,
@@ -259,18 +262,24 @@ class InputStage:
 
     def throttle(self, consumer: GroupConsumer, waiting: int, limit: int, floor: float) -> None:
         """Pause the sources ahead of ``floor`` (the partition time the merges wait at) while
-        more than ``limit`` rows wait in them; resume once they drained to half."""
+        more than ``limit`` rows wait in them; resume them once they drained to half. Checked
+        every turn: a source at the floor always flows (the merges wait for its rows)."""
         if waiting > limit:
-            ahead = [c for c, s in self.sources.items() if s.ptime > floor and c not in self.paused]
-            if ahead:
-                consumer.pause(ahead)
-                self.paused.update(ahead)
-                log.info(
-                    "paused %d partition(s) ahead of the others: %d rows wait", len(ahead), waiting
-                )
-        elif self.paused and waiting <= limit // 2:
-            consumer.resume(self.paused)
-            self.paused.clear()
+            wanted = {c for c, s in self.sources.items() if s.ptime > floor}
+        elif waiting <= limit // 2:
+            wanted = set()
+        else:
+            wanted = {c for c in self.paused if c in self.sources and self.sources[c].ptime > floor}
+        pause, resume = wanted - self.paused, self.paused - wanted
+        if pause:
+            consumer.pause(pause)
+        if resume:
+            consumer.resume(resume)
+        if wanted and not self.paused:
+            log.info("pausing partitions ahead of the others: %d rows wait for the rest", waiting)
+        elif self.paused and not wanted:
+            log.info("resumed every partition: %d rows wait", waiting)
+        self.paused = wanted
 
 
 def _tape(events: Slice, start: int) -> slice | None:

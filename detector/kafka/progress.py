@@ -18,6 +18,7 @@ import logging
 
 from confluent_kafka import KafkaException
 
+from detector.errors import DeliveryError
 from detector.kafka.commits import AbortedTransaction, CommitDeferred, MembershipLost
 from detector.kafka.consumer import GroupConsumer
 from detector.kafka.context import WorkerContext
@@ -66,6 +67,11 @@ class Progress:
             log.warning("transaction aborted (%s): rewinding to the last commit", exc)
             self.rewind_due = True
             return False
+        except DeliveryError as exc:
+            log.warning("%s: rewinding to the last commit", exc)
+            committer.abandon()
+            self.rewind_due = True
+            return False
         except MembershipLost as exc:
             log.warning(
                 "the group dropped this worker (%s): rewinding to the last commit and rejoining",
@@ -89,7 +95,8 @@ class Progress:
             except KafkaException as exc:  # no longer assigned (the group moved it)
                 log.info("not rewinding %s[%d]: %s", topic, partition, exc)
         repartition = self.ctx.internal.repartition
-        self.inputs.reset({tp: c for tp, c in committed.items() if tp[0] != repartition})
+        inputs = {tp: c for tp, c in committed.items() if tp[0] != repartition}
+        self.inputs.reset(inputs, self.consumer)
         owned = sorted(self.units.merges)
         self.store.drop(owned)
         self.units.release(owned)

@@ -40,7 +40,7 @@ from detector.chunks import UnitKey, unit_partition
 from detector.config import Config
 from detector.engine import Engine, Unit
 from detector.errors import KafkaBoundaryError, StateError
-from detector.kafka.clients import Props, describe_error
+from detector.kafka.clients import Props, describe_error, produce
 from detector.kafka.internal import InternalTopics, unit_key_bytes, unit_key_of
 from detector.merge import MergeState
 from detector.order import Bound
@@ -270,7 +270,8 @@ class StateStore:
         value: bytes,
         on_delivery: Callable[..., Any],
     ) -> None:
-        producer.produce(
+        produce(
+            producer,
             self.internal.changelog,
             key=unit_key_bytes(key),
             value=value,

@@ -36,6 +36,7 @@ from detector.chunks import (
 )
 from detector.errors import StateError
 from detector.events import Rejection
+from detector.kafka.clients import produce
 from detector.kafka.context import WorkerContext
 from detector.kafka.report import where
 from detector.kafka.state_store import StateStore
@@ -147,7 +148,8 @@ class UnitStage:
             alerts += engine.idle(time.monotonic() - self.stream_seen)
         producer = self.ctx.producer
         for alert in alerts:
-            producer.produce(
+            produce(
+                producer,
                 self.ctx.config.topics.alerts,
                 key=alert.data.dedup_key.encode(),
                 value=alert_bytes(alert),

@@ -185,8 +185,14 @@ class Worker:
                     topic, partition, offset = where(record)
                     self._ends.seen(topic, partition, offset + 1)
                 inputs.send_bounds()
-                limit = WAITING_BATCHES * run.batch_size
-                inputs.throttle(consumer, units.waiting(), limit, units.floor())
+                waiting = units.waiting()
+                inputs.throttle(consumer, waiting, WAITING_BATCHES * run.batch_size, units.floor())
+                self.metrics.order(
+                    self.report.enforced,
+                    waiting,
+                    self._engine.stats.units_reset,
+                    self._store.discarded if self._store else 0,
+                )
                 # Chunks just produced come back within milliseconds: poll again at once
                 # rather than waiting a whole batch_timeout (it would add to alert latency).
                 timeout = _CHUNK_WAIT if inputs.records_produced > produced else run.batch_timeout
@@ -278,6 +284,8 @@ class Worker:
         finally:
             self.metrics.restoring(False)
         self.report.restore_seconds += self._store.restore_seconds if owned else 0.0
+        if owned:  # --until-end drains these too: their end offsets are read again
+            self._ends.ends.pop(self._ctx.internal.repartition, None)
         self._units.stream_seen = time.monotonic()
         self.metrics.assigned(self._event_partitions())
         log.info(

@@ -224,6 +224,35 @@ class WorkerCollector:
         for partition, n in sorted(snap.lag.items()):
             lag.add_metric([m, topic, str(partition)], n)
         yield lag
+        for name, text, value in (
+            (
+                "drift_order_enforced",
+                "Times a merge went on without an input partition that was behind for "
+                "processing.lag_wait (its rows may come out of order).",
+                snap.enforced,
+            ),
+            (
+                "drift_units_reset",
+                "State units whose update raised, replaced by fresh ones that warm up again.",
+                snap.units_reset,
+            ),
+            (
+                "drift_state_discarded_units",
+                "Changelog snapshots discarded on restore (other version or settings, wrong "
+                "shape, offsets past their partition's end): their units warm up again.",
+                snap.discarded_units,
+            ),
+        ):
+            counter = CounterMetricFamily(name, text, labels=["model"])
+            counter.add_metric([m], value)
+            yield counter
+        waiting = GaugeMetricFamily(
+            "drift_order_waiting_rows",
+            "Rows the fullest merge holds back until every input partition is past them.",
+            labels=["model"],
+        )
+        waiting.add_metric([m], snap.waiting_rows)
+        yield waiting
         assigned = GaugeMetricFamily(
             "drift_assigned_partitions",
             "Partitions of the events topic assigned to this worker.",
@@ -236,10 +265,10 @@ class WorkerCollector:
             ("last_batch", "Wall-clock time of the last processed batch.", snap.last_batch_time),
             ("last_poll", "Wall-clock time of the last poll-loop turn.", snap.last_poll_time),
         ]
-        for name, text, value in times:
+        for name, text, stamp in times:
             gauge = GaugeMetricFamily(f"drift_{name}_timestamp_seconds", text, labels=["model"])
-            if value is not None:
-                gauge.add_metric([m], value)
+            if stamp is not None:
+                gauge.add_metric([m], stamp)
             yield gauge
 
 

@@ -75,6 +75,10 @@ class Snapshot:
     stopped: bool
     ends: dict[int, int] = field(default_factory=dict)
     positions: dict[int, int] = field(default_factory=dict)
+    enforced: int = 0
+    waiting_rows: int = 0
+    units_reset: int = 0
+    discarded_units: int = 0
 
 
 class WorkerMetrics:
@@ -113,6 +117,7 @@ class WorkerMetrics:
         self._restoring = False
         self._running = False
         self._stopped = False
+        self._order = (0, 0, 0, 0)  # enforced, waiting rows, units reset, discarded snapshots
 
     # --- hooks called by the worker thread ----------------------------------------------------
 
@@ -191,6 +196,12 @@ class WorkerMetrics:
                 self._last_event_time = last_event_time
             self._last_batch_time = self._wall()
 
+    def order(self, enforced: int, waiting: int, units_reset: int, discarded: int) -> None:
+        """Once a loop turn: merges passed a source behind (total), rows the fullest merge
+        holds back, units replaced after a failed update, snapshots discarded (totals)."""
+        with self._lock:
+            self._order = (enforced, waiting, units_reset, discarded)
+
     def alerts(self, alerts: Iterable[tuple[str, str, str]]) -> None:
         """Alerts produced (kind, severity, status) by the units this worker owns."""
         with self._lock:
@@ -241,6 +252,10 @@ class WorkerMetrics:
                 stopped=self._stopped,
                 ends=dict(self._ends),
                 positions=dict(self._positions),
+                enforced=self._order[0],
+                waiting_rows=self._order[1],
+                units_reset=self._order[2],
+                discarded_units=self._order[3],
             )
 
     def health(self) -> tuple[bool, dict[str, Any]]:

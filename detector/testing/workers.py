@@ -49,6 +49,15 @@ class WorkerProcess:
             os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(30)
 
+    def wait_for(self, text: str, deadline: float) -> None:
+        """Wait until the worker's log shows ``text`` (it exited or the deadline passed: an
+        error with its output)."""
+        until = time.monotonic() + deadline
+        while text not in self.log.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > until:
+                raise RuntimeError(f"worker never logged {text!r}:\n{self.output()}")
+            time.sleep(0.05)
+
     def wait(self, deadline: float) -> int:
         try:
             return self.process.wait(deadline)
