@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import orjson
 import yaml
@@ -238,21 +237,17 @@ def naive_loop(lines: Iterable[bytes], categorical: bool = True) -> Rate:
     return Rate(count, time.perf_counter() - started)
 
 
-def replay_file(config: Config, lines: Iterable[bytes]) -> tuple[Rate, Engine]:
-    """Replay throughput, keeping the engine for the state estimate (no second replay needed)."""
-    engines: list[Engine] = []
-    original = detector.replay.build_engine
-
-    def capture(cfg: Config) -> Engine:
-        engines.append(original(cfg))
-        return engines[-1]
-
+def replay_file(
+    config: Config, lines: Iterable[bytes], labels: Iterable[bytes] | None = None
+) -> tuple[Rate, Engine]:
+    """Replay throughput (events per second; ``labels`` replay --labels), and the engine for the
+    state estimate (no second replay needed)."""
     noop: Callable[[Any], None] = lambda alert: None  # noqa: E731
-    with mock.patch.object(detector.replay, "build_engine", capture):
-        started = time.perf_counter()
-        report = detector.replay.replay(config, lines, noop)
-        seconds = time.perf_counter() - started
-    return Rate(report.records, seconds), engines[0]
+    started = time.perf_counter()
+    report = detector.replay.replay(config, lines, noop, labels=labels)
+    seconds = time.perf_counter() - started
+    assert report.engine is not None
+    return Rate(report.records, seconds), report.engine
 
 
 def state_sizes(engine: Engine) -> tuple[int, float, int]:

@@ -33,6 +33,8 @@ from bench.workload import (  # noqa: E402
     delete_topics,
     detector_config,
     events_file,
+    labelled_config,
+    labels_file,
     produce_lines,
     read_lines,
 )
@@ -159,6 +161,15 @@ def run(
     del engine
     results.update(series=series, state_bytes_mean=round(mean), state_bytes_max=largest)
 
+    _step("replay --labels", "the same events with their labels, against the same without")
+    labels = labels_file(args.cache_dir, path, args.seed)
+    labelled = parse_config(labelled_config(detector_config(bootstrap, "unused", topics)))
+    alone, _ = measure.replay_file(labelled, read_lines(path))
+    joined, _ = measure.replay_file(labelled, read_lines(path), read_lines(labels))
+    results["replay_labelled_events_per_s"] = round(alone.per_second)
+    results["replay_labels_events_per_s"] = round(joined.per_second)
+    results["replay_labels_slowdown"] = round(alone.per_second / joined.per_second, 2)
+
     rate = results["D_events_per_s"] / 2
     _step("latency", f"{args.latency_drifts} drifts produced at D/2 = {rate:,.0f} events/s")
     latency = measure_latency(
@@ -228,6 +239,12 @@ def table(r: dict[str, Any]) -> str:
         ("N  naive river loop", rate.format(r["N_events_per_s"]), "categoricals one-hot"),
         ("   naive, numeric fields only", rate.format(r["N_numeric_only_events_per_s"]), ""),
         ("   replay (JSONL file)", rate.format(r["replay_events_per_s"]), ""),
+        (
+            "   replay --labels (labelled config)",
+            rate.format(r["replay_labels_events_per_s"]),
+            f"{r['replay_labels_slowdown']:.2f}x the time of replay without labels "
+            f"({r['replay_labelled_events_per_s']:,} ev/s)",
+        ),
         ("D/L, median of the rounds' ratios", f"{r['D/L']:>10.3f}", mark("D >= 0.5 L", ">= 0.5")),
         ("   D/L of each round", f"{'':>10}", ", ".join(f"{x:.3f}" for x in r["D/L_rounds"])),
         ("   D/L, L with librdkafka's defaults", f"{r['D/L_librdkafka_defaults']:>10.3f}", ""),

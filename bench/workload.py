@@ -15,12 +15,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import detector.testing.synthetic
 from detector.alerts import rfc3339
+from detector.events import parse_time
 from detector.testing.synthetic import (
     DEFAULT_SEGMENTS,
     START_TIME,
@@ -150,6 +152,48 @@ def events_file(cache_dir: Path, n: int, seed: int) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     print(f"  generated {n:,} events in {time.monotonic() - started:.1f}s -> {path}", flush=True)
+    return path
+
+
+def labelled_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with the labels of :func:`labels_file`: binary, the score's class at 0.5."""
+    return {
+        **config,
+        "prediction": {"path": "prediction.score", "type": "numeric", "threshold": 0.5},
+        "label": {"path": "label", "type": "binary", "ttl_seconds": 3600},
+    }
+
+
+def labels_file(cache_dir: Path, events: Path, seed: int) -> Path:
+    """One label record per event of ``events`` (5% never sent), the label drawn with the
+    score's probability, arriving 0 to 30 s after its event, in arrival order (cached)."""
+    path = events.with_name("labels-" + events.name.removeprefix("events-"))
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed + 7)
+    ids, times, scores = [], [], []
+    for line in read_lines(events):
+        event = orjson.loads(line)
+        ids.append(event["event_id"])
+        times.append(parse_time(event["ts"]))
+        scores.append(event["prediction"]["score"])
+    n = len(ids)
+    arrive = np.asarray(times) + rng.uniform(0.0, 30.0, n)
+    labels = rng.random(n) < np.asarray(scores)
+    sent = np.flatnonzero(rng.random(n) >= 0.05)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    try:
+        with tmp.open("wb") as out:
+            for i in sent[np.argsort(arrive[sent], kind="stable")].tolist():
+                record = {
+                    "event_id": ids[i],
+                    "ts": rfc3339(float(arrive[i])),
+                    "label": int(labels[i]),
+                }
+                out.write(orjson.dumps(record) + b"\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -4,13 +4,13 @@ A *unit* is state with one owner: each data series (model x feature x segment), 
 checks (volume, schema, silence) and, with labels, the performance monitor. The first stage of
 the engine (:class:`detector.split.Splitter`) cuts each decoded batch into one chunk per unit;
 the second stage (:meth:`detector.engine.Engine.apply`) updates the units. In one process the
-chunks go straight from one to the other; the Kafka worker sends them through a repartition
-topic instead, to the one worker that owns the unit, so every unit sees all of its events
-however many partitions and workers share the input (:mod:`detector.kafka.topology`).
+chunks go straight from one to the other; the Kafka worker sends slices (:mod:`detector.slices`)
+through a repartition topic instead, to the one worker that owns the unit, so every unit sees
+all of its events, in key order (:mod:`detector.order`), however many partitions and workers
+share the input. The performance unit's chunk is the :class:`~detector.slices.PerformanceTape`.
 
-``rows`` number the events of the splitter's whole stream, so alerts come out in the same order
-whether chunks are applied one batch at a time or many at once: a unit's updates do not depend
-on how its events were cut into chunks.
+A unit's updates do not depend on how its events were cut into chunks; ``rows`` (sequence
+numbers) only order the alerts of one apply.
 
 >>> unit_partition(("amount", None, None), 12) == unit_partition(("amount", None, None), 12)
 True

@@ -40,8 +40,8 @@ class TopicsConfig(_Strict):
     )
     labels: str | None = Field(
         None,
-        description="Topic of ground-truth label records (optional). It must be keyed by the "
-        "event id and have as many partitions as the events topic (co-partitioned).",
+        description="Topic of ground-truth label records (optional): any keys, any partition "
+        "count (events and labels meet at the worker that owns the performance unit).",
     )
     repartition: str | None = Field(
         None,

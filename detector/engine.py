@@ -26,9 +26,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from detector._native import SignalRecord, update_all
 from detector.alerts import AlertEvent, build_alert
 from detector.baseline import Baseline, SeriesKey
 from detector.chunks import (
@@ -47,7 +45,7 @@ from detector.labels.monitor import PerformanceMonitor
 from detector.order import Keys
 from detector.reference import CategoricalReference, NumericReference
 from detector.series import CategoricalSeries, NumericSeries, SeriesContext
-from detector.series.base import CoreUpdate
+from detector.series.batch import rounds, update_series
 from detector.slices import PerformanceTape, Slice
 from detector.split import Splitter, slice_chunks
 from detector.state.codec import Shared
@@ -147,10 +145,11 @@ class Engine:
             raise ValueError(f"no monitored field {key[0]!r}")
         return self._new_series(key)
 
-    def slice(self, batch: EventBatch, keys: Keys | None = None) -> Slice:
-        """Stage one: the batch as columns in key order (count it as consumed)."""
+    def slice(self, batch: EventBatch, keys: Keys | None = None, ordered: bool = True) -> Slice:
+        """Stage one: the batch as columns, in key order unless not ``ordered`` (count it as
+        consumed)."""
         self.stats.events += batch.size
-        return self.splitter.slice(batch, keys)
+        return self.splitter.slice(batch, keys, ordered)
 
     def label_slice(self, batch: LabelBatch, keys: Keys) -> Slice:
         """Stage one for labels: a slice holding only their tape."""
@@ -193,8 +192,10 @@ class Engine:
                     break
                 except Exception as exc:
                     self.reset(key, exc, retry=attempt == 1)
-        for round_ in _rounds(series_chunks):
-            ranked += self._apply_series(round_)
+        for round_ in rounds(series_chunks):
+            ranked += update_series(
+                round_, self._series, self.reset, self.config.model, self.threads
+            )
         ranked.sort(key=lambda item: item[:3])
         return self._count([alert for *_, alert in ranked])
 
@@ -212,46 +213,6 @@ class Engine:
             (o.row, 1, o.order, build_alert(model, o.feature, o.segment, o.signal))
             for o in self.performance.tape(chunk)
         ]
-
-    def _begin(self, chunk: SeriesChunk) -> tuple[bool, CoreUpdate | None]:
-        """(numeric?, its core's update) for a series chunk, after the series' warm-up."""
-        series, part, name = self._series(chunk.key), chunk.part, chunk.key[0]
-        errors, members = part.errors[name], chunk.members
-        if isinstance(series, NumericSeries):
-            return True, series.begin(part.numeric[name], errors, part.times, members)
-        return False, series.begin(part.categorical[name], errors, part.times, members)
-
-    def _apply_series(self, chunks: list[SeriesChunk]) -> list[tuple[int, int, int, AlertEvent]]:
-        """Update the chunks' series (one chunk each): warm-ups here, then every core at
-        once on ``run.threads`` threads (:func:`detector._native.update_all`)."""
-        numeric: list[tuple[SeriesChunk, CoreUpdate]] = []
-        categorical: list[tuple[SeriesChunk, CoreUpdate]] = []
-        for chunk in chunks:
-            for attempt in (1, 2):
-                try:
-                    is_numeric, task = self._begin(chunk)
-                except Exception as exc:
-                    self.reset(chunk.key, exc, retry=attempt == 1)
-                    continue
-                if task is not None:
-                    (numeric if is_numeric else categorical).append((chunk, task))
-                break
-        found = _update_all(numeric, categorical, self.threads)
-        out = []
-        for tasks, records in zip((numeric, categorical), found, strict=True):
-            for (chunk, task), signal_records in zip(tasks, records, strict=True):
-                feature, dimension, value = chunk.key
-                segment = {} if dimension is None or value is None else {dimension: value}
-                try:
-                    if isinstance(signal_records, str):
-                        raise RuntimeError(signal_records)
-                    for signal in task.finish(signal_records):
-                        alert = build_alert(self.config.model, feature, segment, signal)
-                        row = int(chunk.part.rows[chunk.members[signal.position]])
-                        out.append((row, 0, chunk.order, alert))
-                except Exception as exc:
-                    self.reset(chunk.key, exc, retry=False)
-        return out
 
     def reset(self, key: UnitKey, error: Exception, retry: bool = False) -> None:
         """Replace a unit whose update raised by a fresh one (it warms up again), say so, and
@@ -339,46 +300,6 @@ class Engine:
         """(series, events, missing, type errors) for every series."""
         for key, series in self.series.items():
             yield key, series.events, series.missing, series.type_errors
-
-
-def _update_all(
-    numeric: list[tuple[SeriesChunk, CoreUpdate]],
-    categorical: list[tuple[SeriesChunk, CoreUpdate]],
-    threads: int,
-) -> tuple[list[list[SignalRecord] | str], list[list[SignalRecord] | str]]:
-    """Every core's update at once; should the batch be refused before any core ran (a core
-    in use, arrays of other lengths), each core alone, so only the bad ones fail."""
-    numeric_jobs: list[Any] = [(t.series._core, t.arrays) for _, t in numeric]
-    categorical_jobs: list[Any] = [(t.series._core, t.arrays) for _, t in categorical]
-    try:
-        return update_all(numeric_jobs, categorical_jobs, threads)
-    except Exception:
-        return (
-            [_alone(job, numeric=True) for job in numeric_jobs],
-            [_alone(job, numeric=False) for job in categorical_jobs],
-        )
-
-
-def _alone(job: Any, numeric: bool) -> list[SignalRecord] | str:
-    try:
-        found = update_all([job], [], 1) if numeric else update_all([], [job], 1)
-        return (found[0] if numeric else found[1])[0]
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-
-
-def _rounds(chunks: list[SeriesChunk]) -> list[list[SeriesChunk]]:
-    """Chunks in rounds that hold each unit at most once (its later chunks in later rounds, in
-    order): a round's series update in parallel."""
-    rounds: list[list[SeriesChunk]] = []
-    seen: dict[UnitKey, int] = {}
-    for chunk in chunks:
-        index = seen.get(chunk.key, 0)
-        seen[chunk.key] = index + 1
-        if index == len(rounds):
-            rounds.append([])
-        rounds[index].append(chunk)
-    return rounds
 
 
 def build_engine(config: Config) -> Engine:

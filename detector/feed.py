@@ -94,10 +94,9 @@ class Feed:
         return self.release()
 
     def release(self, now: float = 0.0) -> list[AlertEvent]:
-        alerts: list[AlertEvent] = []
-        for part in self.merge.release(now):
-            alerts += self.engine.apply(self.engine.chunks(part))
-        return alerts
+        """Apply what the merge releases (all of it at once, as the worker's stage two does)."""
+        chunks = [c for part in self.merge.release(now) for c in self.engine.chunks(part)]
+        return self.engine.apply(chunks) if chunks else []
 
     def waiting(self, source: int) -> bool:
         """Whether the merge waits for ``source``: its bound is the smallest of all."""

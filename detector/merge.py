@@ -71,21 +71,57 @@ class _Record:
     received: dict[int, int]
     cursor: int = 0  # events released
     tape_cursor: int = 0  # tape rows released
+    rows: tuple[dict[int, np.ndarray], dict[int, np.ndarray]] | None = None  # see held()
 
     @property
     def done(self) -> bool:
         tape = self.part.performance
         return self.cursor == self.part.size and (tape is None or self.tape_cursor == tape.size)
 
+    def by_source(self) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """The indexes of each source's events, and of its labels on the tape (built once)."""
+        if self.rows is None:
+            tape = self.part.performance
+            labels = np.flatnonzero(tape.is_label) if tape is not None else np.empty(0, np.int64)
+            self.rows = (
+                _groups(self.part.keys.sources, np.arange(self.part.size)),
+                _groups(tape.keys.sources[labels], labels) if tape is not None else {},
+            )
+        return self.rows
+
+
+def _groups(sources: np.ndarray, rows: np.ndarray) -> dict[int, np.ndarray]:
+    """``rows`` by their source, each group ascending."""
+    if not len(rows):
+        return {}
+    order = np.argsort(sources, kind="stable")
+    found, starts = np.unique(sources[order], return_index=True)
+    bounds = [*starts.tolist(), len(order)]
+    return {s: rows[order[bounds[i] : bounds[i + 1]]] for i, s in enumerate(found.tolist())}
+
+
+def _lasts(keys: Keys) -> dict[int, tuple[float, int]]:
+    """Each source's last row in ``keys`` (a source's rows are in offset order): its partition
+    time and offset."""
+    n = len(keys)
+    if not n:
+        return {}
+    first = int(keys.sources[0])
+    if keys.sources[-1] == first and bool((keys.sources == first).all()):
+        return {first: (float(keys.ptimes[-1]), int(keys.offsets[-1]))}
+    found, back = np.unique(keys.sources[::-1], return_index=True)
+    rows = (n - 1 - back).tolist()
+    return {
+        s: (float(keys.ptimes[r]), int(keys.offsets[r]))
+        for s, r in zip(found.tolist(), rows, strict=True)
+    }
+
 
 def _last_offsets(keys: Keys, into: dict[int, int]) -> None:
     """Raise ``into[source]`` to one past each source's last offset in ``keys``."""
-    if not len(keys):
-        return
-    for source in np.unique(keys.sources).tolist():
-        last = int(keys.offsets[keys.sources == source].max()) + 1
-        if last > into.get(source, 0):
-            into[source] = last
+    for source, (_, offset) in _lasts(keys).items():
+        if offset + 1 > into.get(source, 0):
+            into[source] = offset + 1
 
 
 class OrderedMerge:
@@ -112,28 +148,25 @@ class OrderedMerge:
         self._records: deque[_Record] = deque()
         self._holding_since: dict[int, float] = {}
         self._passed: set[int] = set()  # behind sources passed over since their last move
+        self._held: dict[int, tuple[Key, int]] | None = None  # held(), until rows move
 
     # -- input ---------------------------------------------------------------------------------
 
     def push(self, part: Slice, tag: int | None = None) -> None:
         """Queue a slice (its rows and tape in key order); ``tag``: the caller's position of
         it (a record offset), reported by :meth:`checkpoint` while it holds rows."""
+        self._held = None
         part = self._fresh(part)
         received: dict[int, int] = {}
-        _last_offsets(part.keys, received)
-        if part.performance is not None:
-            _last_offsets(part.performance.keys, received)
-        for source, offset in received.items():
-            self.received[source] = max(self.received.get(source, 0), offset)
         # The rows say where their sources are at least; the sender's bounds (after them, so
         # they win a tie) may say more: later offsets, or that a source is at its end.
         bounds: list[Bound] = []
         for keys in (part.keys, *([part.performance.keys] if part.performance else [])):
-            for source in np.unique(keys.sources).tolist():
-                rows = np.flatnonzero(keys.sources == source)
-                last = int(rows[-1])
-                ptime, offset = float(keys.ptimes[last]), int(keys.offsets[last]) + 1
-                bounds.append(Bound(ptime, source, offset))
+            for source, (ptime, offset) in _lasts(keys).items():
+                received[source] = max(received.get(source, 0), offset + 1)
+                bounds.append(Bound(ptime, source, offset + 1))
+        for source, offset in received.items():
+            self.received[source] = max(self.received.get(source, 0), offset)
         bounds += part.bounds
         for bound in bounds:
             self._bound(bound)
@@ -170,6 +203,62 @@ class OrderedMerge:
         fresh.bounds = part.bounds
         return fresh
 
+    def expect(self, bound: Bound) -> None:
+        """A source rows may now come from, starting at ``bound`` (a partition assigned)."""
+        self.sources.add(bound.source)
+        self._bound(bound, force=True)
+
+    def advance(self, bound: Bound) -> None:
+        """A source moved on (read further, or reached its end) without rows for the merge."""
+        self._bound(bound)
+
+    def forget(self, source: int) -> None:
+        """A source no longer read here (a partition revoked): its queued rows leave too."""
+        self.sources.discard(source)
+        self._held = None
+        for state in (self.bounds, self.received, self.released, self._holding_since):
+            state.pop(source, None)
+        for record in self._records:
+            part, tape = record.part, record.part.performance
+            keep = np.flatnonzero(part.keys.sources[record.cursor :] != source) + record.cursor
+            tape_keep = None
+            if tape is not None:
+                rest = tape.keys.sources[record.tape_cursor :] != source
+                tape_keep = np.flatnonzero(rest) + record.tape_cursor
+            if len(keep) < part.size - record.cursor or (
+                tape is not None
+                and tape_keep is not None
+                and len(tape_keep) < tape.size - record.tape_cursor
+            ):
+                record.part = take_rows(part, keep, tape_keep)
+                record.cursor = record.tape_cursor = 0
+                record.rows = None
+        self._fold()
+
+    def held(self) -> dict[int, tuple[Key, int]]:
+        """Per source with rows queued: the first queued row's key, and how many are queued."""
+        if self._held is not None:
+            return self._held
+        out: dict[int, tuple[Key, int]] = {}
+        for record in self._records:
+            events, labels = record.by_source()
+            part, tape = record.part, record.part.performance
+            for groups, keys, cursor in (
+                (events, part.keys, record.cursor),
+                (labels, tape.keys if tape is not None else None, record.tape_cursor),
+            ):
+                for source, rows in groups.items():
+                    start = int(np.searchsorted(rows, cursor))
+                    if start == len(rows) or keys is None:
+                        continue
+                    row = int(rows[start])
+                    key = (float(keys.ptimes[row]), source, int(keys.offsets[row]))
+                    known = out.get(source)
+                    count = len(rows) - start + (known[1] if known else 0)
+                    out[source] = (known[0] if known else key, count)
+        self._held = out
+        return out
+
     # -- output --------------------------------------------------------------------------------
 
     def pending(self) -> int:
@@ -185,6 +274,7 @@ class OrderedMerge:
         """The queued rows every source's bound is past, in key order, numbered; several slices
         when their rows need no interleaving, applied one after the other."""
         self.last_enforced = []
+        self._held = None
         limit = self._frontier(now)
         pieces: list[Slice] = []
         for record in self._records:
@@ -294,6 +384,10 @@ class OrderedMerge:
 def _unseen(keys: Keys, received: dict[int, int]) -> np.ndarray | None:
     """Rows at or past what was received from their source; None when that is all of them."""
     if not len(keys):
+        return None
+    first = int(keys.sources[0])
+    one = keys.sources[-1] == first and bool((keys.sources == first).all())
+    if one and int(keys.offsets[0]) >= received.get(first, 0):
         return None
     floor = np.zeros(len(keys), np.int64)
     for source in np.unique(keys.sources).tolist():

@@ -16,6 +16,7 @@ units the rows of many records in key order.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -179,6 +180,42 @@ def concat_slices(parts: list[Slice]) -> Slice:
         performance=PerformanceTape.concat(tapes) if tapes else None,
         keys=Keys.concat([p.keys for p in parts]),
     )
+
+
+def split_rows(part: Slice, most: int) -> list[Slice]:
+    """The slice in pieces of at most ``most`` events (views), each with the tape rows between
+    its events' keys: the pieces one after the other are the slice."""
+    if part.size <= most:
+        return [part]
+    tape = part.performance
+    starts = list(range(0, part.size, most))
+    ends = [*starts[1:], part.size]
+    if tape is None:
+        return [take_rows(part, slice(a, b)) for a, b in zip(starts, ends, strict=True)]
+    cuts = [0] + [
+        tape.keys.count_before(part.keys.take(slice(a, a + 1)).first()) for a in ends[:-1]
+    ]
+    return [
+        take_rows(part, slice(a, b), slice(c, d))
+        for a, b, c, d in zip(starts, ends, cuts, [*cuts[1:], tape.size], strict=True)
+    ]
+
+
+def sorted_runs(part: Slice, most: int = 32) -> list[Slice]:
+    """The slice as consecutive runs already in key order (views, no copy): a batch consumed
+    from several partitions mostly comes partition by partition. More than ``most`` runs: the
+    whole slice sorted instead. The tape (predictions, one per event) is cut alike."""
+    if part.keys.is_sorted():
+        return [part]
+    breaks = (np.flatnonzero(~part.keys.before_next()) + 1).tolist()
+    if len(breaks) >= most or (part.performance is not None and part.performance.size != part.size):
+        return [in_key_order(part)]
+    edges = [0, *breaks, part.size]
+    tape = part.performance
+    return [
+        take_rows(part, slice(a, b), slice(a, b) if tape is not None else None)
+        for a, b in itertools.pairwise(edges)
+    ]
 
 
 def in_key_order(part: Slice) -> Slice:

@@ -49,9 +49,10 @@ class Splitter:
         self._offset += n
         return Keys(np.maximum.accumulate(times) if n else times, np.zeros(n, np.int32), offsets)
 
-    def slice(self, batch: EventBatch, keys: Keys | None = None) -> Slice:
-        """The batch as columns in key order (default ``keys``: one source, in batch order),
-        with the prediction half of each event on the tape when the config has labels."""
+    def slice(self, batch: EventBatch, keys: Keys | None = None, ordered: bool = True) -> Slice:
+        """The batch as columns in key order (default ``keys``: one source, in batch order;
+        ``ordered=False``: in batch order), with the prediction half of each event on the tape
+        when the config has labels."""
         batch = with_derived_fields(batch, self.config)
         keys = self._default_keys(batch.times) if keys is None else keys
         names = [f.name for f in self.fields]
@@ -78,7 +79,7 @@ class Splitter:
                 scores=scores,
                 segments=[capped[s.name].texts() for s in self.config.segments],
             )
-        return in_key_order(part)
+        return in_key_order(part) if ordered else part
 
     def label_slice(self, batch: LabelBatch, keys: Keys) -> Slice:
         """A slice of labels only: its tape (for the performance unit), in key order."""

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from detector.merge import MergeState, OrderedMerge
-from detector.order import Bound, Keys, partition_times
-from detector.slices import Slice
+from detector.order import LABEL_SOURCES, Bound, Keys, partition_times
+from detector.slices import Slice, sorted_runs
 
 
 def _head_merge(streams: list[list[float]]) -> list[tuple[int, int]]:
@@ -177,3 +177,65 @@ def test_checkpoint_resumes_the_same_order() -> None:
             after += _pairs(part)
     assert after[-(len(released) - done_at) :] == released[done_at:]
     assert set(after) <= set(released) and len(after) >= len(released) - done_at
+
+
+def test_sorted_runs_are_views_of_each_partitions_run() -> None:
+    """A batch consumed partition by partition is cut into its runs, without a copy; too many
+    runs, and it is sorted instead."""
+    times = np.arange(6.0)
+    keys = Keys.concat([_keys_of(1, [3.0, 4.0, 5.0]), _keys_of(0, [0.0, 1.0, 2.0])])
+    part = Slice(np.arange(6), times, {}, {"x": times}, {}, {"x": np.zeros(6, bool)}, keys=keys)
+    runs = sorted_runs(part)
+    assert [r.keys.sources.tolist() for r in runs] == [[1, 1, 1], [0, 0, 0]]
+    assert all(np.shares_memory(r.numeric["x"], part.numeric["x"]) for r in runs)
+    many = sorted_runs(part, most=1)
+    assert len(many) == 1 and many[0].keys.is_sorted()
+
+
+def test_held_rows_per_source_and_a_forgotten_source() -> None:
+    """What waits in the merge, per source (first key, count); a source forgotten (its
+    partition revoked) takes its queued rows with it and holds nothing back any more."""
+    merge = OrderedMerge([0, 1])
+    merge.push(_part(_keys_of(0, [1.0, 2.0, 3.0]), [Bound(3.0, 0, 3)]))
+    assert merge.release() == [] and merge.held() == {0: ((1.0, 0, 0), 3)}
+    merge.push(_part(_keys_of(1, [2.5], 0), [Bound(2.5, 1, 1)]))
+    assert [_pairs(p) for p in merge.release()] == [[(0, 0), (0, 1)], [(1, 0)]]
+    assert merge.held() == {0: ((3.0, 0, 2), 1)}
+    merge.push(_part(_keys_of(1, [9.0], 1), [Bound(9.0, 1, 2)]))
+    merge.forget(0)
+    assert [_pairs(p) for p in merge.release()] == [[(1, 1)]]
+    assert merge.held() == {} and merge.pending() == 0
+
+
+def test_split_rows_keeps_each_pieces_labels_between_its_events() -> None:
+    """A merged slice of events and labels cut into pieces of at most 2 events: each piece's
+    tape holds the labels that come before its last event, so the pieces in turn are the
+    slice."""
+    from detector.slices import PerformanceTape, split_rows
+
+    events = _keys_of(0, [1.0, 3.0, 5.0, 7.0, 9.0])
+    labels = _keys_of(LABEL_SOURCES, [0.5, 2.0, 6.0, 10.0])
+    tape_keys = Keys.concat([events, labels])
+    order = tape_keys.order()
+    tape_keys = tape_keys.take(order)
+    n = len(tape_keys)
+    is_label = tape_keys.sources == LABEL_SOURCES
+    tape = PerformanceTape(
+        np.arange(n),
+        tape_keys,
+        is_label,
+        [None] * n,
+        tape_keys.ptimes,
+        [None] * n,
+        np.full(n, np.nan),
+        [],
+    )
+    part = _part(events)
+    part.performance = tape
+    pieces = split_rows(part, 2)
+    assert [p.size for p in pieces] == [2, 2, 1]
+    assert [p.performance.keys.ptimes.tolist() for p in pieces if p.performance] == [
+        [0.5, 1.0, 2.0, 3.0],
+        [5.0, 6.0, 7.0],
+        [9.0, 10.0],
+    ]

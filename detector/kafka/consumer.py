@@ -95,6 +95,7 @@ class GroupConsumer:
         self.config = config
         self.repartition = repartition
         self.strategy = str(props.get("partition.assignment.strategy", "range"))
+        self.props = props
         self.client: Consumer = create_client(Consumer, props)
         self.closing = False  # close() has begun: its revocation must not commit
         self._listener: Membership | None = None
@@ -109,6 +110,10 @@ class GroupConsumer:
 
     def _on_assign(self, _: Consumer, partitions: list[TopicPartition]) -> None:
         self._start_repartition_from_beginning(partitions)
+        # A partition paused before a rebalance can come back still paused in librdkafka: every
+        # assigned partition starts flowing (the worker pauses again what it must).
+        if partitions:
+            self.client.resume([TopicPartition(p.topic, p.partition) for p in partitions])
         assert self._listener is not None
         self._listener.assigned(partitions)
 

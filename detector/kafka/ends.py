@@ -2,13 +2,17 @@
 
 The end is the input topics' end offsets read at start; then, because stage one feeds stage
 two through the repartition topic, the repartition partitions this worker owns must be drained
-up to their end offsets read once the input is done (and its chunks committed). Meant for one
-worker: with several, each stops when its own share is done.
+up to their end offsets read once the input is done (and its chunks committed). Those are the
+high watermarks as a read_uncommitted reader sees them: a read_committed consumer's (the
+last stable offset) stops before a crashed worker's open transaction, and so before the
+records committed after it, until that transaction times out. With several workers, each
+stops when its own share is done.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
@@ -23,6 +27,23 @@ _TIMEOUT = 30.0
 def end_offsets(
     consumer: Consumer, topic: str, partitions: list[int] | None = None
 ) -> dict[int, int]:
+    """High watermarks of a topic's partitions (all of them by default), as ``consumer``'s
+    isolation level sees them."""
+    return _ends(consumer, topic, partitions)
+
+
+def true_end_offsets(props: dict[str, Any], topic: str, partitions: list[int]) -> dict[int, int]:
+    """High watermarks past any open transaction (a read_uncommitted reader's)."""
+    reader = {k: v for k, v in props.items() if not str(k).startswith(("group.", "isolation."))}
+    reader.update({"group.id": "drift-end-offsets", "isolation.level": "read_uncommitted"})
+    consumer = Consumer(reader)
+    try:
+        return _ends(consumer, topic, partitions)
+    finally:
+        consumer.close()
+
+
+def _ends(consumer: Consumer, topic: str, partitions: list[int] | None = None) -> dict[int, int]:
     """High watermarks of a topic's partitions (all of them by default)."""
     ends = {}
     try:
@@ -58,6 +79,10 @@ class EndOffsets:
 
     def read(self, consumer: Consumer, topic: str, partitions: list[int] | None = None) -> None:
         self.ends[topic] = end_offsets(consumer, topic, partitions)
+
+    def read_true(self, props: dict[str, Any], topic: str, partitions: list[int]) -> None:
+        """The ends past open transactions (see the module docstring)."""
+        self.ends[topic] = true_end_offsets(props, topic, partitions)
 
     def known(self, topic: str) -> bool:
         return topic in self.ends

@@ -66,7 +66,7 @@ FETCH_DEFAULTS = {  # consumer defaults for throughput; the kafka section overri
     # worker draining a backlog would stall on every refill.
     "fetch.queue.backoff.ms": 10,
 }
-WAITING_BATCHES = 10  # rows a merge may hold back, in batches, before stage one pauses
+HELD_BATCHES = 2  # rows stage one may hold for a partition, in batches, before pausing it
 
 
 class Worker:
@@ -180,13 +180,13 @@ class Worker:
                 inputs.process(batch)
                 for message in batch.errors:
                     self._error(message)
+                inputs.forward(time.monotonic())
                 units.finish(pending)
                 for record in batch.internal:
                     topic, partition, offset = where(record)
                     self._ends.seen(topic, partition, offset + 1)
-                inputs.send_bounds()
                 waiting = units.waiting()
-                inputs.throttle(consumer, waiting, WAITING_BATCHES * run.batch_size, units.floor())
+                inputs.throttle(consumer, HELD_BATCHES * run.batch_size, waiting, units.floor())
                 self.metrics.order(
                     self.report.enforced,
                     waiting,
@@ -259,14 +259,14 @@ class Worker:
         for topic in filter(None, (topics.events, topics.labels)):
             if not self._ends.done(topic, assigned.get(topic, set())):
                 return False
-        if self._units.waiting():
+        if self._units.waiting() or self._inputs.merge.pending():
             return False
         repartition, owned = self._ctx.internal.repartition, sorted(self._units.merges)
         if not self._ends.known(repartition):
             if not self._progress.commit():  # every chunk of the input committed: final ends
                 return False
             assert self._consumer is not None
-            self._ends.read(self._consumer.client, repartition, owned)
+            self._ends.read_true(self._consumer.props, repartition, owned)
         slack = 1 if self.config.processing.guarantee == "exactly_once" else 0
         return self._ends.done(repartition, set(owned), slack)
 

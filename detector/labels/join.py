@@ -81,7 +81,8 @@ class JoinStore:
         """Offer a prediction; return the pair if its label was waiting."""
         stats = self.stats
         stats.predictions += 1
-        self._advance(when)
+        if when > self.clock or (self._heap and self._heap[0][0] < self.clock - self.ttl):
+            self._advance(when)
         label = self._labels.pop(ident, None)
         if label is not None:
             stats.matched += 1
@@ -92,19 +93,16 @@ class JoinStore:
         elif when < self.clock - self.ttl:
             stats.expired_predictions += 1
         else:
-            self._make_room()
-            self._seq += 1
-            self._predictions[ident] = (self._seq, when, segments, predicted, score)
-            self._push(when, _PREDICTION, ident)
+            self._add(_PREDICTION, ident, when, (segments, predicted, score))
             stats.pending_predictions += 1
-            self._peak()
         return None
 
     def add_label(self, ident: str, when: float, value: Value) -> Pair | None:
         """Offer a label; return the pair if its prediction was waiting."""
         stats = self.stats
         stats.labels += 1
-        self._advance(when)
+        if when > self.clock or (self._heap and self._heap[0][0] < self.clock - self.ttl):
+            self._advance(when)
         prediction = self._predictions.pop(ident, None)
         if prediction is not None:
             stats.matched += 1
@@ -116,26 +114,32 @@ class JoinStore:
         elif when < self.clock - self.ttl:
             stats.unmatched_labels += 1
         else:
-            self._make_room()
-            self._seq += 1
-            self._labels[ident] = (self._seq, when, value)
-            self._push(when, _LABEL, ident)
+            self._add(_LABEL, ident, when, (value,))
             stats.pending_labels += 1
-            self._peak()
         return None
 
-    def _push(self, when: float, side: int, ident: str) -> None:
+    def _add(self, side: int, ident: str, when: float, rest: tuple[Any, ...]) -> None:
+        """Keep a half waiting: room made first, then stored and indexed by time."""
+        pending = len(self._predictions) + len(self._labels)
+        if pending >= self.max_pending:
+            self._make_room()
+            pending = len(self._predictions) + len(self._labels)
+        self._seq += 1
+        held: dict[str, Any] = self._predictions if side == _PREDICTION else self._labels
+        held[ident] = (self._seq, when, *rest)
+        self._push(when, side, ident, pending + 1)
+        if pending + 1 > self.stats.peak_pending:
+            self.stats.peak_pending = pending + 1
+
+    def _push(self, when: float, side: int, ident: str, pending: int) -> None:
         heapq.heappush(self._heap, (when, self._seq, side, ident))
-        if len(self._heap) > 2 * self.pending + 1024:  # matched halves leave stale entries
+        if len(self._heap) > 2 * pending + 1024:  # matched halves leave stale entries
             self._heap = [entry for entry in self._heap if self._live(entry)]
             heapq.heapify(self._heap)
 
     @property
     def pending(self) -> int:
         return len(self._predictions) + len(self._labels)
-
-    def _peak(self) -> None:
-        self.stats.peak_pending = max(self.stats.peak_pending, self.pending)
 
     def _live(self, entry: tuple[float, int, int, str]) -> bool:
         _, seq, side, ident = entry

@@ -69,26 +69,24 @@ class PerformanceMonitor:
         pairs: list[Pair] = []
         rows: list[int] = []
         add_prediction, add_label = self.join.add_prediction, self.join.add_label
-        stats = self.join.stats
-        numbers = tape.rows.tolist()
-        times = tape.times.tolist()
-        scores = tape.scores.tolist()
-        columns = tape.segments
+        numbers, times, scores = tape.rows.tolist(), tape.times.tolist(), tape.scores.tolist()
+        segments = list(zip(*tape.segments, strict=True)) if tape.segments else None
+        unusable = 0
         for row, (is_label, ident, value) in enumerate(
             zip(tape.is_label.tolist(), tape.ids, tape.values, strict=True)
         ):
             if is_label:
-                assert ident is not None and value is not None
-                pair = add_label(ident, times[row], value)
+                pair = add_label(ident, times[row], value)  # type: ignore[arg-type]
             elif ident is None or value is None:
-                stats.unusable_predictions += 1
+                unusable += 1
                 continue
             else:
-                segments = tuple(column[row] for column in columns)
-                pair = add_prediction(ident, times[row], segments, value, scores[row])
+                groups = segments[row] if segments is not None else ()
+                pair = add_prediction(ident, times[row], groups, value, scores[row])
             if pair is not None:
                 pairs.append(pair)
                 rows.append(numbers[row])
+        self.join.stats.unusable_predictions += unusable
         return self._feed(pairs, rows)
 
     def _series(self, key: PerformanceKey) -> PerformanceSeries:

@@ -32,26 +32,28 @@ N_EVENTS = 24_000
 
 
 def _backlog(
-    bootstrap: str, partitions: int, events: int = N_EVENTS
+    bootstrap: str, partitions: int, events: int = N_EVENTS, guarantee: str = "at_least_once"
 ) -> tuple[dict[str, object], list[dict[str, object]]]:
     """A drift backlog spread over ``partitions``, its config and replay's alerts."""
     lines = [orjson.dumps(e) for e in drift_events(events)]
     topics = create_topics(bootstrap, {"events": partitions, "alerts": 3, "dead_letter": 1})
-    cfg = scenario_config(bootstrap, topics)
+    cfg = scenario_config(bootstrap, topics, guarantee=guarantee)
     produce_spread(bootstrap, topics["events"], lines, partitions)
     reference = replay_alerts(cfg, lines)
     assert len(firings(reference)) >= 3
     return cfg, reference
 
 
-@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize(
+    ("workers", "guarantee"), [(1, "at_least_once"), (3, "at_least_once"), (3, "exactly_once")]
+)
 def test_twelve_partitions_give_replays_alerts(
-    kafka_bootstrap: str, tmp_path: Path, workers: int
+    kafka_bootstrap: str, tmp_path: Path, workers: int, guarantee: str
 ) -> None:
     """A backlog on 12 partitions read with ``run --until-end`` by one worker or three: every
-    worker exits 0, and the alerts are replay's, each at the same series event count (so
-    within one window of it, and nothing else fires)."""
-    cfg, reference = _backlog(kafka_bootstrap, 12)
+    worker exits 0 (leaving the group commits nothing twice), and the alerts are replay's, each
+    at the same series event count (so within one window of it, and nothing else fires)."""
+    cfg, reference = _backlog(kafka_bootstrap, 12, guarantee=guarantee)
     processes = [WorkerProcess(cfg, tmp_path, until_end=True) for _ in range(workers)]
     codes = [p.wait(240.0) for p in processes]
     assert codes == [0] * workers, [p.output() for p in processes]

@@ -1,4 +1,4 @@
-"""``run`` with a labels topic against a real broker: the join, performance alerts, co-partitioning.
+"""``run`` with a labels topic against a real broker: the join, performance alerts, partitioning.
 
 Events and labels go to separate topics, as a model and a label pipeline would write them. Every
 wait is bounded (the worker runs in a thread with a deadline).
@@ -58,7 +58,8 @@ def _topics(topic_factory: Callable[..., str], events: int, labels: int) -> dict
 
 
 def _keyed(lines: Sequence[bytes]) -> list[tuple[bytes | None, bytes | None]]:
-    """Records keyed by event id, as both topics must be for co-partitioning."""
+    """Records keyed by event id (both topics: a prediction and its label share a partition
+    number, as many producers do, though the worker does not need it)."""
     return [(orjson.loads(line)["event_id"].encode(), line) for line in lines]
 
 
@@ -147,13 +148,13 @@ def test_labels_partitioned_unlike_the_events_equal_replay(
     assert sorted(r.value() or b"" for r in records) == sorted(alert_bytes(a) for a in expected)
 
 
-def test_two_workers_with_co_partitioned_labels_detect_the_error_rise(
+def test_two_workers_on_live_labelled_partitions_detect_the_error_rise(
     kafka_bootstrap: str, topic_factory: Callable[..., str], tmp_path: Path
 ) -> None:
-    """Events and labels on four co-partitioned partitions, produced live and read by two worker
-    processes: each merges its partitions, the performance unit gets every join half, and the
-    error-rate rise fires as in replay, after the change and within three windows of replay's
-    pair count. (From a backlog of several partitions it does not: see the README.)"""
+    """Events and labels on four partitions each, produced live and read by two worker
+    processes: the performance unit gets every join half in key order, and the error-rate rise
+    fires as in replay, after the change and within three windows of replay's pair count (a
+    backlog gives replay's count exactly: tests/faults/test_backlog.py)."""
     stream = LabelledStream(seed=21, label_delay=(0.0, 30.0), lost=0.05)
     events = _lines(stream.events(N_EVENTS, CHANGE))
     labels = _lines(stream.labels(N_EVENTS, CHANGE))
