@@ -38,6 +38,7 @@ from bench.workload import (  # noqa: E402
     produce_lines,
     read_lines,
 )
+from detector.cli import tune_gc  # noqa: E402
 from detector.config import parse_config  # noqa: E402
 from detector.testing.kafka_broker import LocalKafkaBroker, free_port  # noqa: E402
 
@@ -153,7 +154,8 @@ def run(
     results["N_numeric_only_events_per_s"] = round(numeric_only.per_second)
     results["naive_events"] = naive_n
 
-    _step("replay", "from the JSONL file, then state per series")
+    _step("replay", "from the JSONL file (collector tuned as the CLI does), then state per series")
+    tune_gc()
     config = parse_config(detector_config(bootstrap, "unused", topics))
     replayed, engine = measure.replay_file(config, read_lines(path))
     results["replay_events_per_s"] = round(replayed.per_second)

@@ -103,7 +103,7 @@ def _replay(
         if dlq_file is not None:
             dlq_file.write(rejection_line(record, rejection, value) + b"\n")
 
-    _tune_gc()
+    tune_gc()
     try:
         if source == "-":
             with replay_progress(sys.stdin.buffer, read_lines(sys.stdin.buffer)) as lines:
@@ -196,7 +196,7 @@ def _report(config: Config, source: str, out: Path) -> int:
     return 0
 
 
-def _tune_gc() -> None:
+def tune_gc() -> None:
     """Set up the garbage collector for a long batch loop: what exists now (modules, config,
     engine) is frozen out of collections, and the youngest generation is collected every
     100,000 allocations instead of 700. Each batch allocates tens of thousands of short-lived
@@ -213,7 +213,7 @@ def _run(config: Config, until_end: bool) -> int:
     from detector.observability.progress import run_progress
 
     worker = Worker(config, until_end=until_end)
-    _tune_gc()
+    tune_gc()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         logging.getLogger("detector").info("signal %d: draining", signum)

@@ -222,6 +222,33 @@ def categorical_value(value: Any) -> tuple[str | None, bool]:
     return text, text is None and value is not None
 
 
+def timed_object(
+    position: int,
+    raw: bytes | None,
+    max_bytes: int,
+    time_path: tuple[str | int, ...] | None,
+    time_name: str | None,
+    default_time: float,
+) -> tuple[dict[str, Any], float] | Rejection:
+    """A record as a JSON object with its event time, or why it is not one: the checks every
+    record (event or label) goes through first, in this order."""
+    if raw is None:
+        return Rejection(position, "not_json", "record has no value")
+    if len(raw) > max_bytes:
+        return Rejection(position, "too_large", f"{len(raw)} bytes > {max_bytes}")
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Rejection(position, "not_json", str(exc))
+    if not isinstance(record, dict):
+        return Rejection(position, "not_object", f"JSON {type(record).__name__}, not object")
+    raw_time = extract(record, time_path) if time_path is not None else None
+    when = event_time(time_name, raw_time, default_time)
+    if isinstance(when, str):
+        return Rejection(position, "bad_time", when)
+    return record, when
+
+
 class Decoder:
     """Turns raw record values into an :class:`EventBatch` using the config's field paths.
 
@@ -258,21 +285,12 @@ class Decoder:
         self, position: int, raw: bytes | None, default_time: float
     ) -> Row | Rejection:
         """One record: its row, or why it cannot be used."""
-        max_bytes = self.config.event.max_bytes
-        if raw is None:
-            return Rejection(position, "not_json", "record has no value")
-        if len(raw) > max_bytes:
-            return Rejection(position, "too_large", f"{len(raw)} bytes > {max_bytes}")
-        try:
-            event = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            return Rejection(position, "not_json", str(exc))
-        if not isinstance(event, dict):
-            return Rejection(position, "not_object", f"JSON {type(event).__name__}, not object")
-        raw_time = extract(event, self._time) if self._time is not None else None
-        when = event_time(self._time_name, raw_time, default_time)
-        if isinstance(when, str):
-            return Rejection(position, "bad_time", when)
+        found = timed_object(
+            position, raw, self.config.event.max_bytes, self._time, self._time_name, default_time
+        )
+        if isinstance(found, Rejection):
+            return found
+        event, when = found
         ident = extract(event, self._id) if self._id is not None else None
         return Row(
             time=when,

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detector.order import NO_TIME, Bound, Key, Keys
-from detector.slices import Slice, concat_slices, in_key_order, take_rows
+from detector.slices import PerformanceTape, Slice, concat_slices, in_key_order, take_rows
 
 _LAST: Key = (math.inf, 0, 0)
 
@@ -133,8 +133,13 @@ class OrderedMerge:
         idle_wait: float = 0.0,
         lag_wait: float = math.inf,
         state: MergeState | None = None,
+        apart: bool = True,
     ) -> None:
         self.sources = set(sources)
+        # Whether a release may hand the tape apart from the events (see _with_merged_tape):
+        # fine for rows applied at once, not for rows sent on, whose predictions and events
+        # must stay in one slice.
+        self.apart = apart
         self.idle_wait = idle_wait
         self.lag_wait = lag_wait
         base = state.copy() if state is not None else MergeState()
@@ -294,12 +299,43 @@ class OrderedMerge:
         self._fold()
         if not pieces:
             return []
-        out = pieces if _ordered(pieces) else [in_key_order(concat_slices(pieces))]
+        if _ordered(pieces):
+            out = pieces
+            for piece in out:
+                self._number(piece)
+        elif self.apart and _ordered(pieces, tapes=False):  # only the tapes interleave
+            out = self._with_merged_tape(pieces)
+        else:
+            out = [in_key_order(concat_slices(pieces))]
+            self._number(out[0])
         for piece in out:
-            self._number(piece)
             _last_offsets(piece.keys, self.released)
             if piece.performance is not None:
                 _last_offsets(piece.performance.keys, self.released)
+        return out
+
+    def _with_merged_tape(self, pieces: list[Slice]) -> list[Slice]:
+        """The pieces' events as they are (they are in order already), and one slice holding
+        all their tape rows merged: no copy of the events' columns. Numbered as one release."""
+        tapes = [p.performance for p in pieces if p.performance is not None]
+        tape = PerformanceTape.concat(tapes)
+        if not tape.keys.is_sorted():
+            tape = tape.take(tape.keys.order())
+        tape.rows = self.rows + np.arange(tape.size, dtype=np.int64)
+        self.rows += tape.size
+        numbers = tape.rows[~tape.is_label]
+        out: list[Slice] = []
+        start = 0
+        for piece in pieces:
+            if piece.size:
+                events = take_rows(piece, slice(None))
+                events.rows = numbers[start : start + piece.size]
+                start += piece.size
+                out.append(events)
+        first = pieces[0]
+        none = {name: column.take(np.empty(0, np.int64)) for name, column in first.segments.items()}
+        empty = np.empty(0, np.int64)
+        out.append(Slice(empty, np.empty(0), none, {}, {}, {}, performance=tape))
         return out
 
     def _frontier(self, now: float) -> Key:
@@ -397,9 +433,11 @@ def _unseen(keys: Keys, received: dict[int, int]) -> np.ndarray | None:
     return None if fresh.all() else fresh
 
 
-def _ordered(pieces: list[Slice]) -> bool:
-    """Whether the pieces, one after the other, are already in key order."""
-    for runs in ([p.keys for p in pieces], [p.performance.keys for p in pieces if p.performance]):
+def _ordered(pieces: list[Slice], tapes: bool = True) -> bool:
+    """Whether the pieces, one after the other, are already in key order (their events, and
+    their tapes unless not ``tapes``)."""
+    tape_keys = [p.performance.keys for p in pieces if p.performance] if tapes else []
+    for runs in ([p.keys for p in pieces], tape_keys):
         runs = [k for k in runs if len(k)]
         if any(a.last() >= b.first() for a, b in itertools.pairwise(runs)):
             return False

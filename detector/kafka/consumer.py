@@ -198,6 +198,16 @@ class GroupConsumer:
             ) from exc
         return int(high)
 
+    def positions(self, topic: str, partitions: list[int]) -> dict[int, tuple[int, int]]:
+        """(position, high watermark) of assigned partitions, -1 where not known yet: local
+        calls only (the watermarks librdkafka cached from its last fetch), for consumer lag."""
+        found = self.client.position([TopicPartition(topic, p) for p in partitions])
+        out: dict[int, tuple[int, int]] = {}
+        for tp in found:
+            _, high = self.client.get_watermark_offsets(tp, cached=True)
+            out[tp.partition] = (int(tp.offset), int(high))
+        return out
+
     def group_metadata(self) -> Any:
         return self.client.consumer_group_metadata()
 

@@ -79,7 +79,7 @@ class InputStage:
     def _new_merge(self) -> OrderedMerge:
         processing = self.ctx.config.processing
         lag_wait = processing.lag_wait if processing.lag_wait is not None else math.inf
-        return OrderedMerge(set(), processing.idle_wait, lag_wait)
+        return OrderedMerge(set(), processing.idle_wait, lag_wait, apart=False)
 
     # -- assignment ----------------------------------------------------------------------------
 

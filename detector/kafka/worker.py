@@ -166,13 +166,17 @@ class Worker:
             self.metrics.started(self._ends.events)
             last_commit = time.monotonic()
             timeout = run.batch_timeout
+
+            def read_positions(partitions: list[int]) -> dict[int, tuple[int, int]]:
+                return consumer.positions(topics.events, partitions)
+
             while not self._stop.is_set():
                 if progress.rewind_due:
                     progress.rewind()
                 produced = inputs.records_produced
                 messages = consumer.consume(run.batch_size, timeout)
                 ctx.committer.begin()  # after consume: a revocation inside it commits the last
-                self.metrics.polled(consumer.client, self._event_partitions())
+                self.metrics.polled(read_positions, self._event_partitions())
                 batch = sort_records(messages, ctx.internal.repartition, topics.labels)
                 # Stage two starts on the repartition records first: stage one runs on the
                 # input records while the series update.

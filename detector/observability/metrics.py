@@ -134,14 +134,20 @@ class WorkerMetrics:
             self._assigned = frozenset()
             self._lag.clear()
 
-    def polled(self, consumer: Any, assigned: Iterable[int]) -> None:
-        """One turn of the poll loop; refreshes consumer lag every ``LAG_INTERVAL`` seconds."""
+    def polled(
+        self,
+        read: Callable[[list[int]], dict[int, tuple[int, int]]] | None,
+        assigned: Iterable[int],
+    ) -> None:
+        """One turn of the poll loop; every ``LAG_INTERVAL`` seconds refreshes consumer lag from
+        ``read`` (partitions -> (position, high watermark), -1 where unknown: for the worker,
+        :meth:`detector.kafka.consumer.GroupConsumer.positions`)."""
         now = self._clock()
         self._last_poll, self._last_poll_wall = now, self._wall()
-        if now < self._lag_due:
+        if now < self._lag_due or read is None:
             return
         self._lag_due = now + LAG_INTERVAL
-        lag = self._read_lag(consumer, sorted(assigned))
+        lag = self._read_lag(read, sorted(assigned))
         with self._lock:
             self._lag = lag
 
@@ -209,18 +215,20 @@ class WorkerMetrics:
 
     # --- readers ------------------------------------------------------------------------------
 
-    def _read_lag(self, consumer: Any, partitions: list[int]) -> dict[int, int]:
-        """High watermark minus position per assigned partition, where both are known."""
+    def _read_lag(
+        self, read: Callable[[list[int]], dict[int, tuple[int, int]]], partitions: list[int]
+    ) -> dict[int, int]:
+        """High watermark minus position per assigned partition, where both are known (an
+        unknown position falls back to the last batch's)."""
         if not partitions:
             return {}
         lag: dict[int, int] = {}
         try:
-            positions = consumer.position([TopicPartition(self.topic, p) for p in partitions])
-            for tp in positions:
-                position = tp.offset if tp.offset >= 0 else self._positions.get(tp.partition, -1)
-                _, high = consumer.get_watermark_offsets(tp, cached=True)
+            for partition, (position, high) in read(partitions).items():
+                if position < 0:
+                    position = self._positions.get(partition, -1)
                 if position >= 0 and high >= 0:
-                    lag[tp.partition] = max(0, high - position)
+                    lag[partition] = max(0, high - position)
         except (KafkaException, RuntimeError) as exc:
             kind = exc.args[0].name() if exc.args and hasattr(exc.args[0], "name") else "lag"
             self.error("lag", str(kind))

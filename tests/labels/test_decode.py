@@ -144,3 +144,40 @@ def test_label_default_times_outside_the_range_are_bad_time() -> None:
         (3, "bad_time"),
     ]
     assert result.rejections[0].message.startswith("record timestamp -0.001 s is outside")
+
+
+_IDS: list[Any] = ["e-1", 7, -0, 1.5, True, None, {"a": 1}, [1], "", 'é"x']
+_TIMES: list[Any] = ["2026-01-02T03:04:05Z", 1767323045, 1767323045000, 1.5e18, "noon", None]
+_LABELS: dict[str, list[Any]] = {
+    "binary": [True, False, 1, 0, "1", "0", "TRUE", " false ", 1.0, 0.0, 2, "yes", None, [1]],
+    "categorical": ["a", 5411, 1.25, True, None, {"x": 1}, ""],
+    "numeric": [1.5, -3, 0, True, "2", None, [2.0]],
+}
+
+
+@pytest.mark.parametrize("kind", ["binary", "categorical", "numeric"])
+def test_native_label_decoding_equals_the_python_specification(kind: str) -> None:
+    """Seeded records of every id, time and label shape (and garbage): the native path gives
+    decode_python's batch and rejections exactly, messages included."""
+    cfg = LabelledStream().config()
+    cfg["label"].update({"type": kind, **({"tolerance": 0.5} if kind == "numeric" else {})})
+    if kind == "categorical":
+        cfg["prediction"] = {"path": "prediction.class", "type": "categorical"}
+    elif kind == "numeric":
+        cfg["prediction"] = {"path": "prediction.score", "type": "numeric"}
+    decoder = LabelDecoder(parse_config(cfg))
+    rng = np.random.default_rng(5)
+    records: list[bytes | None] = [None, b"", b"{", b"[1]", b'"s"', b"x" * 2_000_000]
+    for _ in range(2000):
+        record: dict[str, Any] = {}
+        for key, options in (("event_id", _IDS), ("ts", _TIMES), ("label", _LABELS[kind])):
+            if rng.random() > 0.05:  # sometimes absent
+                record[key] = options[int(rng.integers(len(options)))]
+        records.append(orjson.dumps(record))
+    times = [float(i) for i in range(len(records))]
+    native, python = decoder.decode(records, times), decoder.decode_python(records, times)
+    assert native.rejections == python.rejections
+    assert native.batch.positions == python.batch.positions
+    assert native.batch.ids == python.batch.ids and native.batch.values == python.batch.values
+    assert native.batch.times.tolist() == python.batch.times.tolist()
+    assert 0 < native.batch.size < len(records) and len({r.reason for r in native.rejections}) >= 4

@@ -30,16 +30,6 @@ EXAMPLE = ROOT / "examples" / "fraud.yaml"
 METRIC = re.compile(r"\b(drift_[a-z0-9_]+)")
 
 
-class StubConsumer:
-    """Just the two local (no broker) calls the lag gauge makes."""
-
-    def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
-        return [TopicPartition(tp.topic, tp.partition, 5) for tp in partitions]
-
-    def get_watermark_offsets(self, tp: TopicPartition, cached: bool) -> tuple[int, int]:
-        return 0, 9
-
-
 def _docs() -> dict[str, dict[str, Any]]:
     """Every manifest of deploy/kubernetes by kind (one object per kind)."""
     docs: dict[str, dict[str, Any]] = {}
@@ -57,7 +47,7 @@ def _exported_names(workload: Any, engine: Engine) -> set[str]:
 
     metrics = WorkerMetrics(workload.config())
     metrics.batch(1, [TopicPartition("e", 0, 1)], [("drift", "warning", "firing")], ["x"], 1.0, 0.1)
-    metrics.polled(StubConsumer(), [0])
+    metrics.polled(lambda parts: {p: (5, 9) for p in parts}, [0])
     metrics.error("consume", "_TRANSPORT")
     text = generate_latest(build_registry(metrics, engine, "fraud", 10)).decode()
     return {s.name for f in text_string_to_metric_families(text) for s in f.samples}

@@ -257,20 +257,16 @@ def test_scrapes_while_the_engine_grows(workload: Any) -> None:
     assert scrapes >= 1
 
 
-class StubConsumer:
-    """The two local calls the lag gauge makes: positions and cached high watermarks."""
+class Positions:
+    """What the worker's consumer reports for lag: (position, high watermark) per partition,
+    and how often it was asked."""
 
     def __init__(self, positions: dict[int, int], highs: dict[int, int]) -> None:
-        self.positions, self.highs = positions, highs
+        self.positions, self.highs, self.reads = positions, highs, 0
 
-    def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
-        return [
-            TopicPartition(t.topic, t.partition, self.positions[t.partition]) for t in partitions
-        ]
-
-    def get_watermark_offsets(self, tp: TopicPartition, cached: bool) -> tuple[int, int]:
-        assert cached  # never a broker round trip from the poll loop
-        return 0, self.highs[tp.partition]
+    def __call__(self, partitions: list[int]) -> dict[int, tuple[int, int]]:
+        self.reads += 1
+        return {p: (self.positions[p], self.highs[p]) for p in partitions}
 
 
 def test_lag_is_read_at_most_once_a_second(workload: Any) -> None:
@@ -279,16 +275,16 @@ def test_lag_is_read_at_most_once_a_second(workload: Any) -> None:
     clock = Clock()
     metrics = _worker_metrics(workload, clock)
     metrics.batch(10, [TopicPartition("e", 2, 70)], [], [], None, 0.01)
-    consumer = StubConsumer({0: 40, 1: 100, 2: -1001}, {0: 100, 1: 100, 2: 75})
+    read = Positions({0: 40, 1: 100, 2: -1001}, {0: 100, 1: 100, 2: 75})
 
-    metrics.polled(consumer, [0, 1, 2])
+    metrics.polled(read, [0, 1, 2])
     assert metrics.snapshot().lag == {0: 60, 1: 0, 2: 5}
-    consumer.positions[0] = 100
+    read.positions[0] = 100
     clock.now += 0.5
-    metrics.polled(consumer, [0, 1, 2])
-    assert metrics.snapshot().lag[0] == 60  # not refreshed yet
+    metrics.polled(read, [0, 1, 2])
+    assert metrics.snapshot().lag[0] == 60 and read.reads == 1  # not refreshed yet
     clock.now += 0.6
-    metrics.polled(consumer, [0, 1, 2])
+    metrics.polled(read, [0, 1, 2])
     assert metrics.snapshot().lag == {0: 0, 1: 0, 2: 5}
     metrics.revoked({1})
     assert metrics.snapshot().lag == {1: 0}
