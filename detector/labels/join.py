@@ -133,7 +133,9 @@ class JoinStore:
 
     def _push(self, when: float, side: int, ident: str, pending: int) -> None:
         heapq.heappush(self._heap, (when, self._seq, side, ident))
-        if len(self._heap) > 2 * pending + 1024:  # matched halves leave stale entries
+        # Matched halves leave stale entries behind: drop them once they are most of the heap
+        # (each compaction then pays for the pushes since the last one, a few lookups each).
+        if len(self._heap) > 4 * pending + 4096:
             self._heap = [entry for entry in self._heap if self._live(entry)]
             heapq.heapify(self._heap)
 
