@@ -49,7 +49,7 @@ def test_sorts_inputs_internal_records_and_errors(
     """Inputs keep their order, values and timestamps (seconds); internal records and errors
     (end-of-partition events) are set apart; next offsets are one past each partition's last."""
     events, internal = topic_factory(2), topic_factory(1)
-    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
     for i in range(10):
         value = None if i == 3 else f"event-{i}".encode()  # a record without a value
         producer.produce(events, value=value, partition=i % 2, timestamp=1_000_000 + i)

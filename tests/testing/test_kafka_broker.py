@@ -31,7 +31,7 @@ def _port_answers(port: int) -> bool:
 def test_produce_and_consume(kafka_bootstrap: str, topic_factory: Callable[..., str]) -> None:
     """Three produced records are consumed back in order."""
     topic = topic_factory()
-    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
     for i in range(3):
         producer.produce(topic, value=f"record-{i}".encode())
     assert producer.flush(30) == 0
