@@ -39,6 +39,7 @@ from detector.kafka.consumer import lost_membership
 log = logging.getLogger("detector.worker")
 _TIMEOUT = 60.0
 _CALL_TIMEOUT = 30.0  # transaction calls; a call still blocked 15 s later is deemed hung
+_INIT_PATIENCE = 900.0  # seconds init_transactions is retried through an outage
 _UNREACHABLE = {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT}
 
 
@@ -162,13 +163,21 @@ class TransactionalCommitter(Committer):
 
     @staticmethod
     def _init(producer: Producer) -> None:
-        try:
-            with watchdog("initialising transactions", 3 * _TIMEOUT):
-                producer.init_transactions(_TIMEOUT)
-        except KafkaException as exc:
-            raise KafkaBoundaryError(
-                f"cannot initialise transactions: {describe_error(exc.args[0])}"
-            ) from exc
+        """init_transactions, again while it fails retriably (brokers down, a coordinator
+        loading) for up to _INIT_PATIENCE: an outage must not end the worker."""
+        give_up = time.monotonic() + _INIT_PATIENCE
+        while True:
+            try:
+                with watchdog("initialising transactions", 3 * _TIMEOUT):
+                    producer.init_transactions(_TIMEOUT)
+                return
+            except KafkaException as exc:
+                err = exc.args[0]
+                if not err.retriable() or time.monotonic() > give_up:
+                    raise KafkaBoundaryError(
+                        f"cannot initialise transactions: {describe_error(err)}"
+                    ) from exc
+                log.warning("initialising transactions: %s; trying again", describe_error(err))
 
     def _replace_producer(self, purge: bool = True) -> None:
         """A new producer with the same transactional.id: its init fences the old one and
@@ -267,7 +276,12 @@ class TransactionalCommitter(Committer):
                 with watchdog("aborting the transaction", 3 * _TIMEOUT):
                     self.producer.abort_transaction(_TIMEOUT)
             except KafkaException as exc:
-                raise KafkaBoundaryError(
-                    f"cannot abort the transaction: {describe_error(exc.args[0])}"
-                ) from exc
+                # After an outage the transaction can be in a state abort refuses
+                # (INVALID_TXN_STATE) or the producer in a fatal one: a new producer with the
+                # same transactional.id fences this one and aborts its transaction.
+                log.warning(
+                    "cannot abort the transaction (%s): replacing the producer",
+                    describe_error(exc.args[0]),
+                )
+                self._replace_producer()
             self._open = False
