@@ -6,6 +6,16 @@ segment value, the reference the live series test against (see :mod:`detector.re
 Numeric moments, quantiles and bins come from a uniform reservoir sample of up to ``RESERVOIR``
 values per series (exact below that); missing and type-error rates use every row.
 
+**Seasonality.** With ``event.time`` set and ``detection.season.period`` not ``off``, each
+numeric series also collects phase cells of its values by event time
+(:class:`detector.seasonal.PhaseAccumulator`). When they show a real daily or weekly pattern
+that repeats over at least two cycles (a segment with little traffic is held to a looser level
+once another series of the same feature showed the cycle), the reference is built from
+seasonally adjusted values (the reservoir keeps each value's event time) and carries the
+profile, so live values are adjusted the same way. Such a file is written as version 2 (older
+readers refuse it rather than test raw values against an adjusted reference); files without a
+profile stay version 1.
+
 The file is versioned JSON (``format``/``version``); it holds numbers and strings only, so loading
 one can never execute code.
 """
@@ -14,35 +24,106 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import orjson
 
+from detector._native import block_dependence, dependence
 from detector.config import Config
 from detector.errors import ConfigError
 from detector.events import Decoder, EventBatch
-from detector.reference import CategoricalReference, NumericReference, Reference
+from detector.reference import (
+    CategoricalReference,
+    NumericReference,
+    Reference,
+    categorical_dependence,
+)
+from detector.seasonal import (
+    RELATED_LEVEL,
+    PhaseAccumulator,
+    PhaseProfile,
+    candidate_periods,
+)
 from detector.segments import SegmentRouter, segment_groups
 
 FORMAT = "kafka-drift-detector/baseline"
 VERSION = 1
+SEASONAL_VERSION = 2  # a file with phase profiles (readable only by readers that adjust)
 RESERVOIR = 20_000
+PREFIX_BLOCKS = 20  # windows of values kept in file order for a short file's dependence
 SeriesKey = tuple[str, str | None, str | None]  # feature, segment dimension, segment value
 
 
 @dataclass
+class _Indicator:
+    """A 0/1 event indicator in file order (a value missing), for its dependence at the
+    window's scale (its check looks at one window at a time): block means of ``scale``
+    events, and the first ``PREFIX_BLOCKS`` windows."""
+
+    scale: int
+    ones: int = 0
+    events: int = 0
+    blocks: list[np.ndarray] = field(default_factory=list)
+    prefix: list[np.ndarray] = field(default_factory=list)
+    _open: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    def add(self, flags: np.ndarray) -> None:
+        values = flags.astype(np.float64)
+        self.ones += int(flags.sum())
+        room = PREFIX_BLOCKS * self.scale - self.events
+        if room > 0:
+            self.prefix.append(values[:room])
+        self.events += len(values)
+        chain = np.concatenate([self._open, values])
+        full = len(chain) // self.scale * self.scale
+        if full:
+            self.blocks.append(chain[:full].reshape(-1, self.scale).mean(axis=1))
+        self._open = chain[full:]
+
+    def dependence(self) -> float:
+        share = self.ones / self.events if self.events else 0.0
+        if share in (0.0, 1.0):
+            return 0.0
+        blocks = np.concatenate(self.blocks) if self.blocks else np.empty(0)
+        measured = block_dependence(blocks, self.scale, share * (1 - share), longer=False)
+        if measured is None:
+            measured = dependence(np.concatenate(self.prefix), self.scale)
+        return float(measured)
+
+
+@dataclass
 class _NumericAccumulator:
+    scale: int  # values per window: dependence is measured at the scale windows are tested
     seen: int = 0
     missing: int = 0
     errors: int = 0
+    absent: _Indicator = field(init=False)  # which events had the value missing, in order
     sample: np.ndarray = field(default_factory=lambda: np.empty(0))
-    # Lag-1 autocorrelation in file order: sums over values and consecutive pairs.
+    # Dependence in file order (see dependence()): sums over values and consecutive pairs,
+    # the means of consecutive blocks of `scale` values, and the first values as they came.
     last: float | None = None
     sums: np.ndarray = field(default_factory=lambda: np.zeros(4))  # x, x^2, x*prev, pairs
+    blocks: list[np.ndarray] = field(default_factory=list)
+    _open: np.ndarray = field(default_factory=lambda: np.empty(0))  # the unfinished block
+    prefix: list[np.ndarray] = field(default_factory=list)
+    _prefix_n: int = 0
+    # Seasonality: the event time of each reservoir value, phase cells (None: off), and the
+    # first values with their times in file order (the dependence of adjusted values).
+    times: np.ndarray = field(default_factory=lambda: np.empty(0))
+    phase: PhaseAccumulator | None = None
+    season_prefix: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    _season_n: int = 0
+
+    def __post_init__(self) -> None:
+        self.absent = _Indicator(self.scale)
 
     def dependence(self) -> float:
+        """The AR(1)-equivalent dependence of the file's order at the window's scale: lag 1
+        over every value, and the variance of block means (at least LEAST_BLOCKS blocks), else
+        the long-run variance of the first ``PREFIX_BLOCKS`` windows' values (the Rust
+        core's :func:`detector._native.dependence`)."""
         total, squares, lagged, pairs = self.sums.tolist()
         if pairs < 2 or self.seen < 3:
             return 0.0
@@ -50,9 +131,19 @@ class _NumericAccumulator:
         variance = squares / self.seen - mean * mean
         if variance <= 0:
             return 0.0
-        return float(min(max((lagged / pairs - mean * mean) / variance, 0.0), 0.95))
+        lag1 = min(max((lagged / pairs - mean * mean) / variance, 0.0), 0.95)
+        blocks = np.concatenate(self.blocks) if self.blocks else np.empty(0)
+        measured = block_dependence(blocks, self.scale, variance)
+        if measured is None:
+            prefix = np.concatenate(self.prefix) if self.prefix else np.empty(0)
+            measured = dependence(prefix, self.scale)
+        return float(max(lag1, measured))
 
-    def add(self, values: np.ndarray, rng: np.random.Generator) -> None:
+    def add(
+        self, values: np.ndarray, rng: np.random.Generator, times: np.ndarray | None = None
+    ) -> None:
+        if self.phase is not None and times is not None:
+            self._season(values, times)
         if len(values):
             chain = values if self.last is None else np.concatenate([[self.last], values])
             self.sums += [
@@ -62,26 +153,86 @@ class _NumericAccumulator:
                 len(chain) - 1,
             ]
             self.last = float(values[-1])
-        self._sample(values, rng)
+            self._blocks(values)
+        self._sample(values, rng, times)
 
-    def _sample(self, values: np.ndarray, rng: np.random.Generator) -> None:
+    def _blocks(self, values: np.ndarray) -> None:
+        room = PREFIX_BLOCKS * self.scale - self._prefix_n
+        if room > 0:
+            self.prefix.append(values[:room])
+            self._prefix_n += len(self.prefix[-1])
+        chain = np.concatenate([self._open, values])
+        full = len(chain) // self.scale * self.scale
+        if full:
+            self.blocks.append(chain[:full].reshape(-1, self.scale).mean(axis=1))
+        self._open = chain[full:]
+
+    def _season(self, values: np.ndarray, times: np.ndarray) -> None:
+        assert self.phase is not None
+        self.phase.add(values, times)
+        room = PREFIX_BLOCKS * self.scale - self._season_n
+        if room > 0:
+            self.season_prefix.append((values[:room], times[:room]))
+            self._season_n += len(self.season_prefix[-1][0])
+
+    def season_dependence(self, season: PhaseProfile) -> float:
+        """The dependence of the first ``PREFIX_BLOCKS`` windows' values once adjusted: in file
+        order the cycle itself would count as dependence."""
+        if not self.season_prefix:
+            return 0.0
+        values = np.concatenate([v for v, _ in self.season_prefix])
+        times = np.concatenate([t for _, t in self.season_prefix])
+        return float(dependence(season.adjust(values, times), self.scale))
+
+    def _sample(
+        self, values: np.ndarray, rng: np.random.Generator, times: np.ndarray | None
+    ) -> None:
+        times = np.full(len(values), np.nan) if times is None else times
         room = RESERVOIR - len(self.sample)
         if room > 0:
             self.sample = np.concatenate([self.sample, values[:room]])
+            self.times = np.concatenate([self.times, times[:room]])
             self.seen += min(room, len(values))
-            values = values[room:]
+            values, times = values[room:], times[room:]
         if len(values):  # algorithm R, vectorised: value j replaces slot r < RESERVOIR
             slots = rng.integers(0, self.seen + np.arange(1, len(values) + 1))
             keep = slots < RESERVOIR
             self.sample[slots[keep]] = values[keep]
+            self.times[slots[keep]] = times[keep]
             self.seen += len(values)
 
 
 @dataclass
 class _CategoricalAccumulator:
+    scale: int  # values per window: dependence is measured on blocks of this many
     counts: Counter[str] = field(default_factory=Counter)
     missing: int = 0
     errors: int = 0
+    absent: _Indicator = field(init=False)  # which events had the value missing, in order
+    blocks: list[Counter[str]] = field(default_factory=list)  # file order
+    _open: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.absent = _Indicator(self.scale)
+
+    def add(self, texts: list[str]) -> None:
+        self.counts.update(texts)
+        chain = self._open + texts
+        full = len(chain) // self.scale * self.scale
+        for start in range(0, full, self.scale):
+            self.blocks.append(Counter(chain[start : start + self.scale]))
+        self._open = chain[full:]
+
+    def dependence(self, reference: CategoricalReference) -> float:
+        """From the spread of the blocks' shares of each tracked category (batch means of its
+        indicator, :func:`detector._native.block_dependence`)."""
+
+        def measure(index: int, share: float) -> float | None:
+            category = reference.categories[index]
+            shares = np.array([b[category] / self.scale for b in self.blocks])
+            return block_dependence(shares, self.scale, share * (1 - share), longer=False)
+
+        return categorical_dependence(reference, measure)
 
 
 @dataclass
@@ -98,9 +249,10 @@ class Baseline:
             {"feature": f, "dimension": d, "value": v, "reference": ref.to_dict()}
             for (f, d, v), ref in self.references.items()
         ]
+        seasonal = any(getattr(ref, "season", None) is not None for ref in self.references.values())
         document = {
             "format": FORMAT,
-            "version": VERSION,
+            "version": SEASONAL_VERSION if seasonal else VERSION,
             "model": self.model,
             "events": self.events,
             "fields": self.fields,
@@ -115,8 +267,13 @@ def load_baseline(path: str | Path, config: Config) -> Baseline:
         document = orjson.loads(Path(path).read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:
         raise ConfigError(f"baseline: cannot read {path}: {exc}") from exc
-    if document.get("format") != FORMAT or document.get("version") != VERSION:
-        raise ConfigError(f"baseline: {path} is not a version {VERSION} baseline file")
+    if document.get("format") != FORMAT or document.get("version") not in (
+        VERSION,
+        SEASONAL_VERSION,
+    ):
+        raise ConfigError(
+            f"baseline: {path} is not a version {VERSION} or {SEASONAL_VERSION} baseline file"
+        )
     if document.get("model") != config.model:
         raise ConfigError(f"baseline: {path} is for model {document.get('model')!r}")
     types = {f.name: f.type for f in config.monitored_fields() + config.derived_fields()}
@@ -129,11 +286,14 @@ def load_baseline(path: str | Path, config: Config) -> Baseline:
             raise ConfigError(
                 f"baseline: {feature} is {data['type']} in {path} but {types[feature]} in config"
             )
-        reference: Reference = (
-            NumericReference.from_dict(data)
-            if data["type"] == "numeric"
-            else CategoricalReference.from_dict(data)
-        )
+        try:
+            reference: Reference = (
+                NumericReference.from_dict(data)
+                if data["type"] == "numeric"
+                else CategoricalReference.from_dict(data)
+            )
+        except ValueError as exc:  # e.g. a phase profile that makes no sense
+            raise ConfigError(f"baseline: {feature} in {path}: {exc}") from exc
         references[(feature, entry["dimension"], entry["value"])] = reference
     return Baseline(config.model, int(document["events"]), references, list(document["fields"]))
 
@@ -151,6 +311,10 @@ class BaselineBuilder:
         self._numeric: dict[SeriesKey, _NumericAccumulator] = {}
         self._categorical: dict[SeriesKey, _CategoricalAccumulator] = {}
         self._rng = np.random.default_rng(seed)
+        self._scale = config.detection.window
+        # Cycles are read from event times: without an event.time path they are row numbers.
+        timed = config.event.time is not None
+        self._periods = candidate_periods(config.detection.season.period) if timed else ()
 
     def add(self, records: list[bytes]) -> None:
         """Decode training records (JSON) and add them."""
@@ -172,33 +336,80 @@ class BaselineBuilder:
             for dimension, value, rows in groups:
                 key = (spec.name, dimension, value)
                 if spec.type == "numeric":
-                    num = self._numeric.setdefault(key, _NumericAccumulator())
+                    num = self._numeric.get(key) or self._new_numeric(key)
                     values = batch.numeric[spec.name][rows]
                     present = ~np.isnan(values)
-                    num.add(values[present], self._rng)
+                    num.add(values[present], self._rng, batch.times[rows][present])
                     num.errors += int(errors[rows].sum())
                     num.missing += int((~present).sum()) - int(errors[rows].sum())
+                    num.absent.add(~present & ~errors[rows])
                 else:
-                    cat = self._categorical.setdefault(key, _CategoricalAccumulator())
+                    cat = self._categorical.setdefault(key, _CategoricalAccumulator(self._scale))
                     column = batch.categorical[spec.name].take(rows)
-                    cat.counts.update(column.counts())
+                    vocabulary = column.vocabulary
+                    cat.add([vocabulary[c] for c in column.codes.tolist() if c >= 0])
                     cat.errors += int(errors[rows].sum())
                     cat.missing += int((column.codes < 0).sum()) - int(errors[rows].sum())
+                    cat.absent.add((column.codes < 0) & ~errors[rows])
+
+    def _new_numeric(self, key: SeriesKey) -> _NumericAccumulator:
+        num = self._numeric[key] = _NumericAccumulator(self._scale)
+        if self._periods:
+            num.phase = PhaseAccumulator(self._periods)
+        return num
+
+    def _seasons(self) -> dict[SeriesKey, PhaseProfile]:
+        """Phase profiles by series. A segment with little traffic may not prove a cycle on its
+        own: once another series of the same feature has shown one, the rest are tried for
+        that period at ``RELATED_LEVEL``."""
+        found: dict[SeriesKey, PhaseProfile] = {}
+        for key, num in self._numeric.items():
+            season = num.phase.fit() if num.phase is not None else None
+            if season is not None:
+                found[key] = season
+        periods: dict[str, set[float]] = {}
+        for (feature, _, _), season in found.items():
+            periods.setdefault(feature, set()).add(season.period)
+        for key, num in self._numeric.items():
+            if num.phase is not None and key not in found and key[0] in periods:
+                season = num.phase.fit(RELATED_LEVEL, sorted(periods[key[0]]))
+                if season is not None:
+                    found[key] = season
+        return found
 
     def build(self) -> Baseline:
         references: dict[SeriesKey, Reference] = {}
         top = self.config.detection.top_categories
+        seasons = self._seasons()
         for key, num in self._numeric.items():
             if len(num.sample) >= self.config.detection.min_window_values:
-                references[key] = NumericReference.from_sample(
-                    num.sample, num.missing, num.errors, num.seen, num.dependence()
-                )
+                season = seasons.get(key)
+                if season is None:
+                    references[key] = NumericReference.from_sample(
+                        num.sample, num.missing, num.errors, num.seen, num.dependence()
+                    )
+                else:
+                    references[key] = _seasonal_reference(num, season)
+                references[key].missing_dependence = num.absent.dependence()
         for key, cat in self._categorical.items():
             if sum(cat.counts.values()) >= self.config.detection.min_window_values:
-                references[key] = CategoricalReference.from_counts(
+                reference = CategoricalReference.from_counts(
                     cat.counts, top, cat.missing, cat.errors
                 )
+                reference.dependence = cat.dependence(reference)
+                reference.missing_dependence = cat.absent.dependence()
+                references[key] = reference
         return Baseline(self.config.model, self.events, references, sorted(self.fields))
+
+
+def _seasonal_reference(num: _NumericAccumulator, season: PhaseProfile) -> NumericReference:
+    """The reference of seasonally adjusted values, with their dependence."""
+    adjusted = season.adjust(num.sample, num.times)
+    dependence = num.season_dependence(season)
+    reference = NumericReference.from_sample(
+        adjusted, num.missing, num.errors, num.seen, dependence
+    )
+    return replace(reference, season=season)
 
 
 def build_baseline(config: Config, records: Iterable[bytes], batch: int = 5000) -> Baseline:

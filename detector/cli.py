@@ -170,6 +170,7 @@ def _baseline(config: Config, source: str, out: Path) -> int:
         "rows": builder.events,
         "rejected": dict(builder.rejected),
         "series": len(baseline.references),
+        "seasonal": sum(1 for r in baseline.references.values() if getattr(r, "season", None)),
         "out": str(out),
     }
     if labels is not None:

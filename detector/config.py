@@ -184,6 +184,42 @@ class PerformanceConfig(_Strict):
     )
 
 
+SeasonPeriod = Literal["auto", "off", "daily", "weekly"]
+_PERIOD_RANGE = (60.0, 366 * 86_400.0)
+
+
+def _bare_off(schema: dict[str, Any]) -> None:
+    """YAML reads a bare ``off`` as false: the schema accepts it too."""
+    schema["anyOf"] = [*schema["anyOf"], {"const": False}]
+
+
+class SeasonConfig(_Strict):
+    """Phase-aware references of numeric features (daily or weekly cycles in event time)."""
+
+    period: SeasonPeriod | Annotated[float, Field(ge=_PERIOD_RANGE[0], le=_PERIOD_RANGE[1])] = (
+        Field(
+            "auto",
+            description="auto: detect a daily or weekly cycle in the baseline (it must span "
+            "two cycles); daily, weekly or a number of seconds: look for that cycle only; "
+            "off: never adjust. Needs event.time.",
+            json_schema_extra=_bare_off,
+        )
+    )
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _period(cls, value: Any) -> Any:
+        if value is False:  # YAML reads a bare `off` as false
+            return "off"
+        if isinstance(value, str) and value not in ("auto", "off", "daily", "weekly"):
+            raise ValueError(f"{value!r}: use auto, off, daily, weekly or a number of seconds")
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ValueError("use auto, off, daily, weekly or a number of seconds")
+        if not isinstance(value, str) and not _PERIOD_RANGE[0] <= value <= _PERIOD_RANGE[1]:
+            raise ValueError(f"{value} seconds: a period is 60 s to 366 days")
+        return value
+
+
 class DetectionConfig(_Strict):
     """Detector settings. The defaults suit any feature scale (inputs are standardised)."""
 
@@ -228,6 +264,10 @@ class DetectionConfig(_Strict):
         gt=0,
         description="`run` only: alert when no event arrives for this long (wall clock) after "
         "traffic was seen; null turns it off.",
+    )
+    season: SeasonConfig = Field(
+        SeasonConfig(),
+        description="Seasonal (phase-aware) references for numeric features with a baseline.",
     )
 
 
@@ -366,6 +406,16 @@ class Config(_Strict):
         seg = [s.name for s in self.segments]
         if len(set(seg)) != len(seg):
             raise ValueError("segment names must be unique")
+        return self
+
+    @model_validator(mode="after")
+    def _season(self) -> Config:
+        period = self.detection.season.period
+        if period not in ("auto", "off") and self.event.time is None:
+            raise ValueError(
+                "detection.season.period needs event.time: cycles are read from event time "
+                "(auto skips seasonality without it)"
+            )
         return self
 
     @model_validator(mode="after")

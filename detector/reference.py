@@ -23,14 +23,16 @@ feature. Ties (discrete values) get mid-ranks, which only shrinks the variance.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.special import ndtri
 
+from detector._native import dependence as native_dependence
 from detector.alerts import Summary
+from detector.seasonal import PhaseProfile
 
 OTHER = "__other__"
 GRID = np.linspace(0.0, 1.0, 201)  # quantile probabilities kept per numeric reference
@@ -50,24 +52,6 @@ def describe(values: np.ndarray) -> Summary:
         p50=float(np.median(values)),
         max=float(values.max()),
     )
-
-
-def lag1_autocorrelation(values: np.ndarray) -> float:
-    """Lag-1 autocorrelation, clipped to [0, 0.95] (negative dependence only narrows variance).
-
-    >>> lag1_autocorrelation(np.arange(100.0)) > 0.9, lag1_autocorrelation(np.ones(5))
-    (True, 0.0)
-    """
-    if len(values) < 3 or values.std() == 0:
-        return 0.0
-    centred = values - values.mean()
-    r = float((centred[1:] * centred[:-1]).sum() / (centred**2).sum())
-    return min(max(r, 0.0), 0.95)
-
-
-def variance_inflation(dependence: float) -> float:
-    """How much AR(1) dependence inflates the variance of sums: ``(1 + phi) / (1 - phi)``."""
-    return (1.0 + dependence) / (1.0 - dependence)
 
 
 def _rate(part: int, total: int) -> float:
@@ -90,7 +74,14 @@ class NumericReference:
     missing_rate: float = 0.0
     type_error_rate: float = 0.0
     events: int = 0  # reference events, missing and mistyped ones included
-    dependence: float = 0.0  # lag-1 autocorrelation in stream order (0 = independent)
+    # Serial dependence at the window's scale, as the AR(1) coefficient phi whose
+    # (1 + phi) / (1 - phi) is the measured variance inflation of window means (0 = none).
+    dependence: float = 0.0
+    # A daily or weekly cycle: the reference holds seasonally adjusted values, and live values
+    # are adjusted the same way before they are tested (detector.seasonal).
+    season: PhaseProfile | None = None
+    # The same for the 0/1 missing indicator (missingness that follows the time of day).
+    missing_dependence: float = 0.0
 
     @classmethod
     def from_sample(
@@ -100,15 +91,17 @@ class NumericReference:
         type_errors: int = 0,
         present: int = 0,
         dependence: float | None = None,
+        scale: int = 500,
     ) -> NumericReference:
         """From values in stream order (or a uniform sample of ``present`` values).
 
-        ``dependence`` defaults to the sample's own lag-1 rank autocorrelation: pass it when the
+        ``dependence`` defaults to the sample's own, measured on its ranks at the scale of
+        ``scale``-value windows (:func:`detector._native.dependence`): pass it when the
         sample's order is not the stream's (a reservoir).
         """
         ordered = np.asarray(sample, dtype=np.float64)
         if dependence is None:
-            dependence = lag1_autocorrelation(np.argsort(np.argsort(ordered)).astype(float))
+            dependence = native_dependence(np.argsort(np.argsort(ordered)).astype(float), scale)
         values = np.sort(ordered)
         edges = np.unique(np.quantile(values, np.linspace(0, 1, N_BINS + 1)[1:-1]))
         counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
@@ -179,6 +172,8 @@ class NumericReference:
             "type_error_rate": self.type_error_rate,
             "events": self.events,
             "dependence": self.dependence,
+            "missing_dependence": self.missing_dependence,
+            **({"season": self.season.to_dict()} if self.season is not None else {}),
         }
 
     @classmethod
@@ -197,6 +192,8 @@ class NumericReference:
             type_error_rate=float(data["type_error_rate"]),
             events=int(data["events"]),
             dependence=float(data.get("dependence", 0.0)),
+            season=PhaseProfile.from_dict(data["season"]) if data.get("season") else None,
+            missing_dependence=float(data.get("missing_dependence", 0.0)),
         )
 
 
@@ -220,6 +217,10 @@ class CategoricalReference:
     missing_rate: float = 0.0
     type_error_rate: float = 0.0
     events: int = 0  # reference events, missing and mistyped ones included
+    # Serial dependence of the category indicators at the window's scale, as the AR(1)
+    # coefficient whose (1 + phi) / (1 - phi) is the inflation (categorical_dependence).
+    dependence: float = 0.0
+    missing_dependence: float = 0.0  # the same for the 0/1 missing indicator
 
     @classmethod
     def from_sample(
@@ -290,6 +291,8 @@ class CategoricalReference:
             "missing_rate": self.missing_rate,
             "type_error_rate": self.type_error_rate,
             "events": self.events,
+            "dependence": self.dependence,
+            "missing_dependence": self.missing_dependence,
         }
 
     @classmethod
@@ -303,7 +306,47 @@ class CategoricalReference:
             missing_rate=float(data["missing_rate"]),
             type_error_rate=float(data["type_error_rate"]),
             events=int(data["events"]),
+            dependence=float(data.get("dependence", 0.0)),  # absent before version 0.2
+            missing_dependence=float(data.get("missing_dependence", 0.0)),
         )
 
 
 Reference = NumericReference | CategoricalReference
+
+# Categories below this share say too little about dependence in a window of a few hundred.
+DEPENDENCE_SHARE = 0.05
+
+
+def inflation_of(dependence: float) -> float:
+    """The variance inflation an AR(1)-equivalent ``dependence`` stands for.
+
+    >>> inflation_of(0.5)
+    3.0
+    """
+    return (1 + dependence) / (1 - dependence)
+
+
+def categorical_dependence(
+    reference: CategoricalReference, measure: Callable[[int, float], float | None]
+) -> float:
+    """The dependence of a categorical series: the mean variance inflation of its tracked
+    categories' 0/1 indicators (each at least ``DEPENDENCE_SHARE`` of the reference), as an
+    AR(1)-equivalent coefficient. ``measure(index, share)`` gives one indicator's dependence
+    (None: not measurable). Chi-square sums the cells' squared deviations, so its spread grows
+    with their average inflation.
+
+    >>> ref = CategoricalReference.from_sample(["a"] * 60 + ["b"] * 40, top=5)
+    >>> round(categorical_dependence(ref, lambda i, share: 0.5), 3)  # each cell inflated 3x
+    0.5
+    """
+    factors = []
+    for index, share in enumerate(reference.shares[: len(reference.categories)].tolist()):
+        if share < DEPENDENCE_SHARE or share > 1 - DEPENDENCE_SHARE:
+            continue
+        phi = measure(index, share)
+        if phi is not None:
+            factors.append(inflation_of(phi))
+    if not factors:
+        return 0.0
+    inflation = float(np.mean(factors))
+    return min(max((inflation - 1) / (inflation + 1), 0.0), 0.95)

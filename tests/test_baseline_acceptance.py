@@ -263,7 +263,7 @@ def test_autocorrelated_stream_is_calibrated(with_baseline: bool) -> None:
     """AR(1) phi = 0.5 noise (which pages constantly uncorrected): silent until a real shift.
 
     With a baseline from independent (shuffled) training rows, the dependence is learnt from
-    the first live values instead.
+    the first live values instead (the warm-up, then the first 20 windows).
     """
 
     def stream(seed: int, ar: float) -> SyntheticStream:
@@ -277,7 +277,10 @@ def test_autocorrelated_stream_is_calibrated(with_baseline: bool) -> None:
     alerts: list[AlertEvent] = []
     for batch in event_batches(stream(11, 0.5), 250_000, [Drift("f1", 200_000, 1.0)], 5000):
         alerts += engine.process(batch)
-    assert engine.series[("f3", None, None)].dependence == pytest.approx(0.5, abs=0.1)
+    # The factor at the window's scale is 3; its estimates from a warm-up and 20 windows
+    # carry about a third of that as noise.
+    phi = engine.series[("f3", None, None)].dependence
+    assert 2.0 < (1 + phi) / (1 - phi) < 5.0
     assert [a.data.feature for a in alerts if a.data.series_events < 200_000] == []
     alert = first(alerts, "f1", {}, kind="drift")
     assert 0 < alert.data.series_events - 200_000 <= 2000

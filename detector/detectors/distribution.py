@@ -121,8 +121,9 @@ def categorical_tests(
     probs: np.ndarray,
     alpha: float,
     reference_count: int,
+    inflation: float = 1.0,
 ) -> list[TestResult]:
     """Chi-square, PSI and JS of a categorical window against the reference shares."""
     n = float(counts.sum())
-    widen = 1.0 + n / reference_count
+    widen = (1.0 + n / reference_count) * inflation
     return [chi_square(counts, probs, alpha, widen), *psi_js(counts, probs, alpha, widen)]

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from detector._native import CategoricalCore, NumericCore, SignalRecord
+from detector._native import CategoricalCore, NumericCore, SignalRecord, dependence
 from detector.alerts import Lifecycle, Signal, Summary, Window, rfc3339
 from detector.config import DetectionConfig
 from detector.detectors.distribution import TestResult
+from detector.reference import inflation_of
 
 RESOLVE_ALPHA = 1e-3  # looser than any firing level, so a borderline window does not flap
 
@@ -53,11 +54,16 @@ def column(values: np.ndarray, dtype: type) -> np.ndarray:
 
 
 def window_settings(
-    context: SeriesContext, missing: tuple[float, float], type_errors: tuple[float, float]
+    context: SeriesContext,
+    missing: tuple[float, float],
+    type_errors: tuple[float, float],
+    missing_dependence: float = 0.0,
 ) -> dict[str, Any]:
-    """The settings both cores take: windows, levels, resolve rule and two check priors."""
+    """The settings both cores take: windows, levels, resolve rule and two check priors (the
+    missing check's at the effective sample size its dependence leaves)."""
     config = context.config
     return {
+        "missing_inflation": inflation_of(missing_dependence),
         "window": config.window,
         "window_seconds": config.window_seconds,
         "min_window_values": config.min_window_values,
@@ -103,6 +109,7 @@ class SeriesBase:
         self.config = context.config
         self._core: NumericCore | CategoricalCore | None = None
         self._warm_events = self._warm_missing = self._warm_errors = 0
+        self._warm_absent: list[np.ndarray] = []
         self._batch_start = 0  # series events before the current micro-batch
 
     def begin(self, values: Any, type_errors: np.ndarray, times: np.ndarray) -> CoreUpdate | None:
@@ -177,10 +184,19 @@ class SeriesBase:
         return {r.name: r for r in self.last_window}
 
     def _warm_counts(self, used: int, missing: np.ndarray, errors: np.ndarray) -> None:
-        """Count the warm-up's events: the first ``used`` of the batch."""
+        """Count the warm-up's events: the first ``used`` of the batch (and keep which were
+        missing, in order, for the missing check's dependence)."""
         self._warm_events += used
         self._warm_errors += int(errors[:used].sum())
-        self._warm_missing += int((missing[:used] & ~errors[:used]).sum())
+        absent = missing[:used] & ~errors[:used]
+        self._warm_missing += int(absent.sum())
+        self._warm_absent.append(absent)
+
+    def _missing_dependence(self) -> float:
+        """The warm-up's missing indicator's dependence at the window's scale (then dropped)."""
+        absent = np.concatenate(self._warm_absent) if self._warm_absent else np.empty(0, bool)
+        self._warm_absent = []
+        return dependence(absent.astype(np.float64), self.config.window)
 
     def current(self, record: SignalRecord) -> Summary:
         """What the signal's values looked like (numeric moments or category shares)."""

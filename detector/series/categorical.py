@@ -5,6 +5,11 @@ reference's most frequent ones, the rest pooled as other), tests the counts agai
 shares (chi-square, PSI, JS, :mod:`detector.detectors.distribution`) and checks missing values,
 type errors and never-seen categories (:mod:`detector.quality`). It takes codes: this class maps
 each distinct text to its category and to whether the reference knew it.
+
+Shares that wander a little from hour to hour, or runs of one category, make window counts vary
+more than independent draws': the chi-square level scales by the categories' variance inflation
+at the window's scale (:func:`detector.reference.categorical_dependence`), measured on the
+warm-up's order or, with a baseline, on the training file's block shares.
 """
 
 from __future__ import annotations
@@ -13,12 +18,12 @@ from collections import Counter
 
 import numpy as np
 
-from detector._native import CategoricalCore, SignalRecord
+from detector._native import CategoricalCore, SignalRecord, dependence
 from detector.alerts import Summary
 from detector.columns import MISSING, Categories
 from detector.detectors.distribution import chi2_level
 from detector.quality import rate_prior
-from detector.reference import CategoricalReference
+from detector.reference import CategoricalReference, categorical_dependence, inflation_of
 from detector.series.base import (
     RESOLVE_ALPHA,
     CoreUpdate,
@@ -39,7 +44,7 @@ class CategoricalSeries(SeriesBase):
     ) -> None:
         super().__init__(context)
         self.reference: CategoricalReference | None = None
-        self._warm: Counter[str] = Counter()
+        self._warm: list[str] = []  # the warm-up's values in stream order
         self._warm_n = 0  # values collected
         if reference is not None:
             self._start(reference)
@@ -52,10 +57,12 @@ class CategoricalSeries(SeriesBase):
                 self.context,
                 rate_prior(reference.missing_rate * reference.events, reference.events),
                 rate_prior(reference.type_error_rate * reference.events, reference.events),
+                reference.missing_dependence,
             ),
             "chi2_level": chi2_level(self.context.alpha, cells),
             "chi2_resolve_level": chi2_level(RESOLVE_ALPHA, cells),
             "unseen": rate_prior(reference.unseen_rate * reference.count, reference.count),
+            "inflation": inflation_of(reference.dependence),
         }
         self._core = CategoricalCore(settings, reference.shares, float(reference.count))
 
@@ -107,15 +114,26 @@ class CategoricalSeries(SeriesBase):
         need = self.config.warmup - self._warm_n
         filled = np.cumsum(~missing)
         used = int(np.searchsorted(filled, need)) + 1 if filled[-1] >= need else len(values)
-        taken = values.take(slice(0, used)).counts()
-        self._warm.update(taken)
-        self._warm_n += sum(taken.values())
+        taken = values.take(slice(0, used))
+        vocabulary = taken.vocabulary
+        texts = [vocabulary[c] for c in taken.codes.tolist() if c >= 0]
+        self._warm += texts
+        self._warm_n += len(texts)
         self._warm_counts(used, missing, errors)
         if self._warm_n == self.config.warmup:
             reference = CategoricalReference.from_counts(
-                self._warm, self.config.top_categories, self._warm_missing, self._warm_errors
+                Counter(self._warm),
+                self.config.top_categories,
+                self._warm_missing,
+                self._warm_errors,
             )
-            self._warm = Counter()
+            codes = reference.encode(self._warm)
+            scale = self.config.window
+            reference.dependence = categorical_dependence(
+                reference, lambda i, _: dependence((codes == i).astype(np.float64), scale)
+            )
+            reference.missing_dependence = self._missing_dependence()
+            self._warm = []
             self._start(reference)
         return used
 

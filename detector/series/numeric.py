@@ -8,12 +8,23 @@ range, constant, :mod:`detector.quality`). A change point is described from the 
 estimated start: Page-Hinkley's own estimate, or for ADWIN the CUSUM split of the last window
 (the split maximising ``|S_k - k/n * S_n|``), at most one window.
 
-**Serial dependence.** Sums of AR(1)-like data vary ``(1 + phi) / (1 - phi)`` times more than
-independent data's, so window-test thresholds and Page-Hinkley's level scale by that factor and
-ADWIN's delta becomes ``delta ** factor``. ``phi`` is the lag-1 rank autocorrelation of the
-warm-up, or of the training file's order; a baseline's order may not be the stream's (training
-data is often shuffled), so its series also measure their first ``warmup`` live scores and take
-the larger.
+**Serial dependence.** Means of dependent values vary more than independent ones': by
+``(1 + phi) / (1 - phi)`` under AR(1), by other factors for a count whose rate wanders or for
+long memory. So the series measures the variance inflation at the scale its windows test (the
+largest of the lag-1 factor, a Bartlett long-run variance ratio and, over long inputs, the
+variance of window-sized block means; each kept only beyond its own noise), stores it as the
+AR(1)-equivalent ``phi``, and scales window-test thresholds and Page-Hinkley's level by the
+factor; ADWIN's delta becomes ``delta ** factor``. It is measured on the warm-up's ranks, or
+on the training file's order; a baseline's order may not be the stream's (training data is
+often shuffled), so its series also measure their first ``warmup`` live scores and take the
+larger.
+
+**Seasonality.** A reference with a phase profile (a baseline that showed a daily or weekly
+cycle, :mod:`detector.seasonal`) holds seasonally adjusted values, so :meth:`begin` hands the
+core adjusted copies of the series' rows (a copy only for such series; the others pass their
+columns as they are). Everything the core reports, change-point summaries included, is then in
+adjusted values, and headlines say so. Configured ``bounds`` apply to adjusted values at the
+most lenient phase.
 """
 
 from __future__ import annotations
@@ -58,6 +69,8 @@ class NumericSeries(SeriesBase):
     def _start(self, reference: NumericReference, learn_dependence: bool) -> None:
         self.reference = reference
         low, high = self.context.bounds or (reference.min, reference.max)
+        if self.context.bounds and reference.season is not None:
+            low, high = reference.season.bounds(low, high)  # the core sees adjusted values
         reference_arrays = {
             "quantiles": reference.quantiles,
             "count": float(reference.count),
@@ -86,6 +99,7 @@ class NumericSeries(SeriesBase):
                 self.context,
                 rate_prior(ref.missing_rate * ref.events, ref.events),
                 rate_prior(ref.type_error_rate * ref.events, ref.events),
+                ref.missing_dependence,
             ),
             "chi2_level": chi2_level(self.context.alpha, cells),
             "chi2_resolve_level": chi2_level(RESOLVE_ALPHA, cells),
@@ -98,7 +112,7 @@ class NumericSeries(SeriesBase):
 
     @property
     def dependence(self) -> float:
-        """The lag-1 dependence the thresholds are calibrated for (0 = independent)."""
+        """The AR(1)-equivalent dependence the thresholds are calibrated for (0 = independent)."""
         return float(self._core.dependence) if self._core is not None else 0.0
 
     @property
@@ -141,6 +155,16 @@ class NumericSeries(SeriesBase):
             start = self._warm_up(values[rows], type_errors[rows])
             if self._core is None or start == len(rows):
                 return None
+        season = self.reference.season if self.reference is not None else None
+        if season is not None:  # adjusted copies of the series' own rows (only seasonal ones)
+            picked = rows[start:]
+            adjusted = (
+                season.adjust(column(values[picked], np.float64), times[picked]),
+                column(type_errors[picked], np.bool_),
+                column(times[picked], np.float64),
+                np.arange(len(picked), dtype=np.int64),
+            )
+            return CoreUpdate(self, start, adjusted)
         arrays = (
             column(values, np.float64),
             column(type_errors, np.bool_),
@@ -160,7 +184,10 @@ class NumericSeries(SeriesBase):
         self._warm_counts(used, missing, errors)
         if self._warm_n == self.config.warmup:
             sample = np.concatenate(self._warm)
-            reference = NumericReference.from_sample(sample, self._warm_missing, self._warm_errors)
+            reference = NumericReference.from_sample(
+                sample, self._warm_missing, self._warm_errors, scale=self.config.window
+            )
+            reference.missing_dependence = self._missing_dependence()
             self._warm = []
             self._start(reference, learn_dependence=False)
         return used
@@ -176,7 +203,9 @@ class NumericSeries(SeriesBase):
         assert self.reference is not None
         if not current.count:
             return "no values in the window"
+        season = self.reference.season
         return (
             f"mean {self.reference.mean:.4g} -> {current.mean:.4g} ({record.shift:+.2f} sd), "
             f"std {self.reference.std:.4g} -> {current.std:.4g} over {current.count} values"
+            + (f" (adjusted for the {season.name} cycle)" if season is not None else "")
         )

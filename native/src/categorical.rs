@@ -20,6 +20,9 @@ pub const KEYS: [Test; 4] =
 pub struct Settings {
     pub windows: Windows,
     pub unseen: (f64, f64), // beta-binomial prior of never-seen categories (Good-Turing)
+    // How much more window counts vary than independent draws' (shares that wander, runs of
+    // one category): the chi-square level scales by it. 1 = independent.
+    pub inflation: f64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -32,9 +35,15 @@ pub struct OpenWindow {
 }
 
 /// Chi-square, PSI and JS of window counts against the reference shares (`categorical_tests`).
-fn tests(counts: &[i64], floored: &[f64], reference_count: f64, chi2_level: f64) -> Vec<Outcome> {
+fn tests(
+    counts: &[i64],
+    floored: &[f64],
+    reference_count: f64,
+    chi2_level: f64,
+    inflation: f64,
+) -> Vec<Outcome> {
     let n = counts.iter().sum::<i64>() as f64;
-    let level = chi2_level * (1.0 + n / reference_count);
+    let level = chi2_level * (1.0 + n / reference_count) * inflation;
     let [psi, js] = psi_js(counts, floored, level);
     vec![chi_square(counts, floored, level), psi, js]
 }
@@ -148,11 +157,14 @@ impl CategoricalCore {
         let mut verdict = Verdict { drift: Vec::new(), quality: Vec::new(), severity };
         if n >= s.min_window_values as i64 {
             self.last_counts = Some(w.counts.clone());
-            verdict.drift = tests(&w.counts, &self.floored, self.reference_count, s.chi2_level);
+            let (floored, count, inflation) =
+                (&self.floored, self.reference_count, self.settings.inflation);
+            verdict.drift = tests(&w.counts, floored, count, s.chi2_level, inflation);
         }
         let events = w.seen.events;
+        let (missing, missing_events) = s.missing_counts(w.seen.missing, events);
         let mut rates = vec![
-            (Test::MissingRate, w.seen.missing, events, s.missing),
+            (Test::MissingRate, missing, missing_events, s.missing),
             (Test::TypeErrors, w.seen.errors, events, s.type_errors),
         ];
         if n > 0 {
@@ -161,9 +173,12 @@ impl CategoricalCore {
         for (test, count, events, prior) in rates {
             verdict.rate(test, count, events, prior, s.alpha, false)?;
         }
-        let (floored, count) = (&self.floored, self.reference_count);
-        let drift_clean =
-            || !tests(&w.counts, floored, count, s.chi2_resolve_level).iter().any(Outcome::fired);
+        let (floored, count, inflation) =
+            (&self.floored, self.reference_count, self.settings.inflation);
+        let drift_clean = || {
+            let loose = tests(&w.counts, floored, count, s.chi2_resolve_level, inflation);
+            !loose.iter().any(Outcome::fired)
+        };
         let statuses = self.alerts.judge(&verdict, w.last, &s, drift_clean)?;
         let counts: Vec<f64> = w.counts.iter().map(|&c| c as f64).collect();
         let window = (events, w.first, w.last);

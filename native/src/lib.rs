@@ -44,6 +44,29 @@ fn pairwise_sum(values: numpy::PyReadonlyArray1<'_, f64>) -> PyResult<f64> {
     Ok(stats::pairwise_sum(values.as_slice()?))
 }
 
+/// Dependence of values in stream order at the scale of `scale`-value windows, as the
+/// AR(1)-equivalent coefficient of the measured variance inflation (`stats::dependence`).
+#[pyfunction]
+fn dependence(values: numpy::PyReadonlyArray1<'_, f64>, scale: usize) -> PyResult<f64> {
+    Ok(stats::dependence(values.as_slice()?, scale))
+}
+
+/// Dependence from the means of consecutive blocks of `scale` values and the values'
+/// variance (a training file read in order), or None below `stats::LEAST_BLOCKS` blocks;
+/// `longer`: also at 4 and 16 times the scale (for detectors that span many windows).
+#[pyfunction]
+#[pyo3(signature = (block_means, scale, variance, longer=true))]
+fn block_dependence(
+    block_means: numpy::PyReadonlyArray1<'_, f64>,
+    scale: usize,
+    variance: f64,
+    longer: bool,
+) -> PyResult<Option<f64>> {
+    let blocks = block_means.as_slice()?;
+    let inflation = stats::batch_means_inflation(blocks, scale, variance, longer);
+    Ok(inflation.map(stats::equivalent_dependence))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stats::load_ndtri(m.py())?;
@@ -56,6 +79,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_columns::DecodedEvents>()?;
     m.add_function(wrap_pyfunction!(set_critical_count, m)?)?;
     m.add_function(wrap_pyfunction!(pairwise_sum, m)?)?;
+    m.add_function(wrap_pyfunction!(dependence, m)?)?;
+    m.add_function(wrap_pyfunction!(block_dependence, m)?)?;
     m.add_function(wrap_pyfunction!(py_batch::update_all, m)?)?;
     m.add_function(wrap_pyfunction!(py_records::sort_records, m)?)?;
     m.add_class::<py_records::SortedRecords>()?;

@@ -14,7 +14,10 @@ use crate::judge::{Alerts, Clean, Signal, Verdict};
 use crate::page_hinkley::PageHinkley;
 use crate::reference::Reference;
 use crate::sketch::Totals;
-use crate::stats::{lag1_autocorrelation, mean, values_since_change};
+use crate::stats::{
+    batch_means_inflation, dependence, equivalent_dependence, mean, values_since_change,
+    LEAST_BLOCKS,
+};
 use crate::tests::{constant_check, Bins, Outcome, Severity, Test};
 use crate::window::{Clock, Counts, Rows, Windows};
 
@@ -22,6 +25,7 @@ const ADWIN_CLOCK: u32 = 32;
 const ADWIN_MIN_WINDOW: u32 = 5;
 const PH_MIN_INSTANCES: u64 = 30;
 const CHANGE_LEAST: usize = 10; // values_since_change's floor
+const MATERIAL: f64 = 2.0; // standard errors a change point's mean score must move (see material)
 
 /// The lifecycles of a numeric series: drift (filed under its first test), then the checks.
 pub const KEYS: [Test; 5] =
@@ -102,6 +106,16 @@ impl Recent {
     }
 }
 
+/// The means of the first LEAST_BLOCKS windows of scores after the reference: their spread is
+/// the dependence at the window's scale that a 1,000-value warm-up cannot see (a rate that
+/// wanders over thousands of events).
+#[derive(Clone, Debug, Default)]
+pub struct Learning {
+    pub blocks: Vec<f64>,
+    pub sum: f64,
+    pub count: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct NumericCore {
     pub settings: Settings,
@@ -112,6 +126,7 @@ pub struct NumericCore {
     pub dependence: f64,
     pub inflation: f64,
     pub live: Option<Vec<f64>>, // first live scores, while their dependence is being learned
+    pub learn: Option<Learning>, // block means of the first windows' scores (see learn_blocks)
     pub clock: Clock,
     pub open: OpenWindow,
     pub recent: Recent,
@@ -131,6 +146,7 @@ impl NumericCore {
             dependence: 0.0,
             inflation: 1.0,
             live: if learn { Some(Vec::new()) } else { None },
+            learn: Some(Learning::default()),
             clock: Clock::default(),
             open: OpenWindow::new(k),
             recent: Recent {
@@ -149,9 +165,11 @@ impl NumericCore {
         core
     }
 
-    /// Calibrate for AR(1)-like dependence: sums vary `(1 + phi) / (1 - phi)` times more, so
-    /// window-test thresholds and Page-Hinkley's level scale by that, and ADWIN's delta becomes
-    /// `delta ** factor` (its bound grows with `sqrt(ln(1 / delta))`). ADWIN starts afresh.
+    /// Calibrate for dependence: window means vary `(1 + phi) / (1 - phi)` times more than
+    /// independent values' (`phi` is the AR(1)-equivalent of the inflation measured at the
+    /// window's scale, `stats::dependence`), so window-test thresholds and Page-Hinkley's
+    /// level scale by that, and ADWIN's delta becomes `delta ** factor` (its bound grows with
+    /// `sqrt(ln(1 / delta))`). ADWIN starts afresh.
     pub fn set_dependence(&mut self, phi: f64) {
         self.dependence = phi;
         self.inflation = (1.0 + phi) / (1.0 - phi);
@@ -226,12 +244,15 @@ impl NumericCore {
         if let Some(live) = &mut self.live {
             live.push(z);
             if live.len() == self.settings.warmup {
-                let phi = lag1_autocorrelation(live);
+                let phi = dependence(live, self.settings.windows.window);
                 self.live = None;
                 if phi > self.dependence {
                     self.set_dependence(phi);
                 }
             }
+        }
+        if self.learn.is_some() {
+            self.learn_blocks(z);
         }
         if self.adwin.update(z) {
             let delta = self.adwin.delta;
@@ -242,6 +263,32 @@ impl NumericCore {
             let since = (self.ph.seen - 1 - d.onset) as usize;
             let threshold = self.ph.threshold;
             self.change_point(Test::PageHinkley, d.statistic, threshold, Some(since), t, p, out);
+        }
+    }
+
+    /// One more score of the first LEAST_BLOCKS windows; after the last, raise the dependence
+    /// to what their means show (scores have variance 1) when that is clearly more, unless a
+    /// drift alert fires: a change in those windows must not pass for dependence.
+    fn learn_blocks(&mut self, z: f64) {
+        let window = self.settings.windows.window;
+        let Some(learn) = &mut self.learn else { return };
+        learn.sum += z;
+        learn.count += 1;
+        if learn.count < window {
+            return;
+        }
+        learn.blocks.push(learn.sum / learn.count as f64);
+        (learn.sum, learn.count) = (0.0, 0);
+        if learn.blocks.len() < LEAST_BLOCKS {
+            return;
+        }
+        let found = batch_means_inflation(&learn.blocks, window, 1.0, true).unwrap_or(1.0);
+        self.learn = None;
+        // Only beyond the noise of a variance ratio of 20 blocks: a max of two estimates of
+        // the same factor would overstate it.
+        let noise = (2.0 / (LEAST_BLOCKS - 1) as f64).sqrt();
+        if found > self.inflation * (1.0 + 2.0 * noise) && !self.alerts.lifecycles[0].firing {
+            self.set_dependence(equivalent_dependence(found));
         }
     }
 
@@ -263,6 +310,9 @@ impl NumericCore {
             since.unwrap_or_else(|| values_since_change(&self.recent.scores(), CHANGE_LEAST));
         let count = since.min(self.settings.windows.window).min(available).max(1);
         let values: Vec<f64> = self.recent.newest(count).map(|v| v.0).collect();
+        if !self.material(count) {
+            return;
+        }
         let first = self.recent.newest(count).next().map_or(t, |v| v.2);
         let shift = self.shift_of(&values);
         let severity = self.severity(shift);
@@ -286,6 +336,16 @@ impl NumericCore {
             values,
             shift,
         });
+    }
+
+    /// Whether the newest `count` scores moved away from the reference by more than the noise
+    /// of their own mean (MATERIAL standard errors, dependence included). A detector that
+    /// fires on a blip of noise would page with "mean 10.01 -> 10.01": such a detection is
+    /// dropped (it neither fires nor folds into a firing alert).
+    fn material(&self, count: usize) -> bool {
+        let scores: Vec<f64> = self.recent.newest(count).map(|v| v.1).collect();
+        let error = (self.inflation / count as f64 + 1.0 / self.reference.count).sqrt();
+        mean(&scores).abs() >= MATERIAL * error
     }
 
     /// Close the open window at batch position `position`: tests, checks, lifecycles.
@@ -325,10 +385,15 @@ impl NumericCore {
             verdict.quality.push((check, Clean::Known(high - low > 0.0)));
         }
         let events = w.seen.events;
+        let (missing, missing_events) = s.missing_counts(w.seen.missing, events);
         let rates = [
-            (Test::MissingRate, w.seen.missing, events, s.missing, false),
+            (Test::MissingRate, missing, missing_events, s.missing, false),
             (Test::TypeErrors, w.seen.errors, events, s.type_errors, false),
         ];
+        // Values beyond the reference's extremes come in runs when values are dependent: that
+        // check counts them at the effective sample size (counts divided by the inflation).
+        // Configured bounds are a contract, not a distribution: every value counts.
+        let effective = |count: u64| (count as f64 / self.inflation).round() as u64;
         let range = match self.settings.range {
             _ if n == 0 => None,
             RangeCheck::Off => None,
@@ -337,7 +402,8 @@ impl NumericCore {
             }
             // Each side against the reference's extremes at half the level.
             RangeCheck::Beyond { reference } => {
-                Some((Test::OutOfRange, w.above.max(w.below), n, (1.0, reference), true))
+                let count = effective(w.above.max(w.below));
+                Some((Test::OutOfRange, count, effective(n).max(1), (1.0, reference), true))
             }
         };
         for (test, count, events, prior, halved) in rates.into_iter().chain(range) {

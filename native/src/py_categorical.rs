@@ -20,7 +20,10 @@ pub struct CategoricalCore {
 }
 
 fn settings_from(f: &Fields<'_>) -> PyResult<Settings> {
-    Ok(Settings { windows: windows_from(f)?, unseen: prior(f, "unseen")? })
+    // Snapshots from before the dependence calibration have no inflation: independent.
+    let inflation = f.optional_f64("inflation")?.unwrap_or(1.0);
+    check(inflation.is_finite() && (1.0..=40.0).contains(&inflation), "inflation")?;
+    Ok(Settings { windows: windows_from(f)?, unseen: prior(f, "unseen")?, inflation })
 }
 
 fn reference_checked(shares: &[f64], count: f64) -> PyResult<()> {
@@ -100,6 +103,7 @@ impl CategoricalCore {
         let settings = Writer::new(py);
         windows_to(&settings, &c.settings.windows)?;
         settings.set("unseen", c.settings.unseen)?;
+        settings.set("inflation", c.settings.inflation)?;
         w.set("settings", settings.finish())?;
         w.array("shares", c.shares.clone())?;
         w.set("reference_count", c.reference_count)?;

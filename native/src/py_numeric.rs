@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::adwin::{Adwin, AdwinState};
-use crate::numeric::{self, RangeCheck, Settings, KEYS};
+use crate::numeric::{self, Learning, RangeCheck, Settings, KEYS};
 use crate::page_hinkley::PageHinkley;
 use crate::py_batch::NumericInput;
 use crate::py_series::{
@@ -17,6 +17,7 @@ use crate::py_series::{
 use crate::reference::Reference;
 use crate::sketch::{DenseStore, Moments, QuantileSketch, Totals};
 use crate::state::{check, invalid, Fields, Writer};
+use crate::stats::LEAST_BLOCKS;
 use crate::window::Counts;
 
 /// One numeric series after its warm-up (see `detector.series.numeric`).
@@ -257,6 +258,8 @@ impl NumericCore {
         w.set("page_hinkley", (c.ph.seen, c.ph.state().to_vec(), c.ph.threshold))?;
         w.set("dependence", c.dependence)?;
         w.set("live", c.live.clone().map(|l| l.into_pyarray(py)))?;
+        w.set("learn_blocks", c.learn.as_ref().map(|l| l.blocks.clone().into_pyarray(py)))?;
+        w.set("learn_open", c.learn.as_ref().map(|l| (l.sum, l.count)))?;
         let o = &c.open;
         let seen = o.seen;
         w.set("open", (seen.events, seen.missing, seen.errors, o.above, o.below, o.first, o.last))?;
@@ -290,6 +293,16 @@ impl NumericCore {
         check(threshold.is_finite() && c.ph.set_state(seen, sums), "page_hinkley")?;
         c.live = f.optional_array("live")?;
         check(c.live.as_ref().is_none_or(|l| l.len() < settings.warmup), "live")?;
+        // Absent from snapshots older than block learning: learnt nothing more.
+        c.learn = match f.optional_array("learn_blocks")? {
+            None => None,
+            Some(blocks) => {
+                let (sum, count): (f64, usize) = f.get("learn_open")?;
+                let window = settings.windows.window;
+                check(blocks.len() < LEAST_BLOCKS && count < window && sum.is_finite(), "learn")?;
+                Some(Learning { blocks, sum, count })
+            }
+        };
         type Open = (u64, u64, u64, u64, u64, f64, f64);
         let (events, missing, errors, above, below, first, last): Open = f.get("open")?;
         let o = &mut c.open;

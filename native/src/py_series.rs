@@ -111,8 +111,11 @@ pub fn windows_from(f: &Fields<'_>) -> PyResult<Windows> {
         chi2_resolve_level: f.finite("chi2_resolve_level")?,
         missing: prior(f, "missing")?,
         type_errors: prior(f, "type_errors")?,
+        // Absent from snapshots older than the dependence calibration: independent.
+        missing_inflation: f.optional_f64("missing_inflation")?.unwrap_or(1.0),
     };
     check(s.window >= 1 && s.resolve_windows >= 1, "window sizes")?;
+    check((1.0..=40.0).contains(&s.missing_inflation), "missing_inflation")?;
     check(s.window_seconds.is_none_or(|w| w > 0.0 && w.is_finite()), "window_seconds")?;
     let level = |a: f64| 0.0 < a && a < 1.0;
     check(level(s.alpha) && level(s.resolve_alpha), "alpha")?;
@@ -134,6 +137,7 @@ pub fn windows_to(w: &Writer<'_>, s: &Windows) -> PyResult<()> {
     w.set("min_window_values", s.min_window_values)?;
     w.set("resolve_windows", s.resolve_windows)?;
     w.set("missing", s.missing)?;
+    w.set("missing_inflation", s.missing_inflation)?;
     w.set("type_errors", s.type_errors)
 }
 

@@ -49,20 +49,124 @@ pub fn mean(a: &[f64]) -> f64 {
     pairwise_sum(a) / a.len() as f64
 }
 
-/// Lag-1 autocorrelation clipped to [0, 0.95], as `detector.reference.lag1_autocorrelation`.
-pub fn lag1_autocorrelation(values: &[f64]) -> f64 {
+/// Autocorrelations at lags 1 to `lags` (numpy's sums: `(c[k:] * c[:-k]).sum() / (c * c).sum()`
+/// with `c` the centred values); None for fewer than 3 values or all equal.
+fn autocorrelations(values: &[f64], lags: usize) -> Option<Vec<f64>> {
     if values.len() < 3 {
-        return 0.0;
+        return None;
     }
     let m = mean(values);
     let centred: Vec<f64> = values.iter().map(|v| v - m).collect();
     let squares: Vec<f64> = centred.iter().map(|c| c * c).collect();
     let denominator = pairwise_sum(&squares);
     if denominator == 0.0 {
-        return 0.0; // numpy's std() == 0: every value equal
+        return None; // numpy's std() == 0: every value equal
     }
-    let products: Vec<f64> = centred.windows(2).map(|w| w[1] * w[0]).collect();
-    (pairwise_sum(&products) / denominator).clamp(0.0, 0.95)
+    let lag = |k: usize| {
+        let products: Vec<f64> = centred[k..].iter().zip(&centred).map(|(a, b)| a * b).collect();
+        pairwise_sum(&products) / denominator
+    };
+    Some((1..=lags.min(values.len() - 1)).map(lag).collect())
+}
+
+/// Lag-1 autocorrelation clipped to [0, 0.95] (negative dependence only narrows variance).
+pub fn lag1_autocorrelation(values: &[f64]) -> f64 {
+    autocorrelations(values, 1).map_or(0.0, |r| r[0].clamp(0.0, 0.95))
+}
+
+/// Fewest non-overlapping blocks a batch-means estimate is made from.
+pub const LEAST_BLOCKS: usize = 20;
+/// Largest variance inflation calibrated for (AR(1)-equivalent dependence 0.95).
+const MOST_INFLATION: f64 = 39.0;
+
+/// The AR(1) coefficient whose `(1 + phi) / (1 - phi)` is `inflation` (clipped to [0, 0.95]):
+/// how a measured inflation is stored and passed on (`dependence` fields).
+pub fn equivalent_dependence(inflation: f64) -> f64 {
+    let f = if inflation.is_finite() { inflation.clamp(1.0, MOST_INFLATION) } else { 1.0 };
+    ((f - 1.0) / (f + 1.0)).clamp(0.0, 0.95)
+}
+
+/// Variance inflation of means of `scale` consecutive values, from the means of
+/// non-overlapping blocks of `scale` (batch means): `scale * var(block means) / variance`,
+/// and, with `longer` and blocks enough, of 4 and 16 times `scale` (blocks of blocks): ADWIN
+/// and Page-Hinkley weigh evidence over many windows, and under long memory the means of
+/// longer stretches vary more still (a check of one window at a time needs `scale` only).
+/// The largest; None below LEAST_BLOCKS blocks.
+pub fn batch_means_inflation(
+    block_means: &[f64],
+    scale: usize,
+    variance: f64,
+    longer: bool,
+) -> Option<f64> {
+    let mut found = scale_inflation(block_means, scale, variance)?;
+    let (mut blocks, mut scale) = (block_means.to_vec(), scale);
+    for _ in 0..if longer { 2 } else { 0 } {
+        blocks = blocks.chunks_exact(4).map(mean).collect();
+        scale *= 4;
+        match scale_inflation(&blocks, scale, variance) {
+            Some(f) => found = found.max(f),
+            None => break,
+        }
+    }
+    Some(found)
+}
+
+/// One scale's batch-means ratio, kept only when it is beyond the noise of its own estimate
+/// (two standard errors of a variance ratio from `m` blocks, `sqrt(2 / (m - 1))`), else 1:
+/// independent data must not lose power to chance.
+fn scale_inflation(block_means: &[f64], scale: usize, variance: f64) -> Option<f64> {
+    let m = block_means.len();
+    if m < LEAST_BLOCKS || variance <= 0.0 || !variance.is_finite() {
+        return None;
+    }
+    let centre = mean(block_means);
+    let squares: Vec<f64> = block_means.iter().map(|b| (b - centre) * (b - centre)).collect();
+    let f = scale as f64 * pairwise_sum(&squares) / (m - 1) as f64 / variance;
+    let noise = (2.0 / (m - 1) as f64).sqrt();
+    Some(if f > 1.0 + 2.0 * noise { f } else { 1.0 })
+}
+
+/// Variance inflation of means of `scale` consecutive values, from the autocorrelations up
+/// to lag `L = min(scale, sqrt(n))` with Bartlett weights (a long-run variance ratio). It
+/// sees dependence that lag 1 hides (a count whose rate wanders, long memory); kept only
+/// beyond two standard errors of its own estimate under independence, `sqrt(4L / 3n)`.
+pub fn bartlett_inflation(values: &[f64], scale: usize) -> f64 {
+    let n = values.len();
+    let lags = scale.min((n as f64).sqrt() as usize);
+    let Some(rho) = autocorrelations(values, lags) else { return 1.0 };
+    let mut f = 1.0;
+    for (k, r) in rho.iter().enumerate() {
+        f += 2.0 * (1.0 - (k + 1) as f64 / (lags + 1) as f64) * r;
+    }
+    let noise = (4.0 * lags as f64 / (3.0 * n as f64)).sqrt();
+    if f > 1.0 + 2.0 * noise {
+        f
+    } else {
+        1.0
+    }
+}
+
+/// The dependence of values in stream order at the scale their windows are tested at
+/// (`scale` values), as an AR(1)-equivalent coefficient: the largest of the lag-1 factor
+/// `(1 + r1) / (1 - r1)` (r1 beyond two standard errors, `2 / sqrt(n)`), the Bartlett long-run ratio and, for at least LEAST_BLOCKS blocks,
+/// the batch-means ratio.
+pub fn dependence(values: &[f64], scale: usize) -> f64 {
+    let mut r1 = lag1_autocorrelation(values);
+    if r1 <= 2.0 / (values.len() as f64).sqrt() {
+        r1 = 0.0; // within two standard errors of none
+    }
+    let mut f = ((1.0 + r1) / (1.0 - r1)).max(bartlett_inflation(values, scale));
+    let scale = scale.max(1);
+    let blocks: Vec<f64> = values.chunks_exact(scale).map(mean).collect();
+    if blocks.len() >= LEAST_BLOCKS {
+        let m = mean(values);
+        let squares: Vec<f64> = values.iter().map(|v| (v - m) * (v - m)).collect();
+        let variance = pairwise_sum(&squares) / values.len() as f64;
+        if let Some(b) = batch_means_inflation(&blocks, scale, variance, true) {
+            f = f.max(b);
+        }
+    }
+    equivalent_dependence(f)
 }
 
 /// How many of the newest `scores` follow the most likely single change in mean (CUSUM), at

@@ -15,6 +15,20 @@ pub struct Windows {
     pub chi2_resolve_level: f64,
     pub missing: (f64, f64), // beta-binomial priors of the rate checks
     pub type_errors: (f64, f64),
+    // How much more a window's missing count varies than independent events' (missingness
+    // that follows the time of day, outages in runs): the check counts at n / inflation.
+    pub missing_inflation: f64,
+}
+
+impl Windows {
+    /// A window's (missing, events) at the effective sample size of the missing check.
+    pub fn missing_counts(&self, missing: u64, events: u64) -> (u64, u64) {
+        if self.missing_inflation <= 1.0 {
+            return (missing, events);
+        }
+        let effective = |count: u64| (count as f64 / self.missing_inflation).round() as u64;
+        (effective(missing), effective(events).max(1))
+    }
 }
 
 /// Where windows end. Count windows end every `window` events; time windows end before the first

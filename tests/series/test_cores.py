@@ -112,7 +112,8 @@ def test_categorical_window_equals_the_python_tests() -> None:
     counts = series.last_counts
     n = int(counts.sum())
     unseen = sum(v == "new" for v in live[4:])
-    expected = categorical_tests(counts, ref.shares, context.alpha, ref.count)
+    inflation = (1 + ref.dependence) / (1 - ref.dependence)
+    expected = categorical_tests(counts, ref.shares, context.alpha, ref.count, inflation)
     expected.append(rate_check("missing_rate", 4, 100, 0.0, WARMUP, context.alpha))
     expected.append(rate_check("type_errors", 0, 100, 0.0, WARMUP, context.alpha))
     seen = ref.unseen_rate * ref.count

@@ -22,7 +22,7 @@ from detector.state.registry import HOOKED, PERSISTED, class_name
 from detector.testing.labelled import ErrorChange, LabelledStream
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict, event_batches
 
-PINNED_VERSION = 6
+PINNED_VERSION = 7
 PINNED: dict[str, list[str]] = {
     "detector.columns.Categories": ["codes", "vocabulary"],
     "detector._native.CategoricalCore": [
@@ -57,6 +57,8 @@ PINNED: dict[str, list[str]] = {
         "last_tests",
         "last_thresholds",
         "last_values",
+        "learn_blocks",
+        "learn_open",
         "lifecycles",
         "live",
         "open",
@@ -75,6 +77,7 @@ PINNED: dict[str, list[str]] = {
         "_batch_start",
         "_core",
         "_warm",
+        "_warm_absent",
         "_warm_errors",
         "_warm_events",
         "_warm_missing",
@@ -87,6 +90,7 @@ PINNED: dict[str, list[str]] = {
         "_batch_start",
         "_core",
         "_warm",
+        "_warm_absent",
         "_warm_errors",
         "_warm_events",
         "_warm_missing",
@@ -202,8 +206,10 @@ PINNED: dict[str, list[str]] = {
     "detector.reference.CategoricalReference": [
         "categories",
         "count",
+        "dependence",
         "events",
         "known",
+        "missing_dependence",
         "missing_rate",
         "shares",
         "type_error_rate",
@@ -218,9 +224,11 @@ PINNED: dict[str, list[str]] = {
         "max",
         "mean",
         "min",
+        "missing_dependence",
         "missing_rate",
         "mode_share",
         "quantiles",
+        "season",
         "std",
         "type_error_rate",
     ],
