@@ -4,7 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 # The Rust extension (native/) is built by `pip install -e .` (maturin, release profile); editing
-# it re-runs the install, which rebuilds incrementally in native/target.
+# it re-runs the install, which rebuilds incrementally in native/target. The extension is abi3
+# (detector/_native.abi3.so); an older per-version build (_native.cpython-3XX-*.so) would shadow
+# it on import, so the install removes in-place builds first.
 NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
 KAFKA_DIR := .kafka
 KAFKA_PORT ?= 9092
@@ -17,12 +19,15 @@ export KAFKA_BOOTSTRAP_SERVERS_LOCAL := 127.0.0.1:$(KAFKA_PORT)
 TEST_PACKAGES := prometheus prometheus-alertmanager chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install test-deps demo test lint format schemas kafka kafka-stop clean bench
+DIST ?= dist
+
+.PHONY: install test-deps demo test lint format schemas kafka kafka-stop clean bench dist
 
 $(STAMP): pyproject.toml $(NATIVE_SOURCES)
 	@command -v cargo >/dev/null || { echo "cargo is needed to build native/ (https://rustup.rs)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	rm -f detector/_native.*.so
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -55,8 +60,19 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	cargo fmt --manifest-path native/Cargo.toml
 
-schemas: $(STAMP) ## regenerate schemas/ from the pydantic models
+schemas: $(STAMP) ## regenerate schemas/ and detector/schemas/ from the pydantic models
 	$(PY) -m detector.schemas
+
+dist: $(STAMP) ## wheel (abi3, one per platform) and sdist into $$(DIST)/, checked with twine
+	@echo "dist: emptying $(DIST)/"
+	rm -rf $(DIST)
+	@echo "dist: building the wheel (maturin, release profile; compiles native/)"
+	$(VENV)/bin/maturin build --release --quiet --interpreter $(PY) --out $(DIST)
+	@echo "dist: building the sdist"
+	$(VENV)/bin/maturin sdist --out $(DIST)
+	@echo "dist: checking metadata and README rendering (twine check --strict)"
+	$(VENV)/bin/twine check --strict $(DIST)/*
+	@echo "dist: done:"; ls -l $(DIST)
 
 bench: $(STAMP) ## throughput, memory and alert latency (bench/README.md); BENCH_ARGS="--events 50000"
 	$(PY) bench/run.py $(BENCH_ARGS)
@@ -69,4 +85,4 @@ kafka-stop: $(STAMP) ## stop the broker started by `make kafka`
 	$(PY) -m detector.testing.kafka_broker stop --dir $(KAFKA_DIR)
 
 clean: kafka-stop
-	rm -rf $(KAFKA_DIR) .demo .pytest_cache .mypy_cache .ruff_cache native/target
+	rm -rf $(KAFKA_DIR) .demo .pytest_cache .mypy_cache .ruff_cache native/target $(DIST)

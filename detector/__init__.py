@@ -1,0 +1,22 @@
+from importlib import metadata as _metadata
+
+try:  # the single source is pyproject.toml's version, via the installed distribution
+    __version__ = _metadata.version("kafka-drift-detector")
+except _metadata.PackageNotFoundError:  # a checkout on sys.path without an install
+    __version__ = "0+unknown"
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from detector.api import Monitor
+
+__all__ = ["Monitor", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """``detector.Monitor``, imported on first use (``import detector`` stays light)."""
+    if name == "Monitor":
+        from detector.api import Monitor
+
+        return Monitor
+    raise AttributeError(f"module 'detector' has no attribute {name!r}")

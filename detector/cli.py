@@ -4,6 +4,7 @@
 - ``replay --config FILE --input EVENTS.jsonl [--labels LABELS.jsonl]``: the same engine on a
   file (and its labels); alerts on stdout.
 - ``check-config --config FILE``: validate a config and print it with defaults filled in.
+- ``--version``: the installed package's version.
 
 Exit codes: 0 success, 1 runtime failure (e.g. Kafka), 2 bad config or arguments.
 """
@@ -25,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from detector import __version__
 from detector.alerts import AlertEvent, alert_bytes
 from detector.config import Config, load_config
 from detector.errors import ConfigError, DetectorError
@@ -41,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="drift-detector",
         description="Kafka-native drift detection for ML model inputs and outputs.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (stderr)")
     parser.add_argument(
         "--log-format",

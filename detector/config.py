@@ -363,7 +363,11 @@ class Config(_Strict):
     kafka: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="librdkafka properties, passed through unchanged."
     )
-    topics: TopicsConfig
+    topics: TopicsConfig | None = Field(
+        None,
+        description="Kafka topics: required by `run`; optional for `replay`, `baseline`, "
+        "`report` and the Python API.",
+    )
     event: EventConfig = EventConfig()
     segments: list[SegmentSpec] = Field(default_factory=list)
     features: list[FeatureSpec] = Field(min_length=1)
@@ -426,11 +430,12 @@ class Config(_Strict):
                 raise ValueError("prediction.threshold needs a numeric prediction (a score)")
             if "predicted_class" in {f.name for f in self.features}:
                 raise ValueError("prediction.threshold adds predicted_class: rename that feature")
-        if self.topics.labels is not None and label is None:
+        topics = self.topics
+        if topics is not None and topics.labels is not None and label is None:
             raise ValueError("topics.labels needs a label section (label.path)")
         if label is None:
             return self
-        if self.topics.labels is not None and self.topics.labels == self.topics.events:
+        if topics is not None and topics.labels is not None and topics.labels == topics.events:
             raise ValueError("topics.labels must differ from topics.events")
         if prediction is None:
             raise ValueError("label needs prediction (the model output to compare with)")
@@ -443,6 +448,17 @@ class Config(_Strict):
         if label.type == "categorical" and prediction.type != "categorical":
             raise ValueError("categorical labels need a categorical prediction (the class)")
         return self
+
+    @property
+    def kafka_topics(self) -> TopicsConfig:
+        """The ``topics`` section, which ``run`` needs; a :class:`ConfigError` naming the field
+        when the config has none (``replay``, ``report`` and the Python API do without)."""
+        if self.topics is None:
+            raise ConfigError(
+                "topics: Field required by `run` (topics.events, topics.alerts and "
+                "topics.dead_letter name the Kafka topics)"
+            )
+        return self.topics
 
     def monitored_fields(self) -> list[FeatureSpec]:
         """Features plus the prediction (as a feature named ``prediction``), in config order."""

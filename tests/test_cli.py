@@ -35,7 +35,7 @@ def test_replay_example_finds_the_injected_drift() -> None:
         check=True,
     )
     alerts = [orjson.loads(line) for line in done.stdout.splitlines()]
-    schema = json.loads((ROOT / "schemas" / "alert.v1.schema.json").read_text())
+    schema = json.loads((ROOT / "detector" / "schemas" / "alert.v1.schema.json").read_text())
     for alert in alerts:
         Draft202012Validator(schema).validate(alert)
     first = alerts[0]["data"]

@@ -19,7 +19,9 @@ from detector.segments import OTHER_SEGMENT
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict
 
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[1] / "schemas" / "alert.v1.schema.json").read_text()
+    (
+        Path(__file__).resolve().parents[1] / "detector" / "schemas" / "alert.v1.schema.json"
+    ).read_text()
 )
 COUNTRIES = [f"C{i}" for i in range(10)]
 CATEGORIES = {"mcc": {"a": 0.1, "b": 0.4, "c": 0.3, "d": 0.2}}

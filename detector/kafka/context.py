@@ -43,11 +43,11 @@ class WorkerContext:
 
     def source(self, topic: str, partition: int) -> int:
         """The key source of an input partition (:mod:`detector.order`)."""
-        return partition + (LABEL_SOURCES if topic == self.config.topics.labels else 0)
+        return partition + (LABEL_SOURCES if topic == self.config.kafka_topics.labels else 0)
 
     def input_partitions(self) -> dict[int, tuple[str, int]]:
         """Every input partition by its source."""
-        topics = self.config.topics
+        topics = self.config.kafka_topics
         found = {p: (topics.events, p) for p in range(self.events_partitions)}
         if topics.labels is not None:
             found |= {LABEL_SOURCES + p: (topics.labels, p) for p in range(self.labels_partitions)}
@@ -76,14 +76,14 @@ class WorkerContext:
         )
         produce(
             self.producer,
-            self.config.topics.dead_letter,
+            self.config.kafka_topics.dead_letter,
             key=letter.key,
             value=letter.value,
             timestamp=letter.timestamp,
             headers=letter.headers,
             on_delivery=self.committer.on_delivery,
         )
-        if topic == self.config.topics.labels:
+        if topic == self.config.kafka_topics.labels:
             self.report.label_dead_letters[rejection.reason] += 1
         else:
             self.report.dead_letters[rejection.reason] += 1

@@ -71,10 +71,10 @@ class EndOffsets:
         self.events: dict[int, int] = {}  # the events topic's ends (for progress)
 
     def read_inputs(self, consumer: Consumer, config: Config) -> None:
-        self.read(consumer, config.topics.events)
-        if config.topics.labels is not None:
-            self.read(consumer, config.topics.labels)
-        self.events = self.ends[config.topics.events]
+        self.read(consumer, config.kafka_topics.events)
+        if config.kafka_topics.labels is not None:
+            self.read(consumer, config.kafka_topics.labels)
+        self.events = self.ends[config.kafka_topics.events]
         log.info("will stop at end offsets %s", self.ends)
 
     def read(self, consumer: Consumer, topic: str, partitions: list[int] | None = None) -> None:

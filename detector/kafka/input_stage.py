@@ -135,7 +135,7 @@ class InputStage:
         report.records += records
         report.labels += len(batch.inputs) - records
         report.batches += 1
-        events = self.ctx.config.topics.events
+        events = self.ctx.config.kafka_topics.events
         offsets = [TopicPartition(t, p, o) for t, p, o in batch.next_offsets if t == events]
         elapsed = time.perf_counter() - started
         self.ctx.metrics.batch(records, offsets, [], rejected, newest, elapsed)
@@ -177,7 +177,7 @@ class InputStage:
         if not labels.size:
             return
         accepted = np.asarray(labels.positions, np.int64)
-        first = self.ctx.source(self.ctx.config.topics.labels or "", 0)
+        first = self.ctx.source(self.ctx.config.kafka_topics.labels or "", 0)
         sources = (batch.partitions[rows][accepted] + first).astype(np.int32)
         ptimes = partition_times(sources, labels.times, self._carry)
         keys = Keys(ptimes, sources, batch.offsets[rows][accepted])

@@ -39,7 +39,7 @@ SPLIT_ROWS = 20_000  # events per slice: a record of 30 float columns stays near
 
 def check_topics(admin: AdminClient, config: Config) -> dict[str, Any]:
     """The cluster's topics, after checking the input and creating missing output topics."""
-    topics = config.topics
+    topics = config.kafka_topics
     existing = list_topics(admin, config.kafka, _METADATA_TIMEOUT)
     if topics.events not in existing:
         raise KafkaBoundaryError(f"topics.events: topic {topics.events!r} does not exist")
@@ -71,7 +71,7 @@ class InternalTopics:
 
 def internal_topics(config: Config, events_partitions: int) -> InternalTopics:
     group = str(config.kafka.get("group.id", "drift-detector"))
-    topics = config.topics
+    topics = config.kafka_topics
     return InternalTopics(
         repartition=topics.repartition or f"{group}-repartition",
         changelog=topics.changelog or f"{group}-changelog",

@@ -150,7 +150,7 @@ class UnitStage:
         for alert in alerts:
             produce(
                 producer,
-                self.ctx.config.topics.alerts,
+                self.ctx.config.kafka_topics.alerts,
                 key=alert.data.dedup_key.encode(),
                 value=alert_bytes(alert),
                 headers=[("content-type", CONTENT_TYPE.encode())],

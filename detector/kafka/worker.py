@@ -80,6 +80,7 @@ class Worker:
     """
 
     def __init__(self, config: Config, until_end: bool = False) -> None:
+        config.kafka_topics  # noqa: B018 - run needs the topics: say so at start, naming them
         self.config = config
         self.until_end = until_end
         self.report = WorkerReport()
@@ -103,7 +104,7 @@ class Worker:
 
     def _connect(self) -> None:
         """Clients, topics and both stages; every config error surfaces before any I/O."""
-        config, topics, processing = self.config, self.config.topics, self.config.processing
+        config, topics, processing = self.config, self.config.kafka_topics, self.config.processing
         consumer_props = {**FETCH_DEFAULTS, **consumer_config(config)}
         producer_props = {**producer_config(config), "message.max.bytes": MAX_RECORD}
         if processing.guarantee == "exactly_once":
@@ -155,7 +156,7 @@ class Worker:
         ctx, consumer = self._ctx, self._consumer
         inputs, units, progress = self._inputs, self._units, self._progress
         assert ctx and consumer and inputs and units and progress
-        topics, processing, run = self.config.topics, self.config.processing, self.config.run
+        topics, processing, run = self.config.kafka_topics, self.config.processing, self.config.run
         ok = False
         try:
             if self.until_end:
@@ -227,7 +228,7 @@ class Worker:
         self.report.restored_units = self._store.restored_units
         self.report.discarded_units = self._store.discarded
         self.report.units_reset = self._engine.stats.units_reset
-        if self.config.topics.labels is not None:
+        if self.config.kafka_topics.labels is not None:
             self.report.join = labels_summary(
                 self._engine, self.report.labels, self.report.label_dead_letters
             )
@@ -249,12 +250,12 @@ class Worker:
 
     def _event_partitions(self) -> list[int]:
         assert self._inputs is not None
-        events = self.config.topics.events
+        events = self.config.kafka_topics.events
         return sorted(p for t, p in self._inputs.sources if t == events)
 
     def _at_end(self) -> bool:
         assert self._ctx and self._inputs and self._units and self._progress
-        topics = self.config.topics
+        topics = self.config.kafka_topics
         assigned: dict[str, set[int]] = {}
         for topic, partition in self._inputs.sources:
             assigned.setdefault(topic, set()).add(partition)
@@ -294,7 +295,7 @@ class Worker:
         self.metrics.assigned(self._event_partitions())
         log.info(
             "assigned partitions %s, owning units of %s",
-            sorted(p for t, p in inputs if t == self.config.topics.events),
+            sorted(p for t, p in inputs if t == self.config.kafka_topics.events),
             owned,
         )
 

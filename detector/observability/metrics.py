@@ -93,7 +93,7 @@ class WorkerMetrics:
     ) -> None:
         self.engine = engine  # the worker's Engine, whose series the collectors read
         self.model = config.model
-        self.topic = config.topics.events
+        self.topic = config.kafka_topics.events
         self.liveness_timeout = liveness_timeout(config)
         self._clock, self._wall = clock, wall
         self._lock = threading.Lock()

@@ -32,7 +32,9 @@ from detector.testing.synthetic import Drift, SyntheticStream, config_dict
 pytestmark = pytest.mark.kafka
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ALERT_SCHEMA = orjson.loads((REPO_ROOT / "schemas" / "alert.v1.schema.json").read_bytes())
+ALERT_SCHEMA = orjson.loads(
+    (REPO_ROOT / "detector" / "schemas" / "alert.v1.schema.json").read_bytes()
+)
 DEADLINE = 30.0  # seconds for any single wait on the broker
 WORKER_DEADLINE = 90.0
 

@@ -45,7 +45,7 @@ def test_replay_with_labels_prints_performance_alerts_and_join_counts(
     out, err = capsys.readouterr()
     assert code == 0, err
     alerts = [orjson.loads(line) for line in out.splitlines()]
-    schema = json.loads((ROOT / "schemas" / "alert.v1.schema.json").read_text())
+    schema = json.loads((ROOT / "detector" / "schemas" / "alert.v1.schema.json").read_text())
     for alert in alerts:
         Draft202012Validator(schema).validate(alert)
     keys = {a["data"]["dedup_key"] for a in alerts if a["data"]["kind"] == "performance"}
