@@ -47,7 +47,7 @@ from detector.inputs import nest
 from detector.labels.decode import LabelDecoder
 from detector.merge import MergeState, OrderedMerge
 from detector.order import LABEL_SOURCES, Bound
-from detector.replay import EVENTS, ReplayReport, _batches, _decode_events
+from detector.replay import EVENTS, ReplayReport, decode_events, line_batches
 from detector.state import decode_state, encode_state
 from detector.state.shape import check_shape
 
@@ -184,7 +184,7 @@ class Monitor:
         """The baseline ``drift-detector baseline`` builds from the same training events (save
         it with ``path.write_bytes(baseline.to_json())``)."""
         builder = BaselineBuilder(_as_config(config))
-        for chunk in _batches(records(training_events), 5000):
+        for chunk in line_batches(records(training_events), 5000):
             builder.add(chunk)
         return builder.build()
 
@@ -201,9 +201,9 @@ class Monitor:
         size, counts, feed = self.config.run.batch_size, self._counts, self._feed
         inputs: dict[int, Iterator[list[bytes]]] = {}
         if events is not None:
-            inputs[EVENTS] = _batches(records(events), size)
+            inputs[EVENTS] = line_batches(records(events), size)
         if labels is not None:
-            inputs[LABEL_SOURCES] = _batches(records(labels), size)
+            inputs[LABEL_SOURCES] = line_batches(records(labels), size)
         for source in self._sources:  # this call's sources hold each other, the rest are quiet
             feed.merge.end(source, at_end=source not in inputs)
         out: list[AlertEvent] = []
@@ -218,7 +218,7 @@ class Monitor:
                     out += feed.end(source)
                 elif source == EVENTS:
                     first = counts.records
-                    batch = _decode_events(self._decoder, chunk, counts, self.on_rejection)
+                    batch = decode_events(self._decoder, chunk, counts, self.on_rejection)
                     out += feed.events(batch, EVENTS, first + np.asarray(batch.positions, np.int64))
                 else:
                     out += self._label_chunk(chunk)

@@ -46,7 +46,8 @@ class ReplayReport:
     labels_rejected: Counter[str] = field(default_factory=Counter)
 
 
-def _batches(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+def line_batches(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+    """Lines in lists of ``size`` (the last shorter)."""
     it = iter(lines)
     while batch := list(islice(it, size)):
         yield batch
@@ -71,10 +72,10 @@ def replay(
     sources = [EVENTS] if labels is None else [EVENTS, LABEL_SOURCES]
     feed = Feed(engine, sources)
     size = config.run.batch_size
-    inputs = {EVENTS: _batches(lines, size)}
+    inputs = {EVENTS: line_batches(lines, size)}
     label_decoder = None
     if labels is not None:
-        inputs[LABEL_SOURCES] = _batches(labels, size)
+        inputs[LABEL_SOURCES] = line_batches(labels, size)
         label_decoder = LabelDecoder(config)
     live = set(sources)
     while live:
@@ -87,7 +88,7 @@ def replay(
                 alerts = feed.end(source)
             elif source == EVENTS:
                 first = report.records
-                batch = _decode_events(decoder, chunk, report, on_rejection)
+                batch = decode_events(decoder, chunk, report, on_rejection)
                 alerts = feed.events(batch, EVENTS, first + np.asarray(batch.positions, np.int64))
             else:
                 assert label_decoder is not None
@@ -107,7 +108,7 @@ def replay(
     return report
 
 
-def _decode_events(
+def decode_events(
     decoder: Decoder,
     chunk: list[bytes],
     report: ReplayReport,
