@@ -47,7 +47,7 @@ from detector.inputs import nest
 from detector.labels.decode import LabelDecoder
 from detector.merge import MergeState, OrderedMerge
 from detector.order import LABEL_SOURCES, Bound
-from detector.replay import EVENTS, ReplayReport, decode_events, line_batches
+from detector.replay import EVENTS, ReplayReport, line_batches, read_merged
 from detector.state import decode_state, encode_state
 from detector.state.shape import check_shape
 
@@ -206,35 +206,11 @@ class Monitor:
             inputs[LABEL_SOURCES] = line_batches(records(labels), size)
         for source in self._sources:  # this call's sources hold each other, the rest are quiet
             feed.merge.end(source, at_end=source not in inputs)
-        out: list[AlertEvent] = []
-        live = set(inputs)
-        while live:  # replay's loop
-            for source in sorted(live):
-                if not feed.waiting(source) and len(live) > 1:
-                    continue
-                chunk = next(inputs[source], None)
-                if chunk is None:
-                    live.discard(source)
-                    out += feed.end(source)
-                elif source == EVENTS:
-                    first = counts.records
-                    batch = decode_events(self._decoder, chunk, counts, self.on_rejection)
-                    out += feed.events(batch, EVENTS, first + np.asarray(batch.positions, np.int64))
-                else:
-                    out += self._label_chunk(chunk)
+        out = list(
+            read_merged(feed, inputs, self._decoder, self._labels, counts, self.on_rejection)
+        )
         counts.alerts += len(out)
         return [orjson.loads(alert_bytes(alert)) for alert in out]
-
-    def _label_chunk(self, chunk: list[bytes]) -> list[AlertEvent]:
-        assert self._labels is not None
-        values = [line.rstrip(b"\r\n") for line in chunk]
-        counts = self._counts
-        first = counts.labels
-        decoded = self._labels.decode(values, [float(first + i + 1) for i in range(len(values))])
-        counts.labels += len(values)
-        counts.labels_rejected.update(r.reason for r in decoded.rejections)
-        offsets = first + np.asarray(decoded.batch.positions, np.int64)
-        return self._feed.labels(decoded.batch, LABEL_SOURCES, offsets)
 
     def summary(self) -> dict[str, Any]:
         """What ``replay`` prints at the end: records, rejections by reason, alerts, series (and

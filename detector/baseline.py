@@ -57,40 +57,47 @@ SeriesKey = tuple[str, str | None, str | None]  # feature, segment dimension, se
 
 
 @dataclass
-class _Indicator:
-    """A 0/1 event indicator in file order (a value missing), for its dependence at the
-    window's scale (its check looks at one window at a time): block means of ``scale``
-    events, and the first ``PREFIX_BLOCKS`` windows."""
+class _InOrder:
+    """Values in file order, for their dependence at the window's scale: the means of
+    consecutive blocks of ``scale`` values, and the first ``PREFIX_BLOCKS`` windows' values."""
 
     scale: int
-    ones: int = 0
-    events: int = 0
+    count: int = 0
+    total: float = 0.0
     blocks: list[np.ndarray] = field(default_factory=list)
     prefix: list[np.ndarray] = field(default_factory=list)
-    _open: np.ndarray = field(default_factory=lambda: np.empty(0))
+    _open: np.ndarray = field(default_factory=lambda: np.empty(0))  # the unfinished block
 
-    def add(self, flags: np.ndarray) -> None:
-        values = flags.astype(np.float64)
-        self.ones += int(flags.sum())
-        room = PREFIX_BLOCKS * self.scale - self.events
+    def add(self, values: np.ndarray) -> None:
+        room = PREFIX_BLOCKS * self.scale - self.count
         if room > 0:
             self.prefix.append(values[:room])
-        self.events += len(values)
+        self.count += len(values)
+        self.total += float(values.sum())
         chain = np.concatenate([self._open, values])
         full = len(chain) // self.scale * self.scale
         if full:
             self.blocks.append(chain[:full].reshape(-1, self.scale).mean(axis=1))
         self._open = chain[full:]
 
-    def dependence(self) -> float:
-        share = self.ones / self.events if self.events else 0.0
+    def dependence(self, variance: float, longer: bool) -> float:
+        """From the block means (at least LEAST_BLOCKS blocks; ``longer``: also at 4 and 16
+        windows, :func:`detector._native.block_dependence`), else from the first windows'
+        values (:func:`detector._native.dependence`)."""
+        blocks = np.concatenate(self.blocks) if self.blocks else np.empty(0)
+        measured = block_dependence(blocks, self.scale, variance, longer)
+        if measured is None:
+            prefix = np.concatenate(self.prefix) if self.prefix else np.empty(0)
+            measured = dependence(prefix, self.scale)
+        return float(measured)
+
+    def indicator_dependence(self) -> float:
+        """The dependence of 0/1 values (a value missing): its check looks at one window at a
+        time, so at the window's scale only."""
+        share = self.total / self.count if self.count else 0.0
         if share in (0.0, 1.0):
             return 0.0
-        blocks = np.concatenate(self.blocks) if self.blocks else np.empty(0)
-        measured = block_dependence(blocks, self.scale, share * (1 - share), longer=False)
-        if measured is None:
-            measured = dependence(np.concatenate(self.prefix), self.scale)
-        return float(measured)
+        return self.dependence(share * (1 - share), longer=False)
 
 
 @dataclass
@@ -99,16 +106,13 @@ class _NumericAccumulator:
     seen: int = 0
     missing: int = 0
     errors: int = 0
-    absent: _Indicator = field(init=False)  # which events had the value missing, in order
+    absent: _InOrder = field(init=False)  # which events had the value missing (1), in order
     sample: np.ndarray = field(default_factory=lambda: np.empty(0))
     # Dependence in file order (see dependence()): sums over values and consecutive pairs,
-    # the means of consecutive blocks of `scale` values, and the first values as they came.
+    # and the values in order at the window's scale.
     last: float | None = None
     sums: np.ndarray = field(default_factory=lambda: np.zeros(4))  # x, x^2, x*prev, pairs
-    blocks: list[np.ndarray] = field(default_factory=list)
-    _open: np.ndarray = field(default_factory=lambda: np.empty(0))  # the unfinished block
-    prefix: list[np.ndarray] = field(default_factory=list)
-    _prefix_n: int = 0
+    ordered: _InOrder = field(init=False)
     # Seasonality: the event time of each reservoir value, phase cells (None: off), and the
     # first values with their times in file order (the dependence of adjusted values).
     times: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -117,7 +121,8 @@ class _NumericAccumulator:
     _season_n: int = 0
 
     def __post_init__(self) -> None:
-        self.absent = _Indicator(self.scale)
+        self.absent = _InOrder(self.scale)
+        self.ordered = _InOrder(self.scale)
 
     def dependence(self) -> float:
         """The AR(1)-equivalent dependence of the file's order at the window's scale: lag 1
@@ -132,12 +137,7 @@ class _NumericAccumulator:
         if variance <= 0:
             return 0.0
         lag1 = min(max((lagged / pairs - mean * mean) / variance, 0.0), 0.95)
-        blocks = np.concatenate(self.blocks) if self.blocks else np.empty(0)
-        measured = block_dependence(blocks, self.scale, variance)
-        if measured is None:
-            prefix = np.concatenate(self.prefix) if self.prefix else np.empty(0)
-            measured = dependence(prefix, self.scale)
-        return float(max(lag1, measured))
+        return max(float(lag1), self.ordered.dependence(variance, longer=True))
 
     def add(
         self, values: np.ndarray, rng: np.random.Generator, times: np.ndarray | None = None
@@ -153,19 +153,8 @@ class _NumericAccumulator:
                 len(chain) - 1,
             ]
             self.last = float(values[-1])
-            self._blocks(values)
+            self.ordered.add(values)
         self._sample(values, rng, times)
-
-    def _blocks(self, values: np.ndarray) -> None:
-        room = PREFIX_BLOCKS * self.scale - self._prefix_n
-        if room > 0:
-            self.prefix.append(values[:room])
-            self._prefix_n += len(self.prefix[-1])
-        chain = np.concatenate([self._open, values])
-        full = len(chain) // self.scale * self.scale
-        if full:
-            self.blocks.append(chain[:full].reshape(-1, self.scale).mean(axis=1))
-        self._open = chain[full:]
 
     def _season(self, values: np.ndarray, times: np.ndarray) -> None:
         assert self.phase is not None
@@ -208,12 +197,12 @@ class _CategoricalAccumulator:
     counts: Counter[str] = field(default_factory=Counter)
     missing: int = 0
     errors: int = 0
-    absent: _Indicator = field(init=False)  # which events had the value missing, in order
+    absent: _InOrder = field(init=False)  # which events had the value missing (1), in order
     blocks: list[Counter[str]] = field(default_factory=list)  # file order
     _open: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.absent = _Indicator(self.scale)
+        self.absent = _InOrder(self.scale)
 
     def add(self, texts: list[str]) -> None:
         self.counts.update(texts)
@@ -342,7 +331,7 @@ class BaselineBuilder:
                     num.add(values[present], self._rng, batch.times[rows][present])
                     num.errors += int(errors[rows].sum())
                     num.missing += int((~present).sum()) - int(errors[rows].sum())
-                    num.absent.add(~present & ~errors[rows])
+                    num.absent.add((~present & ~errors[rows]).astype(np.float64))
                 else:
                     cat = self._categorical.setdefault(key, _CategoricalAccumulator(self._scale))
                     column = batch.categorical[spec.name].take(rows)
@@ -350,7 +339,7 @@ class BaselineBuilder:
                     cat.add([vocabulary[c] for c in column.codes.tolist() if c >= 0])
                     cat.errors += int(errors[rows].sum())
                     cat.missing += int((column.codes < 0).sum()) - int(errors[rows].sum())
-                    cat.absent.add((column.codes < 0) & ~errors[rows])
+                    cat.absent.add(((column.codes < 0) & ~errors[rows]).astype(np.float64))
 
     def _new_numeric(self, key: SeriesKey) -> _NumericAccumulator:
         num = self._numeric[key] = _NumericAccumulator(self._scale)
@@ -390,14 +379,14 @@ class BaselineBuilder:
                     )
                 else:
                     references[key] = _seasonal_reference(num, season)
-                references[key].missing_dependence = num.absent.dependence()
+                references[key].missing_dependence = num.absent.indicator_dependence()
         for key, cat in self._categorical.items():
             if sum(cat.counts.values()) >= self.config.detection.min_window_values:
                 reference = CategoricalReference.from_counts(
                     cat.counts, top, cat.missing, cat.errors
                 )
                 reference.dependence = cat.dependence(reference)
-                reference.missing_dependence = cat.absent.dependence()
+                reference.missing_dependence = cat.absent.indicator_dependence()
                 references[key] = reference
         return Baseline(self.config.model, self.events, references, sorted(self.fields))
 

@@ -77,7 +77,25 @@ def replay(
     if labels is not None:
         inputs[LABEL_SOURCES] = line_batches(labels, size)
         label_decoder = LabelDecoder(config)
-    live = set(sources)
+    for alert in read_merged(feed, inputs, decoder, label_decoder, report, on_rejection):
+        report.alerts += 1
+        on_alert(alert)
+    report.series = len(engine.series)
+    return report
+
+
+def read_merged(
+    feed: Feed,
+    inputs: dict[int, Iterator[list[bytes]]],
+    decoder: Decoder,
+    label_decoder: LabelDecoder | None,
+    report: ReplayReport,
+    on_rejection: Callable[[int, Rejection, bytes], None] | None,
+) -> Iterator[AlertEvent]:
+    """Read the sources' chunks (events, and labels at ``LABEL_SOURCES``) into ``feed``,
+    always from the one its merge waits for, until every source is exhausted; the alerts of
+    each step, in order. What ``replay`` and :class:`detector.api.Monitor` run."""
+    live = set(inputs)
     while live:
         for source in sorted(live):
             if not feed.waiting(source) and len(live) > 1:
@@ -85,11 +103,11 @@ def replay(
             chunk = next(inputs[source], None)
             if chunk is None:
                 live.discard(source)
-                alerts = feed.end(source)
+                yield from feed.end(source)
             elif source == EVENTS:
                 first = report.records
                 batch = decode_events(decoder, chunk, report, on_rejection)
-                alerts = feed.events(batch, EVENTS, first + np.asarray(batch.positions, np.int64))
+                yield from feed.events(batch, EVENTS, first + np.asarray(batch.positions, np.int64))
             else:
                 assert label_decoder is not None
                 values = [line.rstrip(b"\r\n") for line in chunk]
@@ -100,12 +118,7 @@ def replay(
                 report.labels += len(values)
                 report.labels_rejected.update(r.reason for r in decoded.rejections)
                 offsets = first + np.asarray(decoded.batch.positions, np.int64)
-                alerts = feed.labels(decoded.batch, LABEL_SOURCES, offsets)
-            for alert in alerts:
-                report.alerts += 1
-                on_alert(alert)
-    report.series = len(engine.series)
-    return report
+                yield from feed.labels(decoded.batch, LABEL_SOURCES, offsets)
 
 
 def decode_events(

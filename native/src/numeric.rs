@@ -309,10 +309,10 @@ impl NumericCore {
         let since =
             since.unwrap_or_else(|| values_since_change(&self.recent.scores(), CHANGE_LEAST));
         let count = since.min(self.settings.windows.window).min(available).max(1);
-        let values: Vec<f64> = self.recent.newest(count).map(|v| v.0).collect();
         if !self.material(count) {
             return;
         }
+        let values: Vec<f64> = self.recent.newest(count).map(|v| v.0).collect();
         let first = self.recent.newest(count).next().map_or(t, |v| v.2);
         let shift = self.shift_of(&values);
         let severity = self.severity(shift);
