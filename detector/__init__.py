@@ -9,14 +9,20 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from detector.api import Monitor
+    from detector.detectors.plugins import Plugin
 
-__all__ = ["Monitor", "__version__"]
+__all__ = ["Monitor", "Plugin", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    """``detector.Monitor``, imported on first use (``import detector`` stays light)."""
+    """``detector.Monitor`` and ``detector.Plugin``, imported on first use (``import detector``
+    stays light)."""
     if name == "Monitor":
         from detector.api import Monitor
 
         return Monitor
+    if name == "Plugin":
+        from detector.detectors.plugins import Plugin
+
+        return Plugin
     raise AttributeError(f"module 'detector' has no attribute {name!r}")

@@ -62,7 +62,8 @@ class AlertData(_Model):
     model: str
     kind: Kind
     detector: str = Field(
-        description="What decided: adwin, page_hinkley, a window test (psi, js, ks, "
+        description="What decided: adwin, page_hinkley, a configured detector's name (e.g. "
+        "river.KSWIN), a window test (psi, js, ks, "
         "wasserstein, chi_square) or a quality check (missing_rate, type_errors, out_of_range, "
         "constant, unseen_categories, segment_volume, schema)."
     )
@@ -75,7 +76,10 @@ class AlertData(_Model):
     segment: dict[str, str] = Field(description="Segment name -> value; {} for all traffic.")
     observed_at: str = _datetime("Event time of the record that triggered this status.")
     started_at: str = _datetime("Event time at which this alert started firing.")
-    statistic: str = Field(description="Name of the statistic in value, e.g. cusum_sd, psi, rate.")
+    statistic: str = Field(
+        description="Name of the statistic in value, e.g. cusum_sd, psi, rate; "
+        "drift_detected for a configured detector (value and threshold 1)."
+    )
     value: float
     threshold: float = Field(
         description="What value had to exceed to fire (segment_volume: fall below); for "
@@ -226,6 +230,8 @@ def build_alert(model: str, feature: str, segment: dict[str, str], signal: Signa
         verb = verbs.get(signal.kind, f"failed {signal.check}")
         if signal.detector == "adwin":
             evidence = f"adwin, delta={signal.threshold:.3g}"
+        elif signal.statistic == "drift_detected":  # a configured detector (plugins)
+            evidence = f"{signal.detector}: drift detected"
         else:
             op = "<" if signal.check == "segment_volume" else ">"  # volume: too few events
             evidence = (

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import math
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ import orjson
 from detector.alerts import AlertEvent, alert_bytes
 from detector.baseline import Baseline, BaselineBuilder, load_baseline
 from detector.config import Config, load_config, parse_config
+from detector.detectors.plugins import Plugin
 from detector.engine import Engine
 from detector.errors import ConfigError, StateError
 from detector.events import Decoder, Rejection
@@ -51,7 +52,7 @@ from detector.replay import EVENTS, ReplayReport, line_batches, read_merged
 from detector.state import decode_state, encode_state
 from detector.state.shape import check_shape
 
-__all__ = ["Events", "Monitor", "Report", "records"]
+__all__ = ["Events", "Monitor", "Plugin", "Report", "records"]
 
 Events = Iterable[Mapping[str, Any] | bytes | str] | str | bytes | Any  # Any: a DataFrame
 OnRejection = Callable[[int, Rejection, bytes], None]
@@ -146,7 +147,9 @@ class Monitor:
     and ``kafka`` may be left out). ``baseline``: a :class:`~detector.baseline.Baseline`, a
     baseline file, or None for the config's ``baseline`` (warm-up when it names none).
     ``on_rejection(record, rejection, raw)`` hears of each rejected event (1-based record
-    number, as ``replay --dead-letter`` writes it); rejections never raise.
+    number, as ``replay --dead-letter`` writes it); rejections never raise. ``plugins``: more
+    drift detectors (:class:`~detector.detectors.plugins.Plugin`: any object with river's
+    ``update`` / ``drift_detected``), next to the config's ``detection.plugins``.
     """
 
     def __init__(
@@ -154,6 +157,7 @@ class Monitor:
         config: Config | Mapping[str, Any],
         baseline: Baseline | str | Path | None = None,
         on_rejection: OnRejection | None = None,
+        plugins: Sequence[Plugin] = (),
     ) -> None:
         self.config = config = _as_config(config)
         if baseline is None and config.baseline:
@@ -162,7 +166,7 @@ class Monitor:
             baseline = load_baseline(baseline, config)
         if baseline is not None and baseline.model != config.model:
             raise ConfigError(f"baseline: it is for model {baseline.model!r}, not {config.model!r}")
-        self.engine = Engine(config, baseline)
+        self.engine = Engine(config, baseline, plugins)
         self.on_rejection = on_rejection
         self._decoder = Decoder(config)
         self._labels = LabelDecoder(config) if config.label is not None else None
@@ -172,10 +176,13 @@ class Monitor:
 
     @classmethod
     def from_config(
-        cls, path: str | Path, baseline: Baseline | str | Path | None = None
+        cls,
+        path: str | Path,
+        baseline: Baseline | str | Path | None = None,
+        plugins: Sequence[Plugin] = (),
     ) -> Monitor:
         """A monitor from a YAML config file (its ``baseline:`` relative to the file)."""
-        return cls(load_config(path), baseline)
+        return cls(load_config(path), baseline, plugins=plugins)
 
     @staticmethod
     def baseline_from(
@@ -260,11 +267,13 @@ class Monitor:
         config: Config | Mapping[str, Any] | str | Path,
         baseline: Baseline | str | Path | None = None,
         on_rejection: OnRejection | None = None,
+        plugins: Sequence[Plugin] = (),
     ) -> Monitor:
         """A monitor that continues where the one whose :meth:`state` gave ``data`` stopped;
-        ``config`` and ``baseline`` must be the same. Unusable data raises
+        ``config``, ``baseline`` and ``plugins`` must be the same (a plugin's saved data goes
+        into a fresh copy of the one of the same name). Unusable data raises
         :class:`~detector.errors.StateError`."""
-        monitor = cls(_as_config(config), baseline, on_rejection)
+        monitor = cls(_as_config(config), baseline, on_rejection, plugins)
         engine, feed, counts = monitor.engine, monitor._feed, monitor._counts
         snap = decode_state(data, engine.shared_state())
         if not isinstance(snap, dict) or snap.get("api") != API_STATE:

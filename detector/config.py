@@ -220,6 +220,51 @@ class SeasonConfig(_Strict):
         return value
 
 
+class PluginConfig(_Strict):
+    """A river drift detector added to numeric features (:mod:`detector.detectors.plugins`)."""
+
+    detector: str = Field(
+        description="A class of river.drift (KSWIN, PageHinkley, ...) or river.drift.binary "
+        "(binary.DDM, ...); ADWIN and binary.HDDMW hold compiled state and cannot be saved."
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Its constructor's arguments (river's names)."
+    )
+    name: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.\-]{1,100}$",
+        description="The alerts' detector field; default river.<class>.",
+    )
+    features: list[str] | None = Field(
+        None, description="Numeric features (or prediction) it watches; default every one."
+    )
+    input: Literal["score", "value"] = Field(
+        "score",
+        description="score: the values' normal scores against the reference (what ADWIN and "
+        "Page-Hinkley see); value: the values themselves (0/1 flags for the binary ones).",
+    )
+    stream: Literal["features", "errors"] = Field(
+        "features",
+        description="features: numeric features' values; errors: the labels' error stream "
+        "(1 = a wrong prediction, per segment; needs a label section), next to ADWIN there.",
+    )
+
+    @model_validator(mode="after")
+    def _builds(self) -> PluginConfig:
+        from detector.detectors.plugins import Plugin, river_detector
+
+        detector = river_detector(self.detector, self.params)  # ValueError names the class
+        try:
+            Plugin(detector, self.label)  # its state must be plain data (snapshots)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or f"river.{self.detector.removeprefix('binary.')}"
+
+
 class DetectionConfig(_Strict):
     """Detector settings. The defaults suit any feature scale (inputs are standardised)."""
 
@@ -268,6 +313,11 @@ class DetectionConfig(_Strict):
     season: SeasonConfig = Field(
         SeasonConfig(),
         description="Seasonal (phase-aware) references for numeric features with a baseline.",
+    )
+    plugins: list[PluginConfig] = Field(
+        default_factory=list,
+        description="More drift detectors from river on numeric features, next to ADWIN and "
+        "Page-Hinkley (same alert lifecycle and state snapshots).",
     )
 
 
@@ -420,6 +470,24 @@ class Config(_Strict):
                 "detection.season.period needs event.time: cycles are read from event time "
                 "(auto skips seasonality without it)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _plugins(self) -> Config:
+        numeric = {f.name for f in self.monitored_fields() if f.type == "numeric"}
+        names: set[str] = set()
+        for i, plugin in enumerate(self.detection.plugins):
+            if plugin.stream == "errors" and self.label is None:
+                raise ValueError(f"detection.plugins.{i}.stream: errors needs a label section")
+            unknown = sorted(set(plugin.features or ()) - numeric)
+            if unknown:
+                raise ValueError(
+                    f"detection.plugins.{i}.features: {unknown} are not numeric features "
+                    f"(numeric: {sorted(numeric)})"
+                )
+            if plugin.label in names or plugin.label in ("adwin", "page_hinkley", "plugin"):
+                raise ValueError(f"detection.plugins.{i}.name: {plugin.label!r} is taken")
+            names.add(plugin.label)
         return self
 
     @model_validator(mode="after")

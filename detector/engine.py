@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from detector.alerts import AlertEvent, build_alert
@@ -39,6 +39,7 @@ from detector.chunks import (
     chunk_unit,
 )
 from detector.config import Config
+from detector.detectors.plugins import Plugin, plugins_from
 from detector.events import EventBatch
 from detector.labels.decode import LabelBatch
 from detector.labels.monitor import PerformanceMonitor
@@ -98,7 +99,9 @@ class Engine:
     those; ``dirty`` names the units changed since the caller last snapshotted them.
     """
 
-    def __init__(self, config: Config, baseline: Baseline | None = None) -> None:
+    def __init__(
+        self, config: Config, baseline: Baseline | None = None, plugins: Sequence[Plugin] = ()
+    ) -> None:
         self.config = config
         self.baseline = baseline
         self.fields = config.monitored_fields() + config.derived_fields()
@@ -107,12 +110,21 @@ class Engine:
         self.stats = EngineStats()
         self.splitter = Splitter(config)
         self.alpha = test_level(config)
+        self.plugins = plugins_from(config) + tuple(plugins)
         self._contexts = {
-            f.name: SeriesContext(config.detection, self.alpha, f.bounds) for f in self.fields
+            f.name: SeriesContext(
+                config.detection,
+                self.alpha,
+                f.bounds,
+                tuple(p for p in self.plugins if f.type == "numeric" and p.watches(f.name)),
+            )
+            for f in self.fields
         }
         self.recent_alerts: deque[AlertEvent] = deque(maxlen=RECENT_ALERTS)  # for the report
         self.stream: StreamUnit | None = None
-        self.performance = PerformanceMonitor(config, self.alpha) if config.label else None
+        self.performance = (
+            PerformanceMonitor(config, self.alpha, self.plugins) if config.label else None
+        )
         self.dirty: set[UnitKey] = set()
         self.threads = config.run.series_threads()
 
@@ -140,7 +152,7 @@ class Engine:
         if key == PERFORMANCE_UNIT:
             if self.config.label is None:
                 raise ValueError("a performance unit needs a config with a label section")
-            return PerformanceMonitor(self.config, self.alpha)
+            return PerformanceMonitor(self.config, self.alpha, self.plugins)
         if key[0] not in self.specs:
             raise ValueError(f"no monitored field {key[0]!r}")
         return self._new_series(key)
@@ -229,7 +241,7 @@ class Engine:
         if key == STREAM_UNIT:
             self.stream = StreamUnit(self.config, self.alpha)
         elif key == PERFORMANCE_UNIT:
-            self.performance = PerformanceMonitor(self.config, self.alpha)
+            self.performance = PerformanceMonitor(self.config, self.alpha, self.plugins)
         else:
             self.series[key] = self._new_series(key)
 
@@ -276,7 +288,7 @@ class Engine:
             if key == STREAM_UNIT:
                 self.stream = None
             elif key == PERFORMANCE_UNIT and self.performance is not None:
-                self.performance = PerformanceMonitor(self.config, self.alpha)
+                self.performance = PerformanceMonitor(self.config, self.alpha, self.plugins)
             else:
                 self.series.pop(key, None)
             self.dirty.discard(key)

@@ -9,12 +9,14 @@ prediction's event, capped by the engine's router, so they name the same segment
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from detector.alerts import Signal
 from detector.config import Config
+from detector.detectors.plugins import Plugin
 from detector.labels.join import JoinStats, JoinStore, Pair
 from detector.labels.metrics import errors_of
 from detector.labels.series import Columns, PerformanceContext, PerformanceSeries
@@ -37,7 +39,7 @@ class Outcome:
 class PerformanceMonitor:
     """The join, the per-segment performance series and the global error counts."""
 
-    def __init__(self, config: Config, alpha: float) -> None:
+    def __init__(self, config: Config, alpha: float, plugins: Sequence[Plugin] = ()) -> None:
         label = config.label
         if label is None:
             raise ValueError("the config has no label section")
@@ -54,6 +56,7 @@ class PerformanceMonitor:
             adwin_delta=config.detection.adwin_delta,
             resolve_windows=config.detection.resolve_windows,
             alpha=alpha,
+            plugins=tuple(p for p in plugins if p.stream == "errors"),
         )
         self.series: dict[PerformanceKey, PerformanceSeries] = {}
         self.pairs = 0

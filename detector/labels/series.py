@@ -30,6 +30,7 @@ from detector.alerts import Lifecycle, Severity, Signal, Summary, Window, rfc333
 from detector.config import LabelType
 from detector.detectors.adwin import Adwin
 from detector.detectors.distribution import TestResult
+from detector.detectors.plugins import Plugin, PluginSet
 from detector.labels.metrics import MetricAccumulator
 from detector.labels.ring import PairRing
 from detector.labels.versus_rest import segment_worse
@@ -56,15 +57,18 @@ class PerformanceContext:
     adwin_delta: float
     resolve_windows: int
     alpha: float
+    plugins: tuple[Plugin, ...] = ()  # configured detectors of the error stream
 
 
 class Detection(NamedTuple):
-    """An ADWIN cut where the error rate went up: the rates before and after, and counts."""
+    """A detection (ADWIN's cut or a configured detector's) where the error rate went up: the
+    rates before and after, and counts."""
 
     before: float
     n_before: int
     after: float
     n_after: int
+    detector: str = "adwin"
 
 
 @dataclass
@@ -153,6 +157,7 @@ class PerformanceSeries:
         self.history: deque[tuple[float, dict[str, float]]] = deque(maxlen=HISTORY_WINDOWS)
         self.lifecycles = {ERROR: Lifecycle(), VS_REST: Lifecycle()}
         self._adwin = Adwin(delta=context.adwin_delta)
+        self._plugins = PluginSet(context.plugins) if context.plugins else None
         self._clock = WindowClock(context.window, context.window_seconds)
         self._open: list[Columns] = []
         self._opened_at = (0, 0)  # all traffic's (pairs, errors) when the window opened
@@ -205,6 +210,27 @@ class PerformanceSeries:
             detection = self._describe(i, width, cols)
             if detection.after > detection.before:
                 found.append((i, 0, detection))
+        if self.context.plugins:
+            found += self._plugin_steps(cols)
+        elif self._plugins is not None:
+            self._plugins = None  # (a restored series whose config dropped them)
+        return found
+
+    def _plugin_steps(self, cols: Columns) -> list[tuple[int, int, Detection | None]]:
+        """The configured detectors' detections on the error stream, described from the last
+        ``_RING`` pairs at most (they report no window), where the error rate went up; after
+        ADWIN's at the same position (steps sort stably)."""
+        if self._plugins is None:
+            self._plugins = PluginSet(self.context.plugins)
+        self._plugins.bind(self.context.plugins)
+        n = len(cols.errors)
+        flags = cols.errors.astype(float).tolist()  # the input whatever `input` says
+        hits = self._plugins.detect({"value": flags, "score": flags}, range(n))
+        found: list[tuple[int, int, Detection | None]] = []
+        for i, name in sorted(hits.items()):
+            detection = self._describe(i, min(self.pairs + i + 1, _RING), cols)
+            if detection.after > detection.before:
+                found.append((i, 0, detection._replace(detector=name)))
         return found
 
     def _describe(self, position: int, width: int, cols: Columns) -> Detection:
@@ -272,7 +298,12 @@ class PerformanceSeries:
             f"error rate {found.before:.1%} -> {found.after:.1%} over the last "
             f"{found.n_after:,} labelled events"
         )
-        shift = TestResult("adwin", found.after - found.before, self.context.adwin_delta)
+        adwin = found.detector == "adwin"  # else a configured detector: it says only "drift"
+        shift = (
+            TestResult("adwin", found.after - found.before, self.context.adwin_delta)
+            if adwin
+            else TestResult(found.detector, 1.0, 1.0)
+        )
         evidence = (
             window,
             Summary(count=found.n_before, mean=found.before),
@@ -280,7 +311,7 @@ class PerformanceSeries:
             headline,
         )
         signal = self._signal(ERROR, True, shift, (position, when), evidence)
-        signal.statistic = "error_rate_shift"
+        signal.statistic = "error_rate_shift" if adwin else "drift_detected"
         return signal
 
     def _close(self, position: int, cols: Columns) -> list[tuple[str, Signal]]:

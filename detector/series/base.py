@@ -10,7 +10,7 @@ windows, tests, checks and alert lifecycles all run there, and only status chang
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from detector._native import CategoricalCore, NumericCore, SignalRecord, depende
 from detector.alerts import Lifecycle, Signal, Summary, Window, rfc3339
 from detector.config import DetectionConfig
 from detector.detectors.distribution import TestResult
+from detector.detectors.plugins import Plugin
 from detector.reference import inflation_of
 
 RESOLVE_ALPHA = 1e-3  # looser than any firing level, so a borderline window does not flap
@@ -31,6 +32,7 @@ class SeriesContext:
     config: DetectionConfig
     alpha: float
     bounds: tuple[float, float] | None = None
+    plugins: tuple[Plugin, ...] = ()  # configured detectors of a numeric feature
 
 
 def window_of(count: int, first: float, last: float) -> Window:
@@ -84,6 +86,7 @@ class CoreUpdate:
     series: SeriesBase
     offset: int
     arrays: tuple[np.ndarray, ...]
+    plugin_hits: dict[int, str] = field(default_factory=dict)  # position -> configured detector
 
     def run(self) -> list[Signal]:
         """Update the core now (the engine batches many through ``update_all`` instead)."""
@@ -91,8 +94,12 @@ class CoreUpdate:
         return self.finish(self.series._core.update(*self.arrays))
 
     def finish(self, records: list[SignalRecord]) -> list[Signal]:
-        """The core's status changes as signals."""
-        return [self.series.signal_of(r, self.offset) for r in records]
+        """The core's status changes as signals (a configured detector's named after it)."""
+        signals = [self.series.signal_of(r, self.offset) for r in records]
+        for record, signal in zip(records, signals, strict=True):
+            if record.detector == "plugin":
+                signal.detector = self.plugin_hits.get(record.position, "plugin")
+        return signals
 
 
 class SeriesBase:

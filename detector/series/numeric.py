@@ -36,6 +36,7 @@ import numpy as np
 from detector._native import NumericCore, SignalRecord
 from detector.alerts import Summary
 from detector.detectors.distribution import TestResult, chi2_level
+from detector.detectors.plugins import PluginSet
 from detector.quality import rate_prior
 from detector.reference import NumericReference, describe
 from detector.series.base import (
@@ -50,7 +51,7 @@ from detector.series.base import (
 # The extremes of a small reference (a 1,000-value warm-up) say little about the range of
 # heavy-tailed data, so without configured bounds only a large (training) reference is used.
 RANGE_FROM_REFERENCE = 10_000
-_STATISTIC = {"page_hinkley": "cusum_sd", "adwin": "mean_shift_sd"}
+_STATISTIC = {"page_hinkley": "cusum_sd", "adwin": "mean_shift_sd", "plugin": "drift_detected"}
 
 
 class NumericSeries(SeriesBase):
@@ -63,6 +64,7 @@ class NumericSeries(SeriesBase):
         self.reference: NumericReference | None = None
         self._warm: list[np.ndarray] = []
         self._warm_n = 0  # values collected
+        self._plugins: PluginSet | None = None  # configured detectors, once the core exists
         if reference is not None:
             self._start(reference, learn_dependence=True)
 
@@ -158,20 +160,41 @@ class NumericSeries(SeriesBase):
         season = self.reference.season if self.reference is not None else None
         if season is not None:  # adjusted copies of the series' own rows (only seasonal ones)
             picked = rows[start:]
-            adjusted = (
+            arrays: tuple[np.ndarray, ...] = (
                 season.adjust(column(values[picked], np.float64), times[picked]),
                 column(type_errors[picked], np.bool_),
                 column(times[picked], np.float64),
                 np.arange(len(picked), dtype=np.int64),
             )
-            return CoreUpdate(self, start, adjusted)
-        arrays = (
-            column(values, np.float64),
-            column(type_errors, np.bool_),
-            column(times, np.float64),
-            column(rows[start:], np.int64),
-        )
-        return CoreUpdate(self, start, arrays)
+        else:
+            arrays = (
+                column(values, np.float64),
+                column(type_errors, np.bool_),
+                column(times, np.float64),
+                column(rows[start:], np.int64),
+            )
+        if not self.context.plugins:
+            self._plugins = None  # (a restored series whose config dropped them)
+            return CoreUpdate(self, start, arrays)
+        return CoreUpdate(self, start, arrays, self._run_plugins(arrays[0][arrays[3]]))
+
+    def _run_plugins(self, values: np.ndarray) -> dict[int, str]:
+        """The configured detectors on this update's values, in order; where they detect goes
+        to the core, which judges those detections in their place in the stream."""
+        assert self._core is not None
+        if self._plugins is None:
+            self._plugins = PluginSet(self.context.plugins)
+        self._plugins.bind(self.context.plugins)
+        positions = np.flatnonzero(~np.isnan(values))
+        present = values[positions]
+        kinds = {p.input for p in self.context.plugins}
+        inputs = {
+            "value": present.tolist() if "value" in kinds else [],
+            "score": self._core.normal_scores(present).tolist() if "score" in kinds else [],
+        }
+        hits = self._plugins.detect(inputs, positions.tolist())
+        self._core.set_hits(np.array(sorted(hits), dtype=np.int64))
+        return hits
 
     def _warm_up(self, values: np.ndarray, errors: np.ndarray) -> int:
         missing = np.isnan(values)

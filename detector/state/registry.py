@@ -17,6 +17,7 @@ from detector.alerts import Lifecycle
 from detector.chunks import StreamChunk
 from detector.columns import Categories
 from detector.detectors.adwin import Adwin
+from detector.detectors.plugins import PluginSet
 from detector.labels.join import JoinStats, JoinStore
 from detector.labels.metrics import MetricAccumulator
 from detector.labels.monitor import PerformanceMonitor
@@ -34,6 +35,7 @@ from detector.windows import WindowClock
 PERSISTED: tuple[type, ...] = (
     # data series and what they hold
     NumericSeries,
+    PluginSet,  # to_state / from_state: the configured detectors' data, rebound to the config
     NumericCore,  # to_state / from_state: the Rust core's windows, detectors and lifecycles
     CategoricalSeries,
     CategoricalCore,  # to_state / from_state, likewise

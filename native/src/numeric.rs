@@ -134,6 +134,9 @@ pub struct NumericCore {
     pub last_counts: Option<Vec<i64>>,
     pub totals: Totals,
     pub seen: Counts, // every event since the reference
+    /// Positions of the next update at which a configured (Python) detector detected, in
+    /// order: set just before that update, never saved (see `detector.detectors.plugins`).
+    pub hits: VecDeque<i64>,
 }
 
 impl NumericCore {
@@ -157,6 +160,7 @@ impl NumericCore {
             last_counts: None,
             totals: Totals::new(k),
             seen: Counts::default(),
+            hits: VecDeque::new(),
             settings,
             reference,
             bins,
@@ -222,6 +226,7 @@ impl NumericCore {
                 self.close(p, &mut out)?;
             }
         }
+        self.hits.clear(); // hits are for this update only
         Ok(out)
     }
 
@@ -263,6 +268,11 @@ impl NumericCore {
             let since = (self.ph.seen - 1 - d.onset) as usize;
             let threshold = self.ph.threshold;
             self.change_point(Test::PageHinkley, d.statistic, threshold, Some(since), t, p, out);
+        }
+        if self.hits.front() == Some(&p) {
+            // A configured detector's detection, described as ADWIN's is.
+            self.hits.pop_front();
+            self.change_point(Test::Plugin, 1.0, 1.0, None, t, p, out);
         }
     }
 
@@ -309,7 +319,9 @@ impl NumericCore {
         let since =
             since.unwrap_or_else(|| values_since_change(&self.recent.scores(), CHANGE_LEAST));
         let count = since.min(self.settings.windows.window).min(available).max(1);
-        if !self.material(count) {
+        // A configured detector may watch more than the mean (KSWIN sees a change of spread):
+        // its own level decides, not the mean's materiality.
+        if test != Test::Plugin && !self.material(count) {
             return;
         }
         let values: Vec<f64> = self.recent.newest(count).map(|v| v.0).collect();

@@ -201,6 +201,29 @@ impl NumericCore {
         Ok(records(py, signals, &KEYS))
     }
 
+    /// The positions (in the next `update`'s rows, increasing, at present values) where a
+    /// configured detector running in Python detected; they take part in that update only.
+    fn set_hits(&mut self, positions: PyReadonlyArray1<'_, i64>) -> PyResult<()> {
+        let positions = positions.as_slice()?;
+        check(positions.windows(2).all(|w| w[0] < w[1]), "hits in increasing order")?;
+        check(positions.first().is_none_or(|&p| p >= 0), "hits at positions >= 0")?;
+        self.core.hits = positions.iter().copied().collect();
+        Ok(())
+    }
+
+    /// The normal scores of `values` (present ones) against this core's reference: what ADWIN
+    /// and Page-Hinkley are fed, for the configured detectors.
+    fn normal_scores<'py>(
+        &self,
+        py: Python<'py>,
+        values: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let reference = &self.core.reference;
+        let scores: Vec<f64> =
+            values.as_slice()?.iter().map(|&v| reference.normal_score(v)).collect();
+        Ok(scores.into_pyarray(py))
+    }
+
     /// (events, missing, type errors) fed so far.
     fn counters(&self) -> (u64, u64, u64) {
         (self.core.seen.events, self.core.seen.missing, self.core.seen.errors)

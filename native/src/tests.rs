@@ -28,9 +28,10 @@ pub enum Test {
     UnseenCategories = 9,
     Adwin = 10,
     PageHinkley = 11,
+    Plugin = 12,
 }
 
-const TESTS: [(Test, &str); 12] = [
+const TESTS: [(Test, &str); 13] = [
     (Test::Psi, "psi"),
     (Test::Js, "js"),
     (Test::Ks, "ks"),
@@ -43,6 +44,7 @@ const TESTS: [(Test, &str); 12] = [
     (Test::UnseenCategories, "unseen_categories"),
     (Test::Adwin, "adwin"),
     (Test::PageHinkley, "page_hinkley"),
+    (Test::Plugin, "plugin"), // a configured detector that runs in Python (its name is there)
 ];
 
 impl Test {

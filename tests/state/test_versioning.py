@@ -22,7 +22,7 @@ from detector.state.registry import HOOKED, PERSISTED, class_name
 from detector.testing.labelled import ErrorChange, LabelledStream
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict, event_batches
 
-PINNED_VERSION = 7
+PINNED_VERSION = 8
 PINNED: dict[str, list[str]] = {
     "detector.columns.Categories": ["codes", "vocabulary"],
     "detector._native.CategoricalCore": [
@@ -86,9 +86,11 @@ PINNED: dict[str, list[str]] = {
         "context",
         "reference",
     ],
+    "detector.detectors.plugins.PluginSet": ["states"],
     "detector.series.numeric.NumericSeries": [
         "_batch_start",
         "_core",
+        "_plugins",
         "_warm",
         "_warm_absent",
         "_warm_errors",
@@ -194,6 +196,7 @@ PINNED: dict[str, list[str]] = {
         "_last_global",
         "_open",
         "_opened_at",
+        "_plugins",
         "_ring",
         "context",
         "errors",
@@ -293,7 +296,9 @@ def _used_objects() -> list[object]:
     source = SyntheticStream(
         numeric=["x"], categorical={"c": {"a": 0.5, "b": 0.5}}, segments={"s": ["A", "B"]}
     )
-    engine = Engine(parse_config(config_dict(source)))
+    config = config_dict(source)
+    config["detection"] = {**config.get("detection", {}), "plugins": [{"detector": "KSWIN"}]}
+    engine = Engine(parse_config(config))
     batches = list(event_batches(source, 6000, [Drift("x", 3000, 2.0)], size=1000))
     objects: list[object] = [engine.split(batches[0])]
     engine.apply(objects[0])  # type: ignore[arg-type]
