@@ -28,7 +28,7 @@ import hashlib
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -126,9 +126,21 @@ def _fingerprint(config: Config) -> str:
 
 @dataclass(frozen=True)
 class Report:
-    """The drift report of ``drift-detector report``: one self-contained HTML page."""
+    """The drift report of ``drift-detector report``: one self-contained HTML page (``html``,
+    ``save``) rendered from ``data``, its content (``to_dict``, ``json``; docs/report.md)."""
 
     html: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's content (a deep copy: the caller may change it)."""
+        copied: dict[str, Any] = orjson.loads(orjson.dumps(self.data))
+        return copied
+
+    @property
+    def json(self) -> str:
+        """The report's content as indented JSON (the schema in docs/report.md)."""
+        return orjson.dumps(self.data, option=orjson.OPT_INDENT_2).decode()
 
     def save(self, path: str | Path) -> Path:
         """Write the page to ``path``; returns the path."""
@@ -236,10 +248,11 @@ class Monitor:
         return out
 
     def report(self) -> Report:
-        """The drift report of what the monitor has seen so far (``drift-detector report``)."""
-        from detector.report import render
+        """The drift report of what the monitor has seen so far (``drift-detector report``):
+        ``.html``, and the same content as ``.json`` / ``.to_dict()`` (docs/report.md)."""
+        from detector.report import report_of
 
-        return Report(render(self.engine, datetime.now(UTC).isoformat(timespec="seconds")))
+        return report_of(self.engine, datetime.now(UTC).isoformat(timespec="seconds"))
 
     def state(self) -> bytes:
         """The monitor's state in the versioned snapshot format (:mod:`detector.state`)."""

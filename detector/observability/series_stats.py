@@ -1,13 +1,26 @@
-"""The current drift statistics of one series, read at scrape time.
+"""The current drift statistics of one series, read at scrape time, and how close each is to
+alerting.
 
 The statistics use the names of the alert contract (``data.statistic``), so a gauge and the alert
-it may become compare directly. Each has a value and, where known, the threshold it alerts above:
+it may become compare directly. Each has a value and, where the core compares it with a level,
+that level (the threshold it alerts above):
 
-- numeric series: ``cusum_sd``, the Page-Hinkley test value (threshold
-  ``detection.ph_threshold``), and ``mean_score_sd``, the mean normal score of the last
-  ``detection.window`` values (about the mean shift in reference standard deviations);
 - every series: the latest closed window's tests (``psi``, ``js``, ``ks``, ``wasserstein`` or
-  ``chi_square``, and the quality checks' rates).
+  ``chi_square``) against their levels at the test budget ``alpha``, already widened by the core
+  for the reference's size and the series' measured dependence; the quality checks' rates
+  (``missing_rate``, ``type_errors``, ``out_of_range``, ``constant``, ``unseen_categories``)
+  against their beta-binomial critical rates;
+- numeric series: ``cusum_sd``, Page-Hinkley's running value against its level
+  (``detection.ph_threshold`` times the dependence inflation), and ``mean_score_sd``, the mean
+  normal score of the last ``detection.window`` values: a description of the shift in reference
+  standard deviations that no detector compares with a level, so it has no threshold.
+
+Seasonal series are tested on adjusted values, so their statistics are the adjusted ones. ADWIN
+decides inside the core without exposing a margin, so it has no statistic here.
+
+:func:`alarm_statistics` keeps exactly the statistics the core decides on, each with its ratio
+``value / threshold`` (above 1 it has fired); :func:`drift_alarm` is the strongest drift one.
+The report, ``drift_series_statistic_threshold`` and the Grafana panel all use these.
 
 A series still in warm-up has no statistic yet (an empty dict).
 
@@ -21,6 +34,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
+
+DRIFT_TESTS = frozenset({"psi", "js", "ks", "wasserstein", "chi_square"})
+QUALITY_CHECKS = frozenset(
+    {"missing_rate", "type_errors", "out_of_range", "constant", "unseen_categories"}
+)
+CHANGE_POINT = {"cusum_sd": "page_hinkley"}  # statistic -> the detector that compares it
+DECIDED = DRIFT_TESTS | QUALITY_CHECKS | CHANGE_POINT.keys()
 
 
 class Statistic(NamedTuple):
@@ -59,8 +79,45 @@ def series_statistics(series: Any) -> dict[str, Statistic]:
     for name, item in raw.items():
         statistic = _statistic(item)
         if statistic is not None:
-            out[str(name)] = statistic
+            # Only a level the core decides on is a threshold (mean_score_sd has none).
+            decided = str(name) in DECIDED
+            out[str(name)] = statistic if decided else Statistic(statistic.value)
     return out
+
+
+class Alarm(NamedTuple):
+    """A statistic the core decides on, its level, and ``ratio = value / threshold``."""
+
+    statistic: str
+    detector: str  # what the alert contract calls the decider (data.detector)
+    kind: str  # drift or quality
+    value: float
+    threshold: float
+    ratio: float
+
+
+def alarm_statistics(series: Any) -> dict[str, Alarm]:
+    """The statistics the core compares with a level, by name, with their ratios."""
+    out = {}
+    for name, stat in series_statistics(series).items():
+        if stat.threshold is None or stat.threshold <= 0:
+            continue
+        kind = "quality" if name in QUALITY_CHECKS else "drift"
+        detector = CHANGE_POINT.get(name, name)
+        out[name] = Alarm(name, detector, kind, stat.value, stat.threshold, ratio_of(stat))
+    return out
+
+
+def ratio_of(stat: Any) -> float:
+    """``value / threshold``: a window test fires above 1 (``Outcome::fired``: value >
+    threshold), Page-Hinkley too (its value is non-negative)."""
+    return float(stat.value) / float(stat.threshold)
+
+
+def drift_alarm(series: Any) -> Alarm | None:
+    """The drift statistic closest to (or furthest past) its level; None without one."""
+    drift = [a for a in alarm_statistics(series).values() if a.kind == "drift"]
+    return max(drift, key=lambda a: a.ratio, default=None)
 
 
 def firing_alerts(series: Any) -> list[tuple[str, str]]:

@@ -1,0 +1,38 @@
+"""The drift report: one dict of content (:func:`build`), rendered as a self-contained HTML page
+(:func:`render`) or written as JSON (:func:`to_json`), so the two never disagree.
+
+``drift-detector report`` writes it from a file replay (``--labels`` adds realised model
+performance, ``--json`` the JSON); a running worker serves the page live at ``/report``;
+:meth:`detector.api.Monitor.report` returns a :class:`Report` with both. Series are ranked
+by their alarm ratio (:mod:`detector.report.data`); docs/report.md describes the page and the
+JSON schema (:data:`detector.report.schema.SCHEMA`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from detector.api import Report
+from detector.engine import Engine
+from detector.report.data import build
+from detector.report.page import render_page
+
+__all__ = ["Report", "build", "render", "render_page", "report_of", "to_json"]
+
+
+def to_json(data: dict[str, Any]) -> str:
+    """The report dict as indented JSON (NaN and infinities are already null)."""
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+
+
+def render(engine: Engine, generated_at: str) -> str:
+    """The HTML page of one engine's model."""
+    return render_page(build(engine, generated_at))
+
+
+def report_of(engine: Engine, generated_at: str) -> Report:
+    """The report of an engine: its data and the page rendered from it."""
+    data = build(engine, generated_at)
+    return Report(html=render_page(data), data=data)
