@@ -78,7 +78,8 @@ class ObservabilityServer:
                         return
                     self._send(200, page, "text/html; charset=utf-8")
                 elif path == "/":
-                    self._send(200, INDEX, "text/plain; charset=utf-8")
+                    index = INDEX if owner.report else INDEX.replace(b" /report", b"")
+                    self._send(200, index, "text/plain; charset=utf-8")
                 else:
                     self._send(404, b"not found\n", "text/plain; charset=utf-8")
 
@@ -125,20 +126,38 @@ def serve_worker(config: Config, metrics: WorkerMetrics) -> Iterator[Observabili
         yield None
         return
     registry = build_registry(metrics, metrics.engine, config.model, settings.series_cap)
+    with serve(
+        settings.host,
+        settings.port,
+        registry,
+        metrics.health,
+        metrics.readiness,
+        report=lambda: _live_report(metrics),
+    ) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serve(
+    host: str,
+    port: int,
+    registry: CollectorRegistry,
+    health: Check,
+    ready: Check,
+    report: Callable[[], str] | None = None,
+) -> Iterator[ObservabilityServer | None]:
+    """An :class:`ObservabilityServer` while the block runs (the worker's and the router's).
+
+    A port that cannot be bound is logged as an error and the block runs without the endpoint:
+    alerting goes on, and Prometheus' ``up == 0`` (and a failing liveness probe) says why.
+    """
     try:
-        server = ObservabilityServer(
-            settings.host,
-            settings.port,
-            registry,
-            metrics.health,
-            metrics.readiness,
-            report=lambda: _live_report(metrics),
-        ).start()
+        server = ObservabilityServer(host, port, registry, health, ready, report).start()
     except OSError as exc:
         log.error(
             "metrics: cannot listen on %s:%d (%s); running without /metrics and health endpoints",
-            settings.host,
-            settings.port,
+            host,
+            port,
             exc.strerror or exc,
         )
         yield None

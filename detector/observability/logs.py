@@ -8,7 +8,10 @@ shipper sees nothing else on stderr:
     {"time": "...", "level": "INFO", "logger": "detector.cli", "message": "run summary",
      "summary": {"records": 16000, ...}}
 
-In text mode they keep their historical form (``run summary: {...}``, ``drift-detector: ...``).
+In text mode they keep their historical form (``run summary: {...}``, ``drift-detector: ...``),
+and a newline or other control character in a message (an alert's segment value, a sink's
+response) is written escaped (``\\n``, ``\\x1b``), so one record is always one line; only a
+traceback spans lines.
 """
 
 from __future__ import annotations
@@ -24,6 +27,11 @@ LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _format: LogFormat = "text"
+# C0 and C1 controls, DEL and Unicode line/paragraph separators: anything a terminal or a log
+# shipper could take for a line break or an escape sequence.
+_CONTROLS = [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_ESCAPES = {c: _NAMED.get(chr(c)) or repr(chr(c))[1:-1] for c in _CONTROLS}
 
 
 def _iso(seconds: float) -> str:
@@ -68,6 +76,21 @@ class JsonFormatter(logging.Formatter):
         return _json_line(fields)
 
 
+class TextFormatter(logging.Formatter):
+    r"""``TEXT_FORMAT`` with control characters of the message escaped (one record, one line).
+
+    >>> record = logging.makeLogRecord(
+    ...     {"name": "detector.router", "levelname": "INFO", "msg": "segment %s",
+    ...      "args": ("DE\nINFO forged line\x1b[31m",)})
+    >>> print(TextFormatter("%(levelname)s %(name)s %(message)s").format(record))
+    INFO detector.router segment DE\nINFO forged line\x1b[31m
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = record.message.translate(_ESCAPES)
+        return super().formatMessage(record)
+
+
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is at the time of each record (or to a fixed stream)."""
 
@@ -91,9 +114,7 @@ def configure_logging(level: str, log_format: LogFormat, stream: TextIO | None =
     global _format, _handler
     _format = log_format
     handler = _StderrHandler(stream)
-    handler.setFormatter(
-        JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
-    )
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter(TEXT_FORMAT))
     root = logging.getLogger()
     if _handler is not None:
         root.removeHandler(_handler)

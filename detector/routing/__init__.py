@@ -7,7 +7,9 @@ Its state (groups, pending notifications and per-sink progress) lives in a compa
 topic written in the same transaction as the alerts topic offsets, so a restart neither loses
 nor re-sends a notification, except the one whose HTTP request was in flight.
 
-Modules: :mod:`.config` (YAML), :mod:`.notifications` (what a page says), :mod:`.grouping`
-(noise control), :mod:`.silences`, :mod:`.sinks` (one module per tool), :mod:`.state` (the
-compacted state topic), :mod:`.router` (the loop) and :mod:`.cli`.
+Modules: :mod:`.config` (YAML; with :mod:`.fields` and :mod:`.sink_config`),
+:mod:`.notifications` (what a page says), :mod:`.grouping` (noise control), :mod:`.silences`,
+:mod:`.sinks` (one module per tool), :mod:`.state` (the compacted state topic), :mod:`.router`
+(the loop), :mod:`.metrics` and :mod:`.service` (``/metrics``, ``/healthz``, ``/readyz``) and
+:mod:`.cli`; :mod:`.testing` and :mod:`.receivers` serve the tests.
 """

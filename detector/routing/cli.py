@@ -3,6 +3,11 @@
 - ``route --config FILE``: run the router until SIGTERM/SIGINT.
 - ``silence add --config FILE --match NAME=VALUE... --for 2h --comment TEXT [--by NAME]``
 - ``silence list --config FILE [--all]`` and ``silence expire --config FILE ID``
+
+``route`` needs every ``${VAR}`` of the config set; ``silence`` reads only ``kafka`` and
+``topics``, so the sinks' secrets need not be in the environment of whoever runs it.
+``check-config`` (in :mod:`detector.cli`) tells router configs apart with
+:func:`router_config` and prints them as it prints detector configs, secrets redacted.
 """
 
 from __future__ import annotations
@@ -11,16 +16,21 @@ import argparse
 import getpass
 import logging
 import signal
-import sys
 import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import orjson
-
+from detector.config import read_yaml
 from detector.errors import ConfigError
-from detector.routing.config import load_router_config, seconds
+from detector.observability.logs import emit_summary
+from detector.routing.config import (
+    RouterConfig,
+    load_router_config,
+    load_router_kafka,
+    parse_router_config,
+    seconds,
+)
 
 COMMANDS = ("route", "silence")
 
@@ -40,7 +50,7 @@ def register(sub: Any) -> None:
     silence = sub.add_parser("silence", help="add, list or expire the router's silences")
     actions = silence.add_subparsers(dest="silence_command", required=True)
     add = actions.add_parser("add", help="silence alerts matching every --match")
-    add.add_argument("--config", required=True, type=Path)
+    add.add_argument("--config", required=True, type=Path, help="router config (YAML)")
     add.add_argument(
         "--match",
         action="append",
@@ -53,15 +63,28 @@ def register(sub: Any) -> None:
     add.add_argument("--comment", required=True, help="why (shown by list)")
     add.add_argument("--by", default=_user(), help="who (default: the current user)")
     listing = actions.add_parser("list", help="print the active silences")
-    listing.add_argument("--config", required=True, type=Path)
+    listing.add_argument("--config", required=True, type=Path, help="router config (YAML)")
     listing.add_argument("--all", action="store_true", help="include expired ones")
     expire = actions.add_parser("expire", help="end a silence now")
-    expire.add_argument("--config", required=True, type=Path)
-    expire.add_argument("id")
+    expire.add_argument("--config", required=True, type=Path, help="router config (YAML)")
+    expire.add_argument("id", help="the silence id printed by add and list")
+
+
+def is_router_config(data: Any) -> bool:
+    """A router config has ``sinks`` or ``routes`` at the top level; a detector config neither."""
+    return isinstance(data, dict) and ("sinks" in data or "routes" in data)
+
+
+def router_config(path: Path) -> RouterConfig | None:
+    """The validated router config in ``path`` (``check-config``), or None if ``path`` holds a
+    detector config: errors name the router config's fields."""
+    data = read_yaml(path)
+    return parse_router_config(data, str(path)) if is_router_config(data) else None
 
 
 def _route(args: argparse.Namespace) -> int:
     from detector.routing.router import Router
+    from detector.routing.service import serve_router
 
     router = Router(load_router_config(args.config))
 
@@ -71,15 +94,16 @@ def _route(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    report = router.run()
-    print(f"route summary: {orjson.dumps(report.as_dict()).decode()}", file=sys.stderr)
+    with serve_router(router.config, router.metrics):
+        report = router.run()
+    emit_summary("route", report.as_dict())  # a JSON log line with --log-format json
     return 0
 
 
 def _silence(args: argparse.Namespace) -> int:
     from detector.routing import silences
 
-    config = load_router_config(args.config)
+    config = load_router_kafka(args.config)
     if args.silence_command == "add":
         try:
             duration = float(seconds(args.duration))

@@ -2,69 +2,59 @@
 
 Same rules as the detector's config: ``${VAR}`` / ``${VAR:-default}`` from the environment in
 values, unknown keys are errors, and every error names its field. On top of that, secrets must
-not be written into the file: a PagerDuty ``routing_key``, a Slack ``url`` (the URL is the
-credential) and webhook ``headers`` values must be ``${VAR}`` references.
+not be written into the file (see :mod:`.sink_config`). ``silence`` commands load only the
+``kafka`` and ``topics`` sections (:func:`load_router_kafka`), so they run without the sinks'
+secrets in the environment.
 """
 
 from __future__ import annotations
 
-import re
 import string
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BeforeValidator, Field, PrivateAttr, ValidationError, model_validator
 
 from detector.alerts import Kind, Severity
 from detector.config import interpolate, read_yaml
 from detector.errors import ConfigError
+from detector.routing.fields import Duration, Name, Strict, seconds
+from detector.routing.sink_config import (
+    SINK_TAGS,
+    AlertmanagerSink,
+    PagerDutySink,
+    SinkConfig,
+    SlackSink,
+    WebhookSink,
+    literal_secrets,
+)
 
-PagerDutySeverity = Literal["critical", "error", "warning", "info"]
+__all__ = [
+    "AlertmanagerSink",
+    "DeliveryConfig",
+    "GroupingConfig",
+    "ModelLinks",
+    "PagerDutySink",
+    "Route",
+    "RouterConfig",
+    "RouterKafkaConfig",
+    "RouterMetricsConfig",
+    "SlackSink",
+    "WebhookSink",
+    "load_router_config",
+    "load_router_kafka",
+    "parse_router_config",
+    "parse_router_kafka",
+    "seconds",
+]
+
 GroupLabel = Literal["model", "kind", "feature", "segment", "severity"]
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$")
 _PLACEHOLDERS = {"model", "kind", "feature", "segment"}
 _DEFAULT_GROUP_BY: tuple[GroupLabel, ...] = ("model", "kind")
-_DEFAULT_PD_SEVERITY: dict[Severity, PagerDutySeverity] = {
-    "critical": "critical",
-    "warning": "warning",
-    "info": "info",
-}
-_NAME = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
-_URL = Annotated[str, Field(pattern=r"^https?://\S+$")]
+_M = TypeVar("_M", bound=Strict)
 
 
-def seconds(value: Any) -> Any:
-    """``30``, ``"30s"``, ``"500ms"``, ``"5m"``, ``"4h"`` or ``"1d"`` as seconds.
-
-    >>> seconds("5m"), seconds(2.5), seconds("250ms")
-    (300.0, 2.5, 0.25)
-    """
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match:
-            raise ValueError(f"{value!r} is not a duration like 30s, 5m or 4h")
-        return float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    return value
-
-
-Duration = Annotated[float, BeforeValidator(seconds), Field(ge=0)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class RouterTopics(_Strict):
+class RouterTopics(Strict):
     """The alerts topic to read and the router's own topics."""
 
     alerts: str = Field(min_length=1, description="Alert CloudEvents written by the detector.")
@@ -74,7 +64,31 @@ class RouterTopics(_Strict):
     create_missing: bool = True
 
 
-class GroupingConfig(_Strict):
+class RouterKafkaConfig(Strict):
+    """What the ``silence`` commands need: the Kafka connection and the topics."""
+
+    kafka: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    topics: RouterTopics
+
+
+class RouterMetricsConfig(Strict):
+    """The router's HTTP endpoint: ``/metrics``, ``/healthz`` and ``/readyz`` (as the detector's
+    ``metrics:``, on its own default port)."""
+
+    enabled: bool = Field(True, description="Serve metrics and health endpoints during route.")
+    host: str = Field(
+        "127.0.0.1", min_length=1, description="Address to bind; 0.0.0.0 in a container."
+    )
+    port: int = Field(9465, ge=0, le=65535, description="TCP port; 0 picks a free one.")
+    liveness_timeout: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds without a poll-loop turn after which /healthz fails; default: "
+        "the consumer's max.poll.interval.ms (300 s).",
+    )
+
+
+class GroupingConfig(Strict):
     """Noise control before delivery (Alertmanager's names and meanings where they exist)."""
 
     group_by: list[GroupLabel] = Field(
@@ -96,7 +110,7 @@ class GroupingConfig(_Strict):
         return self
 
 
-class GroupingOverride(_Strict):
+class GroupingOverride(Strict):
     """A route's changes to the top-level grouping; unset keys are inherited."""
 
     group_by: list[GroupLabel] | None = None
@@ -106,7 +120,7 @@ class GroupingOverride(_Strict):
     flap_window: Duration | None = None
 
 
-class DeliveryConfig(_Strict):
+class DeliveryConfig(Strict):
     """Retries of transient failures (429, 5xx, timeouts): forever, with backoff and jitter."""
 
     initial_backoff: Duration = 1.0
@@ -114,7 +128,7 @@ class DeliveryConfig(_Strict):
     timeout: Duration = Field(10.0, gt=0, description="HTTP timeout per request.")
 
 
-class ModelLinks(_Strict):
+class ModelLinks(Strict):
     """What to look at next, per model. ``{model}``, ``{kind}``, ``{feature}``, ``{segment}``."""
 
     runbook: str | None = None
@@ -130,49 +144,11 @@ class ModelLinks(_Strict):
         return self
 
 
-class _Sink(_Strict):
-    timeout: Duration | None = Field(None, description="Overrides delivery.timeout.")
-
-
-class PagerDutySink(_Sink):
-    type: Literal["pagerduty"]
-    url: _URL = "https://events.pagerduty.com/v2/enqueue"
-    routing_key: str = Field(min_length=1, description="Integration key; from ${VAR} only.")
-    source: str | None = Field(None, description="payload.source; default drift-detector/<model>")
-    severity_map: dict[Severity, PagerDutySeverity] = Field(
-        default_factory=lambda: dict(_DEFAULT_PD_SEVERITY)
-    )
-
-
-class AlertmanagerSink(_Sink):
-    type: Literal["alertmanager"]
-    url: _URL = Field(description="Base URL, e.g. http://alertmanager:9093")
-    resend_interval: Duration = Field(
-        60.0, gt=0, description="Re-send firing alerts (must be below resolve_timeout)."
-    )
-
-
-class WebhookSink(_Sink):
-    type: Literal["webhook"]
-    url: _URL
-    headers: dict[str, str] = Field(default_factory=dict)
-
-
-class SlackSink(_Sink):
-    type: Literal["slack"]
-    url: _URL
-
-
-SinkConfig = Annotated[
-    PagerDutySink | AlertmanagerSink | WebhookSink | SlackSink, Field(discriminator="type")
-]
-
-
 def _listify(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-class Match(_Strict):
+class Match(Strict):
     """Which alerts a route takes; an absent key matches everything."""
 
     model: Annotated[list[str] | None, BeforeValidator(_listify)] = None
@@ -190,31 +166,30 @@ class Match(_Strict):
         )
 
 
-class Route(_Strict):
+class Route(Strict):
     """First matching route wins, unless it says ``continue: true``."""
 
-    name: _NAME
+    name: Name
     match: Match = Match()
     sinks: list[str] = Field(min_length=1)
     continue_: bool = Field(False, alias="continue")
     grouping: GroupingOverride | None = Field(None, description="Overrides top-level grouping.")
 
 
-class RouterConfig(_Strict):
+class RouterConfig(RouterKafkaConfig):
     """A whole ``route`` configuration file."""
 
-    kafka: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    topics: RouterTopics
     grouping: GroupingConfig = GroupingConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     models: dict[str, ModelLinks] = Field(
         default_factory=dict, description="Per model; the key '*' is the fallback."
     )
-    sinks: dict[_NAME, SinkConfig] = Field(min_length=1)
+    sinks: dict[Name, SinkConfig] = Field(min_length=1)
     routes: list[Route] = Field(min_length=1)
     transactional_id: str | None = Field(
         None, description="Kafka transactional.id of the state producer; default from group.id."
     )
+    metrics: RouterMetricsConfig = RouterMetricsConfig()
     _merged: dict[str, GroupingConfig] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
@@ -244,56 +219,60 @@ class RouterConfig(_Strict):
         return self._merged[route.name]
 
 
-def _secret_fields(data: dict[str, Any]) -> list[str]:
-    """Paths of secret values written literally in the raw (uninterpolated) YAML."""
-    bad: list[str] = []
-    sinks = data.get("sinks")
-    if not isinstance(sinks, dict):
-        return bad
-    for name, sink in sinks.items():
-        if not isinstance(sink, dict):
-            continue
-        secrets: dict[str, Any] = {}
-        if sink.get("type") == "pagerduty":
-            secrets["routing_key"] = sink.get("routing_key")
-        if sink.get("type") == "slack":
-            secrets["url"] = sink.get("url")
-        headers = sink.get("headers")
-        if isinstance(headers, dict):
-            secrets.update({f"headers.{k}": v for k, v in headers.items()})
-        for field, value in secrets.items():
-            if isinstance(value, str) and not _ENV_REF.match(value):
-                bad.append(f"sinks.{name}.{field}")
-    return bad
-
-
-def parse_router_config(data: Any, source: str = "<route config>") -> RouterConfig:
-    """Validate a parsed YAML tree (before interpolation) into a :class:`RouterConfig`."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping, got {type(data).__name__}")
-    literal = _secret_fields(data)
+def _validate(model: type[_M], data: dict[str, Any], raw: Any, source: str) -> _M:
+    """Refuse literal secrets in ``raw``, then interpolate and validate ``data`` as ``model``."""
+    literal = literal_secrets(raw)
     if literal:
         raise ConfigError(
             f"invalid config {source}:\n"
             + "\n".join(f"  {p}: a secret; write it as ${{VAR}} and set VAR" for p in literal)
         )
     try:
-        return RouterConfig.model_validate(interpolate(data))
+        return model.model_validate(interpolate(data))
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             parts = [str(part) for part in err["loc"]]
-            if len(parts) > 2 and parts[0] == "sinks" and parts[2] in _SINK_TAGS:
+            if len(parts) > 2 and parts[0] == "sinks" and parts[2] in SINK_TAGS:
                 del parts[2]  # pydantic's union tag, not a key the user wrote
             loc = ".".join(parts)
             lines.append(f"  {loc or '(top level)'}: {err['msg']}")
         raise ConfigError(f"invalid config {source}:\n" + "\n".join(lines)) from exc
 
 
-_SINK_TAGS = {"pagerduty", "alertmanager", "webhook", "slack"}
+def _mapping(data: Any, source: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def parse_router_config(data: Any, source: str = "<route config>") -> RouterConfig:
+    """Validate a parsed YAML tree (before interpolation) into a :class:`RouterConfig`."""
+    return _validate(RouterConfig, _mapping(data, source), data, source)
+
+
+def parse_router_kafka(data: Any, source: str = "<route config>") -> RouterKafkaConfig:
+    """Validate only ``kafka`` and ``topics``: the other sections' ``${VAR}`` may be unset.
+
+    Unknown top-level keys and literal secrets are still errors: the file must stay one that
+    ``route`` can load.
+    """
+    tree = _mapping(data, source)
+    unknown = sorted(str(k) for k in tree if k not in RouterConfig.model_fields)
+    if unknown:
+        lines = "\n".join(f"  {k}: Extra inputs are not permitted" for k in unknown)
+        raise ConfigError(f"invalid config {source}:\n{lines}")
+    wanted = {k: v for k, v in tree.items() if k in RouterKafkaConfig.model_fields}
+    return _validate(RouterKafkaConfig, wanted, data, source)
 
 
 def load_router_config(path: str | Path) -> RouterConfig:
     """Read, check for literal secrets, interpolate and validate a route config file."""
     path = Path(path)
     return parse_router_config(read_yaml(path), str(path))
+
+
+def load_router_kafka(path: str | Path) -> RouterKafkaConfig:
+    """Read a route config file for the ``silence`` commands (see :func:`parse_router_kafka`)."""
+    path = Path(path)
+    return parse_router_kafka(read_yaml(path), str(path))

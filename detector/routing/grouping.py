@@ -62,6 +62,7 @@ class Member:
     resolve_at: float | None = None
     resolved_alert: AlertData | None = None
     flaps: int = 0
+    changed_at: float | None = None  # alert time of the resolution being held
 
     def to_json(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -96,16 +97,26 @@ class Group:
     outbox: list[Notification] = field(default_factory=list)
     holds: dict[int, int] = field(default_factory=dict)  # partition -> lowest undelivered offset
     revision: int = 0  # bumped by every change that must be written before anything is sent
+    alert_time: float | None = None  # earliest alert behind the changes not yet notified
 
-    def apply(self, alert: AlertData, now: float, grouping: GroupingConfig, silenced: bool) -> None:
-        """Fold one alert event of a member into the group."""
+    def apply(
+        self,
+        alert: AlertData,
+        now: float,
+        grouping: GroupingConfig,
+        silenced: bool,
+        alert_time: float | None = None,
+    ) -> None:
+        """Fold one alert event of a member into the group; ``alert_time``: when it was written
+        (default ``now``), the start of its notification's delivery latency."""
         self.revision += 1
+        at = now if alert_time is None else alert_time
         member = self.members.get(alert.dedup_key)
         if alert.status == "firing":
             if member is None:
                 self.members[alert.dedup_key] = Member(alert, silenced=silenced)
                 if not silenced:
-                    self._dirty(now)
+                    self._dirty(now, at)
                 return
             if member.state != "firing":  # fired again within the flap window
                 member.flaps += 1
@@ -115,6 +126,7 @@ class Group:
             member.state = "resolving"
             member.resolve_at = now + grouping.flap_window
             member.resolved_alert = alert
+            member.changed_at = at
 
     def tick(
         self, now: float, grouping: GroupingConfig, is_silenced: Callable[[AlertData], bool]
@@ -125,14 +137,14 @@ class Group:
             if member.state == "resolving" and due is not None and now >= due:
                 member.state, member.resolve_at = "resolved", None
                 if member.notified:
-                    self._dirty(now)
+                    self._dirty(now, member.changed_at)
                 else:  # never announced: nobody needs to hear it ended
                     del self.members[key]
                     continue
             if not member.notified and member.state == "firing":
                 silenced = is_silenced(member.alert)
                 if member.silenced and not silenced:
-                    self._dirty(now)
+                    self._dirty(now, now)  # announced from the silence's end
                 member.silenced = silenced
         if self.dirty_since is not None:
             due = self.dirty_since + grouping.group_wait
@@ -179,12 +191,15 @@ class Group:
         """The announced members that still fire (what Alertmanager must keep hearing)."""
         return [m.alert for m in self.members.values() if m.notified and m.state != "resolved"]
 
-    def _dirty(self, now: float) -> None:
+    def _dirty(self, now: float, alert_time: float | None) -> None:
         if self.dirty_since is None:
             self.dirty_since = now
+        at = now if alert_time is None else alert_time
+        self.alert_time = at if self.alert_time is None else min(self.alert_time, at)
 
     def _notify(self, now: float, reason: Reason | None) -> Notification | None:
         self.dirty_since = None
+        alert_time, self.alert_time = self.alert_time, None
         # An announced member is never silenced (silences are checked before announcing).
         firing = [m for m in self.members.values() if m.state != "resolved" and not m.silenced]
         told = [m for m in self.members.values() if m.state == "resolved"]
@@ -218,6 +233,7 @@ class Group:
             firing=[m.alert for m in firing],
             resolved=[m.resolved_alert or m.alert for m in told],
             new=new,
+            alert_time=alert_time,
         )
         self.outbox.append(notification)
         self.revision += 1

@@ -43,6 +43,7 @@ class Notification:
     resolved: list[AlertData] = field(default_factory=list)
     new: list[str] = field(default_factory=list)
     sinks_done: list[str] = field(default_factory=list)
+    alert_time: float | None = None  # when the earliest alert behind it was written (latency)
 
     def pending_sinks(self) -> list[str]:
         return [s for s in self.sinks if s not in self.sinks_done]
@@ -73,6 +74,8 @@ class Notification:
 
 
 ALERTNAMES = {"drift": "FeatureDrift", "quality": "DataQuality", "performance": "ModelPerformance"}
+# The labels alert_labels() gives (``check`` only for quality alerts): what silences match on.
+ALERT_LABELS = ("alertname", "model", "kind", "feature", "segment", "severity", "check")
 
 
 def alert_labels(a: AlertData) -> dict[str, str]:

@@ -22,10 +22,15 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
-from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_STORED,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    Message,
+    TopicPartition,
+)
 from pydantic import ValidationError
 
 from detector.alerts import AlertData, AlertEvent
@@ -34,6 +39,7 @@ from detector.kafka.clients import create_client, describe_error
 from detector.routing.config import GroupingConfig, RouterConfig
 from detector.routing.dead_letters import DeadLetter, invalid_record, rejected_notification
 from detector.routing.grouping import Group, group_values
+from detector.routing.metrics import RouterMetrics, RouterReport
 from detector.routing.silences import SilenceBook
 from detector.routing.sinks import Backoff, Sink, build_sinks
 from detector.routing.state import StateStore
@@ -42,25 +48,6 @@ from detector.routing.topics import CompactedReader, consumer_props, ensure_topi
 log = logging.getLogger("detector.router")
 POLL_SECONDS = 0.2
 _PER_TURN = 50  # deliveries per sink per turn, so the loop keeps polling under a backlog
-
-
-@dataclass
-class RouterReport:
-    """Totals of one ``route`` run, printed on exit."""
-
-    alerts: int = 0
-    skipped: int = 0
-    invalid: int = 0
-    unrouted: int = 0
-    silenced: int = 0
-    notifications: int = 0
-    restored_groups: int = 0
-    delivered: Counter[str] = field(default_factory=Counter)
-    retries: Counter[str] = field(default_factory=Counter)
-    dead_letters: Counter[str] = field(default_factory=Counter)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: dict(v) if isinstance(v, Counter) else v for k, v in self.__dict__.items()}
 
 
 class Router:
@@ -83,7 +70,8 @@ class Router:
         self.groups: dict[str, Group] = {}
         self.applied: dict[int, int] = {}
         self.silences = SilenceBook()
-        self.report = RouterReport()
+        self.metrics = RouterMetrics(config, self.sinks)
+        self.report: RouterReport = self.metrics.report
         self.ready = threading.Event()
         self._stop = threading.Event()
         self._saved: dict[str, int] = {}  # group key -> revision last written
@@ -116,6 +104,7 @@ class Router:
                 partitions,
                 len(self.groups),
             )
+            self.metrics.ready()
             self.ready.set()
             while not self._stop.is_set():
                 records = consumer.consume(500, timeout=POLL_SECONDS)
@@ -127,7 +116,9 @@ class Router:
                 self._save(store, consumer)
                 self._deliver(store, consumer)
                 self._refresh()
+                self.metrics.polled(self._pending())
         finally:
+            self.metrics.stopped()
             silences.close()
             if consumer is not None:
                 consumer.close()
@@ -158,12 +149,16 @@ class Router:
             return
         self.report.alerts += 1
         silenced = self.silences.silencing(alert, now) is not None
-        self.report.silenced += silenced
+        if silenced:
+            self.metrics.silenced()
+        kind, millis = record.timestamp()  # when the detector wrote the alert
+        written = millis / 1000.0 if kind != TIMESTAMP_NOT_AVAILABLE and millis > 0 else now
         targets = self._targets(alert)
         self.report.unrouted += not targets
         for group in targets:
-            group.apply(alert, now, self._grouping(group), silenced)
+            group.apply(alert, now, self._grouping(group), silenced, written)
             group.hold(partition, offset)
+            self.metrics.grouped(group.route)
 
     def _targets(self, alert: AlertData) -> list[Group]:
         found: list[Group] = []
@@ -248,7 +243,7 @@ class Router:
                 result = sink.deliver(notification)
                 if result.outcome == "transient":
                     delay = backoff.failed(self.clock(), result.retry_after)
-                    self.report.retries[name] += 1
+                    self.metrics.retried(name)
                     log.warning(
                         "sink %s: %s (%s); retrying notification %s in %.2fs",
                         name,
@@ -260,11 +255,12 @@ class Router:
                     break
                 backoff.succeeded()
                 if result.outcome == "permanent":
-                    self.report.dead_letters[name] += 1
+                    self.metrics.dead_lettered(name)
                     self._dead.append(rejected_notification(notification, name, result))
                     log.error("sink %s rejected %s: %s", name, notification.id[:8], result.status)
                 else:
-                    self.report.delivered[name] += 1
+                    since = notification.alert_time
+                    self.metrics.sent(name, None if since is None else self.clock() - since)
                 group.delivered(notification, name)
                 group.release()
                 if not group.members and not group.outbox:
@@ -296,6 +292,10 @@ class Router:
                     len(firing),
                     result.status,
                 )
+
+    def _pending(self) -> Counter[str]:
+        """Notifications each sink has yet to take."""
+        return Counter(s for g in self.groups.values() for n in g.outbox for s in n.pending_sinks())
 
     def _forget_unknown_sinks(self) -> None:
         """Pending notifications for sinks no longer configured would wait forever: drop them."""

@@ -2,18 +2,23 @@
 
 A silence is written by ``drift-detector silence add`` and keyed by its id; ``expire`` rewrites
 it with ``ends_at`` set to now. Matchers use Alertmanager's syntax on the alert labels
-``alertname``, ``model``, ``kind``, ``feature``, ``segment`` and ``severity``: ``name=value``,
-``name!=value``, ``name=~regex``, ``name!~regex`` (regexes match the whole value).
+``alertname``, ``model``, ``kind``, ``feature``, ``segment``, ``severity`` and ``check``:
+``name=value``, ``name!=value``, ``name=~regex``, ``name!~regex`` (regexes match the whole
+value). Any other label is refused: a misspelt one would silence nothing.
 
 >>> m = parse_matcher("feature=~amount|mcc")
 >>> m.matches({"feature": "mcc"}), m.matches({"feature": "mcc_code"})
 (True, False)
 >>> parse_matcher("segment=country=DE").value
 'country=DE'
+>>> parse_matcher("modle=fraud")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+detector.errors.ConfigError: --match modle=fraud: unknown label 'modle' (did you mean model?); ...
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import time
 import uuid
@@ -26,8 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from detector.alerts import AlertData, rfc3339
 from detector.errors import ConfigError, DeliveryError
 from detector.kafka.clients import create_client
-from detector.routing.config import RouterConfig
-from detector.routing.notifications import alert_labels
+from detector.routing.config import RouterKafkaConfig
+from detector.routing.notifications import ALERT_LABELS, alert_labels
 from detector.routing.topics import CompactedReader, producer_props
 
 Op = Literal["=", "!=", "=~", "!~"]
@@ -57,6 +62,13 @@ def parse_matcher(text: str) -> Matcher:
     if not match:
         raise ConfigError(f"--match: {text!r} is not name=value, name!=value, name=~re, name!~re")
     name, op, value = match.group(1), match.group(2), match.group(3).strip()
+    if name not in ALERT_LABELS:
+        close = difflib.get_close_matches(name, ALERT_LABELS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(
+            f"--match {text}: unknown label {name!r}{hint}; the labels are "
+            + ", ".join(ALERT_LABELS)
+        )
     if op in ("=~", "!~"):
         try:
             re.compile(value)
@@ -118,7 +130,7 @@ class SilenceBook:
         return None
 
 
-def read_silences(config: RouterConfig) -> SilenceBook:
+def read_silences(config: RouterKafkaConfig) -> SilenceBook:
     book = SilenceBook()
     reader = CompactedReader(config, config.topics.silences, book.update)
     try:
@@ -128,7 +140,7 @@ def read_silences(config: RouterConfig) -> SilenceBook:
     return book
 
 
-def publish(config: RouterConfig, silence: Silence) -> None:
+def publish(config: RouterKafkaConfig, silence: Silence) -> None:
     producer = create_client(Producer, producer_props(config))
     failures: list[str] = []
     producer.produce(
@@ -142,7 +154,7 @@ def publish(config: RouterConfig, silence: Silence) -> None:
 
 
 def add_silence(
-    config: RouterConfig, matchers: list[str], duration: float, created_by: str, comment: str
+    config: RouterKafkaConfig, matchers: list[str], duration: float, created_by: str, comment: str
 ) -> Silence:
     now = time.time()
     silence = Silence(
@@ -157,7 +169,7 @@ def add_silence(
     return silence
 
 
-def expire_silence(config: RouterConfig, silence_id: str) -> Silence:
+def expire_silence(config: RouterKafkaConfig, silence_id: str) -> Silence:
     book = read_silences(config)
     if silence_id not in book.silences:
         raise ConfigError(f"silence {silence_id!r} not found in {config.topics.silences!r}")

@@ -1,9 +1,9 @@
-"""Real servers on 127.0.0.1 for the router's tests: an HTTP receiver and Alertmanager.
+"""Real servers on 127.0.0.1 for the router's tests: HTTP receivers, Alertmanager, the router.
 
-:class:`Receiver` is a threaded ``http.server`` that records every request and answers what the
-test asks: 202, a 503 outage, a 400, or a held request (to kill the router mid-delivery).
-:class:`AlertmanagerProcess` runs Debian's ``prometheus-alertmanager``. :func:`alert_event`
-builds alert CloudEvents as the detector writes them.
+The receivers shaped like PagerDuty and Slack are in :mod:`.receivers` (re-exported here).
+:class:`AlertmanagerProcess` and :class:`PrometheusProcess` run Debian's
+``prometheus-alertmanager`` and ``prometheus``; :class:`RouterThread` runs a router in a
+thread; :func:`alert_event` builds alert CloudEvents as the detector writes them.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.parse
 import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,8 +23,36 @@ import orjson
 from confluent_kafka import Consumer, TopicPartition
 
 from detector.alerts import AlertEvent, alert_bytes, dedup_key, rfc3339, segment_label
+from detector.routing.receivers import (
+    SLACK_PATH,
+    Receiver,
+    Request,
+    SlackReceiver,
+    pagerduty_responder,
+    pagerduty_v2_errors,
+    slack_render,
+    slack_responder,
+)
 from detector.testing.kafka_broker import free_port
 from detector.testing.kafka_io import produce_records
+
+__all__ = [
+    "SLACK_PATH",
+    "AlertmanagerProcess",
+    "PrometheusProcess",
+    "Receiver",
+    "Request",
+    "RouterThread",
+    "SlackReceiver",
+    "alert_event",
+    "committed_offsets",
+    "end_offsets",
+    "pagerduty_responder",
+    "pagerduty_v2_errors",
+    "produce_alerts",
+    "slack_render",
+    "slack_responder",
+]
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 ALERT_PARTITIONS = 3  # of the alerts topic in the router tests
@@ -90,89 +116,6 @@ def alert_event(
             "data": data,
         }
     )
-
-
-@dataclass
-class Request:
-    path: str
-    headers: dict[str, str]
-    body: Any
-    status: int
-
-
-Responder = Callable[[Request], int]
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that gave up (timeout, killed router) is part of the scenarios: no trace."""
-
-
-class Receiver:
-    """An HTTP server recording JSON POSTs; ``respond`` picks each status (default 202)."""
-
-    def __init__(self, respond: Responder | None = None) -> None:
-        self.requests: list[Request] = []
-        self.respond: Responder = respond or (lambda request: 202)
-        self.hold = threading.Event()  # set: requests block until `release` is set
-        self.release = threading.Event()
-        self.held = threading.Event()  # set once a request is being held
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                body = orjson.loads(raw) if raw else None
-                request = Request(self.path, dict(self.headers.items()), body, 0)
-                request.status = receiver.respond(request)
-                with receiver._lock:
-                    receiver.requests.append(request)
-                if receiver.hold.is_set():
-                    receiver.held.set()
-                    receiver.release.wait(60)
-                payload = b'{"status":"success","message":"Event processed"}'
-                if request.status >= 400:
-                    payload = b'{"status":"invalid event","message":"rejected by the test"}'
-                self.send_response(request.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = _QuietServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> Receiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-    def accepted(self, path: str | None = None) -> list[Request]:
-        with self._lock:
-            return [r for r in self.requests if r.status < 300 and path in (None, r.path)]
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-        """Poll ``predicate`` until true or ``timeout`` seconds passed (never asserts time)."""
-        until = time.monotonic() + timeout
-        while time.monotonic() < until:
-            if predicate():
-                return True
-            time.sleep(0.05)
-        return predicate()
 
 
 class AlertmanagerProcess:
@@ -240,47 +183,64 @@ class AlertmanagerProcess:
             return result
 
 
-_PD_ACTIONS = {"trigger", "acknowledge", "resolve"}
-_PD_SEVERITIES = {"critical", "error", "warning", "info"}
+class PrometheusProcess:
+    """Debian's ``prometheus`` on a free 127.0.0.1 port, scraping ``target`` every second under
+    the Prometheus job name the deployment uses for the router."""
 
+    JOB = "kafka-drift-router"
 
-def pagerduty_v2_errors(body: Any) -> list[str]:
-    """What PagerDuty's Events API v2 would reject in ``body`` (empty list: valid)."""
-    if not isinstance(body, dict):
-        return ["body is not a JSON object"]
-    errors = []
-    if not isinstance(body.get("routing_key"), str) or not body["routing_key"]:
-        errors.append("routing_key missing")
-    action = body.get("event_action")
-    if action not in _PD_ACTIONS:
-        errors.append(f"event_action {action!r}")
-    key = body.get("dedup_key")
-    if action != "trigger" and not key:
-        errors.append("dedup_key is required for acknowledge and resolve")
-    if key is not None and (not isinstance(key, str) or len(key) > 255):
-        errors.append("dedup_key must be a string of at most 255 characters")
-    if action == "trigger":
-        payload = body.get("payload")
-        if not isinstance(payload, dict):
-            return [*errors, "payload missing"]
-        for name in ("summary", "source", "severity"):
-            if not isinstance(payload.get(name), str) or not payload[name]:
-                errors.append(f"payload.{name} missing")
-        if len(payload.get("summary") or "") > 1024:
-            errors.append("payload.summary longer than 1024")
-        if payload.get("severity") not in _PD_SEVERITIES:
-            errors.append(f"payload.severity {payload.get('severity')!r}")
-        for link in body.get("links") or []:
-            if not isinstance(link, dict) or not str(link.get("href", "")).startswith("http"):
-                errors.append(f"bad link {link!r}")
-    if len(orjson.dumps(body)) > 512 * 1024:
-        errors.append("larger than 512 KB")
-    return errors
+    def __init__(self, workdir: Path, target: str, binary: str | None = None) -> None:
+        self.workdir, self.target = workdir, target
+        self.binary = binary or shutil.which("prometheus") or "prometheus"
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self._proc: subprocess.Popen[bytes] | None = None
 
+    def __enter__(self) -> PrometheusProcess:
+        config = self.workdir / "prometheus.yml"
+        config.write_text(
+            "global: {scrape_interval: 1s}\nscrape_configs:\n"
+            f"  - job_name: {self.JOB}\n    static_configs: [{{targets: ['{self.target}']}}]\n"
+        )
+        log = (self.workdir / "prometheus.log").open("wb")
+        self._proc = subprocess.Popen(
+            [
+                self.binary,
+                f"--config.file={config}",
+                f"--web.listen-address={self.url.removeprefix('http://')}",
+                f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        until = time.monotonic() + 60
+        while time.monotonic() < until and self._proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        self.__exit__()
+        tail = (self.workdir / "prometheus.log").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"prometheus did not become ready:\n{tail}")
 
-def pagerduty_responder(request: Request) -> int:
-    """202 for a valid Events API v2 body on /v2/enqueue, 400 otherwise (as PagerDuty does)."""
-    return 202 if request.path == "/v2/enqueue" and not pagerduty_v2_errors(request.body) else 400
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(10)
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """An instant query's result vector."""
+        url = f"{self.url}/api/v1/query?query={urllib.parse.quote(promql)}"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            result: list[dict[str, Any]] = orjson.loads(response.read())["data"]["result"]
+            return result
 
 
 class RouterThread:

@@ -23,7 +23,7 @@ from detector.kafka.clients import (
     describe_error,
     list_topics,
 )
-from detector.routing.config import RouterConfig
+from detector.routing.config import RouterKafkaConfig
 
 METADATA_TIMEOUT = 30.0
 RecordHandler = Callable[[bytes | None, bytes | None], None]
@@ -33,13 +33,13 @@ def _only(props: Props, drop: tuple[str, ...]) -> Props:
     return {k: v for k, v in props.items() if not k.startswith(drop)}
 
 
-def bootstrap(config: RouterConfig) -> Props:
+def bootstrap(config: RouterKafkaConfig) -> Props:
     if "bootstrap.servers" not in config.kafka:
         raise ConfigError("kafka.bootstrap.servers: required")
     return _only(config.kafka, CONSUMER_ONLY_PREFIXES + PRODUCER_ONLY_PREFIXES)
 
 
-def consumer_props(config: RouterConfig, forced: Props | None = None) -> Props:
+def consumer_props(config: RouterKafkaConfig, forced: Props | None = None) -> Props:
     props: Props = {"auto.offset.reset": "latest"}
     props.update(_only(config.kafka, PRODUCER_ONLY_PREFIXES))
     props.update({"enable.auto.commit": False, "isolation.level": "read_committed"})
@@ -47,7 +47,7 @@ def consumer_props(config: RouterConfig, forced: Props | None = None) -> Props:
     return props
 
 
-def producer_props(config: RouterConfig, forced: Props | None = None) -> Props:
+def producer_props(config: RouterKafkaConfig, forced: Props | None = None) -> Props:
     props: Props = {"linger.ms": 0, "compression.type": "lz4"}
     props.update(_only(config.kafka, CONSUMER_ONLY_PREFIXES))
     props.update({"enable.idempotence": True, "acks": "all"})
@@ -55,7 +55,7 @@ def producer_props(config: RouterConfig, forced: Props | None = None) -> Props:
     return props
 
 
-def ensure_topics(config: RouterConfig) -> dict[str, int]:
+def ensure_topics(config: RouterKafkaConfig) -> dict[str, int]:
     """Check the alerts topic, create the router's own topics; return partition counts."""
     topics = config.topics
     admin = create_client(AdminClient, bootstrap(config))
@@ -86,7 +86,7 @@ def ensure_topics(config: RouterConfig) -> dict[str, int]:
 class CompactedReader:
     """Reads every partition of a topic from the beginning, outside any consumer group."""
 
-    def __init__(self, config: RouterConfig, topic: str, handle: RecordHandler) -> None:
+    def __init__(self, config: RouterKafkaConfig, topic: str, handle: RecordHandler) -> None:
         self.topic = topic
         self.handle = handle
         self.consumer = create_client(

@@ -21,6 +21,7 @@ FAST = {  # every duration small, so no test sleeps long; none is asserted
         "flap_window": "300ms",
     },
     "delivery": {"initial_backoff": "50ms", "max_backoff": "400ms", "timeout": "3s"},
+    "metrics": {"port": 0},  # router processes never compete for 9465
 }
 
 

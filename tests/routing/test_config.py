@@ -1,4 +1,4 @@
-"""The router's YAML: the shipped example, field-naming errors, durations, no literal secrets."""
+"""The router's YAML: the example, field-naming errors, durations, secrets, metrics, scopes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from detector.errors import ConfigError
-from detector.routing.config import PagerDutySink, load_router_config, parse_router_config
+from detector.routing.config import (
+    PagerDutySink,
+    load_router_config,
+    load_router_kafka,
+    parse_router_config,
+    parse_router_kafka,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "route.yaml"
 ENV = {
@@ -106,3 +112,51 @@ def test_scalar_match_values_and_continue() -> None:
     assert route.match.model == ["fraud"] and route.continue_
     assert route.match.matches("fraud", "drift", "warning")
     assert not route.match.matches("churn", "drift", "warning")
+
+
+def test_metrics_section_mirrors_the_detectors() -> None:
+    """`metrics:` defaults to enabled on 127.0.0.1:9465 (the Helm chart's `metrics` port)."""
+    metrics = parse_router_config(_minimal()).metrics
+    assert (metrics.enabled, metrics.host, metrics.port, metrics.liveness_timeout) == (
+        True,
+        "127.0.0.1",
+        9465,
+        None,
+    )
+    custom = parse_router_config(_minimal(metrics={"port": 0, "host": "0.0.0.0"})).metrics
+    assert (custom.port, custom.host) == (0, "0.0.0.0")
+    for bad, message in (
+        ({"prot": 9465}, "metrics.prot: Extra inputs"),
+        ({"port": 70000}, "metrics.port: Input should be less than or equal to 65535"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            parse_router_config(_minimal(metrics=bad))
+
+
+def test_kafka_scope_ignores_unset_sink_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `silence` loads: kafka and topics only, so an unset ${VAR} in a sink is no error
+    there, while the full load (`route`) still names it."""
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    for key in ("PAGERDUTY_ROUTING_KEY", "SLACK_WEBHOOK_URL", "AUDIT_WEBHOOK_AUTHORIZATION"):
+        monkeypatch.delenv(key)
+    scoped = load_router_kafka(EXAMPLE)
+    assert scoped.topics.silences == "drift.silences" and "bootstrap.servers" in scoped.kafka
+    with pytest.raises(ConfigError, match=r"sinks\.pagerduty\.routing_key: environment variable"):
+        load_router_config(EXAMPLE)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"topics": {"alerts": "a"}}, "topics.dead_letter: Field required"),
+        ({"kafka": {"bootstrap.servers": "${UNSET_BOOTSTRAP_VAR}"}}, "kafka.bootstrap.servers: "),
+        ({"sinkz": {}}, "sinkz: Extra inputs are not permitted"),
+        ({"sinks": {"pd": {"type": "pagerduty", "routing_key": "abc"}}}, "sinks.pd.routing_key"),
+    ],
+)
+def test_kafka_scope_still_names_its_errors(changes: dict[str, Any], message: str) -> None:
+    """Broken topics or kafka settings, an unknown section and a literal secret stay errors."""
+    with pytest.raises(ConfigError) as info:
+        parse_router_kafka(_minimal(**changes))
+    assert message in str(info.value)

@@ -136,3 +136,43 @@ def test_cli_rejects_literal_secrets(tmp_path: Path, capsys: pytest.CaptureFixtu
     )
     assert main(["silence", "list", "--config", str(config)]) == 2
     assert "sinks.pd.routing_key: a secret; write it as ${VAR}" in capsys.readouterr().err
+
+
+def test_misspelt_label_is_refused_and_the_valid_ones_listed() -> None:
+    """`modle=fraud` would silence nothing: it is an error naming the label and the valid ones."""
+    with pytest.raises(ConfigError) as info:
+        parse_matcher("modle=fraud")
+    message = str(info.value)
+    assert "unknown label 'modle'" in message and "did you mean model?" in message
+    for label in ("alertname", "model", "kind", "feature", "segment", "severity"):
+        assert label in message
+    assert parse_matcher("check=null_rate").matches({"check": "null_rate"})  # quality alerts
+
+
+@pytest.mark.kafka
+def test_silence_commands_need_no_sink_secrets_but_route_does(
+    router_topics: dict[str, str],
+    route_config: Callable[..., dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With the PagerDuty key unset, `silence add/list/expire` work against the broker; a
+    misspelt label fails before anything is written; `route` names the missing variable."""
+    config = tmp_path / "route.yaml"
+    config.write_text(yaml.safe_dump(route_config("http://127.0.0.1:1")))
+    monkeypatch.delenv("TEST_PD_ROUTING_KEY")
+    add = ["silence", "add", "--config", str(config), "--for", "1h", "--comment", "backfill"]
+    assert main([*add, "--match", "modle=fraud"]) == 2
+    assert "unknown label 'modle'" in capsys.readouterr().err
+    assert main([*add, "--match", "model=fraud"]) == 0
+    silence_id = capsys.readouterr().out.strip()
+    assert main(["silence", "list", "--config", str(config)]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 1 and listed[0].startswith(silence_id) and "model=fraud" in listed[0]
+    assert main(["silence", "expire", "--config", str(config), silence_id]) == 0
+    assert "expired" in capsys.readouterr().out
+    assert main(["route", "--config", str(config)]) == 2
+    assert "sinks.pd.routing_key: environment variable TEST_PD_ROUTING_KEY" in (
+        capsys.readouterr().err
+    )

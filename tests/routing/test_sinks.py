@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import random
+from urllib.parse import urlsplit
 
 import pytest
 
 from detector.routing.config import GroupingConfig, RouterConfig, parse_router_config
 from detector.routing.grouping import Group
-from detector.routing.notifications import Notification
+from detector.routing.notifications import Notification, link_for
 from detector.routing.sinks import Backoff, build_sinks, post_json
 from detector.routing.sinks.slack import message
 from detector.routing.testing import (
+    SLACK_PATH,
     Receiver,
+    SlackReceiver,
     alert_event,
     pagerduty_responder,
     pagerduty_v2_errors,
+    slack_render,
 )
 from detector.testing.kafka_broker import free_port
 
 G = GroupingConfig(group_wait=0, group_interval=0, flap_window=0)
 
 
-def _config(url: str, monkeypatch: pytest.MonkeyPatch) -> RouterConfig:
+def _config(url: str, monkeypatch: pytest.MonkeyPatch, slack_path: str = "/slack") -> RouterConfig:
     monkeypatch.setenv("TEST_PD_KEY", "R0UTINGKEY")
-    monkeypatch.setenv("TEST_HOOK_URL", f"{url}/slack")
+    monkeypatch.setenv("TEST_HOOK_URL", url + slack_path)
     monkeypatch.setenv("TEST_TOKEN", "Bearer s3cret")
     return parse_router_config(
         {
@@ -134,16 +138,50 @@ def test_slack_message_is_readable(monkeypatch: pytest.MonkeyPatch) -> None:
     """The chat message names what, where, how much, since when, the reference and next step."""
     trigger, resolve = _notifications()
     cfg = _config("http://x", monkeypatch)
-    text = message(trigger, cfg.links("fraud"))
+    raw = message(trigger, cfg.links("fraud"))
+    text, links = slack_render(raw)  # what the channel shows
     assert text.splitlines()[0].startswith(":red_circle: *FIRING* [fraud] drift in 2 series")
     assert (
         "• *amount* in country=DE (critical, since 2026-01-01T00:00:41.710Z): mean 99.88 -> "
         "122.3 (+1.11 sd)" in text
     )
     assert "reference: the series' first 1000 values: mean 99.88" in text
-    assert "<https://runbooks.example.com/fraud|Runbook>" in text
+    assert "<https://runbooks.example.com/fraud|Runbook>" in raw
+    assert links == [
+        "https://runbooks.example.com/fraud",
+        "https://grafana.example.com/d?f=amount&s=country%3DDE",
+    ]
     assert "Next: Start with amount in segment country=DE" in text
     assert message(resolve, cfg.links("fraud")).startswith(":large_green_circle: *RESOLVED*")
+
+
+HOSTILE = "<!channel> <https://evil.example|Runbook> & <@U123>"
+
+
+def test_slack_escapes_alert_values_so_they_never_ping_or_link(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A segment value ``<!channel> <https://evil.example|Runbook>`` reaches a Slack-shaped
+    webhook escaped: the channel shows it as literal text, and the only links are the runbook
+    and report links of the config (with the value URL-quoted inside)."""
+    group = Group("pages/fraud/drift", "pages", "fraud", "drift", ["slack"])
+    alert = alert_event("amount", segment={"country": HOSTILE}).data
+    group.apply(alert, 0.0, G, False)
+    trigger = group.tick(1.0, G, lambda a: False)
+    assert trigger is not None
+    with SlackReceiver() as rx:
+        config = _config(rx.url, monkeypatch, SLACK_PATH)
+        result = build_sinks(config)["slack"].deliver(trigger)
+    assert (result.outcome, result.status, result.body) == ("accepted", 200, "ok")
+    raw = rx.requests[0].body["text"]
+    assert "<!channel>" not in raw and "<https://evil.example" not in raw and "<@U123>" not in raw
+    assert "&lt;!channel&gt; &lt;https://evil.example|Runbook&gt; &amp; &lt;@U123&gt;" in raw
+    text, links = slack_render(raw)
+    assert f"• *amount* in country={HOSTILE} (critical" in text
+    links_config = config.links("fraud")
+    assert links == [link_for(links_config.runbook, alert), link_for(links_config.report, alert)]
+    hosts = {urlsplit(target).netloc for target in links}  # no mention, no foreign link
+    assert hosts == {"runbooks.example.com", "grafana.example.com"}
 
 
 @pytest.mark.parametrize(
