@@ -25,10 +25,11 @@ from types import FrameType
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 
 from detector import __version__
 from detector.alerts import AlertEvent, alert_bytes
-from detector.config import Config, load_config
+from detector.config import Config, load_config, redact
 from detector.errors import ConfigError, DetectorError
 from detector.events import Rejection
 from detector.labels.summary import labels_summary
@@ -37,6 +38,36 @@ from detector.observability.progress import replay_progress
 from detector.replay import read_lines, rejection_line, replay
 from detector.routing import cli as routing_cli
 
+CONFIG_HELP = "the detector's YAML config file (${VAR} values come from the environment)"
+
+
+def _global_flags(parser: argparse.ArgumentParser, top: bool) -> None:
+    """``--log-level`` and ``--log-format``. Below the top level they default to SUPPRESS: an
+    absent flag then leaves what the top level parsed, and one given after the subcommand wins."""
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        default="INFO" if top else argparse.SUPPRESS,
+        help="least severe log level written to stderr (default: INFO)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text" if top else argparse.SUPPRESS,
+        help="stderr logs as text or as one JSON object per line (default: text)",
+    )
+
+
+def _share_global_flags(parser: argparse.ArgumentParser) -> None:
+    """Give every subcommand (and sub-subcommand, e.g. ``silence list``) the global flags, so
+    they work before or after it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in {id(p): p for p in action.choices.values()}.values():
+                _global_flags(child, top=False)
+                _share_global_flags(child)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -44,17 +75,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Kafka-native drift detection for ML model inputs and outputs.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (stderr)")
-    parser.add_argument(
-        "--log-format",
-        choices=["text", "json"],
-        default="text",
-        help="stderr logs as text or as one JSON object per line (default: text)",
-    )
+    _global_flags(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="consume events from Kafka and produce alerts")
-    run.add_argument("--config", required=True, type=Path)
+    run.add_argument("--config", required=True, type=Path, help=CONFIG_HELP)
     run.add_argument(
         "--until-end",
         action="store_true",
@@ -62,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     rep = sub.add_parser("replay", help="run the engine on a JSON-lines file")
-    rep.add_argument("--config", required=True, type=Path)
+    rep.add_argument("--config", required=True, type=Path, help=CONFIG_HELP)
     rep.add_argument("--input", required=True, help="events, one JSON object per line; - = stdin")
     rep.add_argument("--dead-letter", type=Path, help="write rejected records here (JSON lines)")
     rep.add_argument(
@@ -70,18 +95,25 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     base = sub.add_parser("baseline", help="summarise training data into a baseline file")
-    base.add_argument("--config", required=True, type=Path)
+    base.add_argument("--config", required=True, type=Path, help=CONFIG_HELP)
     base.add_argument("--input", required=True, help="training data: .jsonl, .csv, .parquet, -")
     base.add_argument("--out", required=True, type=Path, help="baseline file to write (JSON)")
 
     rep_html = sub.add_parser("report", help="replay a file and write the HTML drift report")
-    rep_html.add_argument("--config", required=True, type=Path)
+    rep_html.add_argument("--config", required=True, type=Path, help=CONFIG_HELP)
     rep_html.add_argument("--input", required=True, help="events, one JSON object per line")
-    rep_html.add_argument("--out", required=True, type=Path, help="HTML file to write")
+    rep_html.add_argument("--out", type=Path, help="HTML file to write")
+    rep_html.add_argument("--json", type=Path, help="the same report as JSON (docs/report.md)")
+    rep_html.add_argument(
+        "--labels", type=Path, help="label records, one JSON object per line (needs label:)"
+    )
 
     check = sub.add_parser("check-config", help="validate a config file")
-    check.add_argument("--config", required=True, type=Path)
+    check.add_argument(
+        "--config", required=True, type=Path, help="a detector or router config file (YAML)"
+    )
     routing_cli.register(sub)  # route, silence
+    _share_global_flags(parser)  # last: every subcommand, including those added above
     return parser
 
 
@@ -183,21 +215,18 @@ def _baseline(config: Config, source: str, out: Path) -> int:
     return 0
 
 
-def _report(config: Config, source: str, out: Path) -> int:
-    from datetime import UTC, datetime
+def _report(args: argparse.Namespace, config: Config) -> int:
+    from detector.report.command import write_report
 
-    from detector.inputs import iter_records
-    from detector.report import render
-
-    report = replay(config, iter_records(source), lambda alert: None)
-    assert report.engine is not None
-    page = render(report.engine, datetime.now(UTC).isoformat(timespec="seconds"))
-    try:
-        out.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"--out: cannot write {out}: {exc.strerror}") from exc
-    emit_summary("report", {"records": report.records, "alerts": report.alerts, "out": str(out)})
+    summary = write_report(config, args.input, args.out, args.json, args.labels)
+    emit_summary("report", summary)
     return 0
+
+
+def print_config(config: BaseModel) -> None:
+    """A validated config (detector or router) as JSON with defaults filled in, credentials
+    redacted: check-config output ends up in CI logs."""
+    print(orjson.dumps(redact(config.model_dump()), option=orjson.OPT_INDENT_2).decode())
 
 
 def tune_gc() -> None:
@@ -241,12 +270,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in routing_cli.COMMANDS:
             return routing_cli.run(args)
-        config = load_config(args.config)
-        if args.command == "check-config":
-            print(orjson.dumps(config.model_dump(), option=orjson.OPT_INDENT_2).decode())
+        if args.command == "check-config":  # a detector or a router config, told by content
+            router = routing_cli.router_config(args.config)
+            print_config(router if router is not None else load_config(args.config))
             return 0
+        config = load_config(args.config)
         if args.command == "report":
-            return _report(config, args.input, args.out)
+            return _report(args, config)
         if args.command == "baseline":
             return _baseline(config, args.input, args.out)
         if args.command == "replay":

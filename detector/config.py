@@ -1,7 +1,8 @@
 """The YAML configuration: one file per monitored model.
 
 The file is parsed with PyYAML, ``${VAR}`` / ``${VAR:-default}`` are interpolated from the
-environment in string values (never in keys, so the structure cannot be injected), and the result
+environment in string values (never in keys, so the structure cannot be injected; ``$$`` is a
+literal ``$``, and a malformed reference such as ``${VAR`` or ``$VAR`` is an error), and the result
 is validated by pydantic. Unknown keys are errors: a typo must not silently disable a detector.
 Every error message names the field, e.g. ``features.1.type: Input should be 'numeric' or
 'categorical'``.
@@ -22,7 +23,12 @@ from detector.errors import ConfigError
 FieldType = Literal["numeric", "categorical"]
 _NAME = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
 _PATH = Annotated[str, Field(min_length=1, pattern=r"^[^.]+(\.[^.]+)*$")]
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# One token of a string value: `$$` (a literal $), a well-formed ${VAR} / ${VAR:-default} (the
+# default may hold `$$`, nothing else with a $), or any other `$`, which _malformed() judges.
+_VAR = re.compile(
+    r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>(?:[^$}]|\$\$)*))?\}|\$"
+)
+_IDENT = re.compile(r"[A-Za-z0-9_]*")
 
 
 class _Strict(BaseModel):
@@ -546,29 +552,143 @@ class Config(_Strict):
         return [FeatureSpec(name="predicted_class", path=path, type="categorical")]
 
 
+def _malformed(text: str, at: int) -> tuple[str, str] | None:
+    """The reference starting with the ``$`` at ``at`` as shown in an error (its name, never a
+    default or the rest of the value) and what is wrong with it; None for a ``$`` that starts no
+    reference (``5$``, ``$1``: kept as text)."""
+    rest = text[at + 1 :]
+    if not rest.startswith("{"):
+        name = _IDENT.match(rest)
+        word = name.group() if name else ""
+        if word and not word[0].isdigit():
+            return f"${word}", f"write ${{{word}}} (or $$ for a literal $)"
+        return None
+    name = _IDENT.match(rest, 1)
+    word = name.group() if name else ""
+    after = rest[1 + len(word) :]
+    shown = "${" + word
+    if after.startswith("}") and not word:
+        return "${}", "empty variable name"
+    if "}" not in after:
+        return shown + ("…" if after else ""), "no closing }"
+    if after.startswith(":-"):
+        return shown + ":-…}", "a default cannot contain $ (write $$ for a literal $)"
+    shown += "}" if after.startswith("}") else after[0] + "…}"
+    if word[:1].isdigit() or not word:
+        return shown, "a variable name starts with a letter or _"
+    return shown, "use ${VAR} or ${VAR:-default}"
+
+
 def interpolate(value: Any, where: str = "") -> Any:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a parsed YAML tree.
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a parsed YAML tree; ``$$``
+    is a literal ``$``. A malformed reference (``${VAR``, ``$VAR``, ``${}``) is a ConfigError
+    naming the field and showing the reference (not the value), as is an unset variable without
+    a default: left as text, it would fail much later, e.g. as a broker address.
 
     >>> os.environ["DD_DOCTEST_HOST"] = "broker:9092"
-    >>> interpolate({"a": ["${DD_DOCTEST_HOST}", "${DD_DOCTEST_UNSET:-x:1}"]})
-    {'a': ['broker:9092', 'x:1']}
+    >>> interpolate({"a": ["${DD_DOCTEST_HOST}", "${DD_DOCTEST_UNSET:-x:1}", "5$$"]})
+    {'a': ['broker:9092', 'x:1', '5$']}
+    >>> interpolate({"kafka": {"sasl.password": "$DD_PASSWORD"}})
+    Traceback (most recent call last):
+    ...
+    detector.errors.ConfigError: kafka.sasl.password: malformed reference $DD_PASSWORD: write \
+${DD_PASSWORD} (or $$ for a literal $)
     """
     if isinstance(value, dict):
         return {k: interpolate(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [interpolate(v, f"{where}.{i}") for i, v in enumerate(value)]
+        return [interpolate(v, f"{where}.{i}" if where else str(i)) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
     def substitute(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
+        token, name, default = match.group(), match.group("name"), match.group("default")
+        if token == "$$":
+            return "$"
+        if name is None:  # a `$` outside a well-formed reference
+            bad = _malformed(value, match.start())
+            if bad is None:
+                return token
+            raise ConfigError(f"{where or '(top level)'}: malformed reference {bad[0]}: {bad[1]}")
         if name in os.environ:
             return os.environ[name]
         if default is not None:
-            return default
+            return default.replace("$$", "$")
         raise ConfigError(f"{where}: environment variable {name} is not set and has no default")
 
     return _VAR.sub(substitute, value)
+
+
+REDACTED = "<redacted>"
+# Names of credentials: librdkafka's sasl.password, sasl.oauthbearer.client.secret,
+# ssl.key.password, ssl.key.pem, sasl.oauthbearer.config, a Schema Registry's
+# basic.auth.user.info, PagerDuty's routing_key, an api_key or a token. Paths to files holding
+# them (ssl.key.location) and token endpoint URLs are not secrets.
+_SECRET_NAME = re.compile(
+    r"passw(or)?d|passphrase|secret|token|credential|user[._-]?info|jaas|oauthbearer\.config"
+    r"|(^|[._-])(api|access|private|routing|signing|integration|client|auth|ssl|sasl)[._-]?key"
+    r"($|[._-])|(^|[._-])key\.pem$|(^|[._-])authorization$",
+    re.IGNORECASE,
+)
+_NOT_SECRET_NAME = re.compile(r"([._-](location|file|url|endpoint|path)|\.ms)$", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://[^/@:\s]*):[^/@\s]*@")
+
+
+def secret_name(name: str) -> bool:
+    """Whether a setting called ``name`` holds a credential (its value is never printed).
+
+    >>> [secret_name(n) for n in ("sasl.password", "ssl.key.password", "routing_key",
+    ...  "sasl.oauthbearer.client.secret", "basic.auth.user.info", "ssl.key.pem")]
+    [True, True, True, True, True, True]
+    >>> [secret_name(n) for n in ("bootstrap.servers", "ssl.key.location", "group.id",
+    ...  "sasl.oauthbearer.token.endpoint.url", "partitioner", "sasl.username")]
+    [False, False, False, False, False, False]
+    """
+    return bool(_SECRET_NAME.search(name)) and not _NOT_SECRET_NAME.search(name)
+
+
+def redact(value: Any) -> Any:
+    """A config tree (``model_dump()`` of a detector or router config) fit for printing: the
+    value of every credential is replaced by ``<redacted>``. Credentials are settings named
+    like one (:func:`secret_name`), every value of a ``headers`` mapping (webhook
+    Authorization), the ``url`` of a Slack sink (the URL is the credential) and the password of
+    any ``scheme://user:password@host`` URL.
+
+    >>> redact({"kafka": {"sasl.password": "hunter2", "bootstrap.servers": "b:9092"},
+    ...         "sinks": {"s": {"type": "slack", "url": "https://hooks.slack.com/T/B/x"},
+    ...                   "w": {"type": "webhook", "url": "https://u:pw@h/x",
+    ...                         "headers": {"Authorization": "Bearer t"}}}})
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'kafka': {'sasl.password': '<redacted>', 'bootstrap.servers': 'b:9092'},
+     'sinks': {'s': {'type': 'slack', 'url': '<redacted>'},
+               'w': {'type': 'webhook', 'url': 'https://u:<redacted>@h/x',
+                     'headers': {'Authorization': '<redacted>'}}}}
+    """
+    if isinstance(value, dict):
+        slack = value.get("type") == "slack"
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            if str(key) == "headers" and isinstance(item, dict):
+                out[key] = {h: _hidden(v) for h, v in item.items()}
+            elif secret_name(str(key)) or (slack and key == "url"):
+                out[key] = _hidden(item)
+            else:
+                out[key] = redact(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(rf"\1:{REDACTED}@", value)
+    return value
+
+
+def _hidden(value: Any) -> Any:
+    """``<redacted>`` for a set value; None and "" stay (they reveal nothing)."""
+    if value is None or value == "":
+        return value
+    if isinstance(value, dict):
+        return {k: _hidden(v) for k, v in value.items()}
+    return REDACTED
 
 
 def _format_errors(exc: ValidationError) -> str:

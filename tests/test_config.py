@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from detector.config import load_config, parse_config
+from detector.config import REDACTED, load_config, parse_config, redact
 from detector.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fraud.yaml"
@@ -106,3 +106,125 @@ def test_unreadable_and_unparsable_files(tmp_path: Path) -> None:
     listing.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="top level must be a mapping"):
         load_config(listing)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown", "why"),
+    [
+        ("${DD_TEST_PASS", "${DD_TEST_PASS", "no closing }"),
+        ("$DD_TEST_PASS", "$DD_TEST_PASS", "write ${DD_TEST_PASS}"),
+        ("${}", "${}", "empty variable name"),
+        ("x-${DD_TEST_PASS:-fallback", "${DD_TEST_PASS…", "no closing }"),
+        ("${DD_TEST_PASS:-${DD_OTHER}}", "${DD_TEST_PASS:-…}", "a default cannot contain $"),
+        ("${DD-TEST}", "${DD-…}", "use ${VAR} or ${VAR:-default}"),
+        ("${1X}", "${1X}", "a variable name starts with a letter"),
+    ],
+)
+def test_malformed_reference_names_field_and_reference(
+    monkeypatch: pytest.MonkeyPatch, value: str, shown: str, why: str
+) -> None:
+    """A malformed reference is an error at load naming the dotted field and showing the
+    reference; the variable's value (a secret here) is never part of the message."""
+    monkeypatch.setenv("DD_TEST_PASS", "s3cr3t-value-81")
+    with pytest.raises(ConfigError) as info:
+        parse_config(minimal(kafka={"sasl.password": value}))
+    message = str(info.value)
+    assert message.startswith(f"kafka.sasl.password: malformed reference {shown}: "), message
+    assert why in message
+    assert "s3cr3t-value-81" not in message and "fallback" not in message
+
+
+def test_malformed_reference_in_a_list_names_the_index() -> None:
+    """The dotted path goes through lists too (segments.0.values.1)."""
+    data = minimal(segments=[{"name": "c", "path": "c", "values": ["DE", "$COUNTRY"]}])
+    with pytest.raises(
+        ConfigError, match=r"^segments\.0\.values\.1: malformed reference \$COUNTRY"
+    ):
+        parse_config(data)
+
+
+def test_literal_dollars_survive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """$$ is a literal $ (also in a default); a $ that starts no reference stays as it is."""
+    monkeypatch.delenv("DD_TEST_UNSET", raising=False)
+    config = parse_config(
+        minimal(
+            kafka={
+                "sasl.password": "pa$$word",
+                "sasl.username": "${DD_TEST_UNSET:-u$$er}",
+                "client.id": "costs 5$ or $5",
+            }
+        )
+    )
+    assert config.kafka["sasl.password"] == "pa$word"
+    assert config.kafka["sasl.username"] == "u$er"
+    assert config.kafka["client.id"] == "costs 5$ or $5"
+
+
+def test_malformed_reference_in_a_file_fails_at_load(tmp_path: Path) -> None:
+    """load_config (what every command calls) refuses it before anything connects."""
+    path = tmp_path / "c.yaml"
+    text = EXAMPLE.read_text().replace(
+        "${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}", "${KAFKA_BOOTSTRAP_SERVERS"
+    )
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"^kafka\.bootstrap\.servers: malformed reference "):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sasl.password",
+        "sasl.oauthbearer.client.secret",
+        "ssl.key.password",
+        "ssl.keystore.password",
+        "ssl.key.pem",
+        "sasl.oauthbearer.config",
+        "basic.auth.user.info",
+        "schema.registry.basic.auth.user.info",
+        "routing_key",
+        "api_key",
+        "access_token",
+        "Authorization",
+    ],
+)
+def test_credentials_are_redacted(name: str) -> None:
+    """redact() hides every setting named like a credential, wherever it sits."""
+    tree = {"kafka": {name: "v4lue-to-hide", "bootstrap.servers": "b:9092"}, "x": [{name: 1}]}
+    assert redact(tree) == {
+        "kafka": {name: REDACTED, "bootstrap.servers": "b:9092"},
+        "x": [{name: REDACTED}],
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["bootstrap.servers", "ssl.key.location", "sasl.oauthbearer.token.endpoint.url", "group.id"],
+)
+def test_non_credentials_are_printed(name: str) -> None:
+    """Paths to key files, endpoints and ordinary settings stay readable."""
+    assert redact({"kafka": {name: "shown"}}) == {"kafka": {name: "shown"}}
+
+
+def test_sink_secrets_and_url_passwords_are_redacted() -> None:
+    """A Slack sink's url, every webhook header value and a URL's password are credentials."""
+    tree = {
+        "sinks": {
+            "slack": {"type": "slack", "url": "https://hooks.slack.com/services/T/B/XYZ"},
+            "hook": {
+                "type": "webhook",
+                "url": "https://user:pa55@hooks.example/x",
+                "headers": {"Authorization": "Bearer abc", "X-Api": "k"},
+            },
+            "am": {"type": "alertmanager", "url": "http://am:9093"},
+        }
+    }
+    assert redact(tree)["sinks"] == {
+        "slack": {"type": "slack", "url": REDACTED},
+        "hook": {
+            "type": "webhook",
+            "url": f"https://user:{REDACTED}@hooks.example/x",
+            "headers": {"Authorization": REDACTED, "X-Api": REDACTED},
+        },
+        "am": {"type": "alertmanager", "url": "http://am:9093"},
+    }

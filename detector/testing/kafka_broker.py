@@ -15,6 +15,14 @@ CLI (the broker is detached and keeps running after the command exits)::
 
     python -m detector.testing.kafka_broker start --dir .kafka --port 9092 --controller-port 9093
     python -m detector.testing.kafka_broker stop --dir .kafka
+
+A start succeeds only once the broker answering on the port is the one it started: the cluster
+id in its metadata is the one its storage was formatted with, and its process is alive. (A
+broker that died on a port clash while another broker answers on the port is a failure, not
+"started".) When a port is taken, ``--if-taken`` decides: ``fail`` (default), ``reuse`` a
+Kafka broker already answering there, or ``reuse-or-free``: reuse it, or start on free ports
+when the port is held by something that is not Kafka. ``--bootstrap-file`` receives the
+address of the broker to use.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import time
 import uuid
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
@@ -73,6 +82,31 @@ def _port_answers(port: int, timeout: float = 1.0) -> bool:
             return True
     except OSError:
         return False
+
+
+class _Quiet:
+    """A librdkafka logger that drops everything: probing a port that may not speak Kafka must
+    not print a connection error per attempt."""
+
+    def log(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def _admin(bootstrap: str) -> AdminClient:
+    quiet: dict[str, Any] = {"logger": _Quiet(), "error_cb": lambda err: None}
+    return AdminClient({"bootstrap.servers": bootstrap, **quiet})
+
+
+def kafka_cluster_id(port: int, timeout: float = 5.0) -> str | None:
+    """The cluster id of the Kafka broker answering on 127.0.0.1:``port``; None when nothing
+    listens there or what listens does not answer a Kafka metadata request."""
+    if not _port_answers(port):
+        return None
+    try:
+        meta = _admin(f"{HOST}:{port}").list_topics(timeout=timeout)
+    except KafkaException:
+        return None
+    return str(meta.cluster_id) if meta.brokers and meta.cluster_id else None
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -192,8 +226,20 @@ class LocalKafkaBroker:
             return pid  # no /proc (not Linux): trust the pid file
         return pid if str(self._properties) in cmdline else None
 
+    def cluster_id(self) -> str | None:
+        """The cluster id this workdir's storage was formatted with (None before the first
+        start)."""
+        try:
+            text = (self.workdir / "data" / "meta.properties").read_text()
+        except OSError:
+            return None
+        found = re.search(r"^cluster\.id=(\S+)$", text, re.MULTILINE)
+        return found.group(1) if found else None
+
     def is_running(self) -> bool:
-        return self.pid() is not None and _port_answers(self.port)
+        """This workdir's broker process is alive and it is what answers on the port."""
+        ours = self.cluster_id()
+        return self.pid() is not None and ours is not None and kafka_cluster_id(self.port) == ours
 
     def _write_config(self) -> None:
         data = self.workdir / "data"
@@ -242,7 +288,7 @@ class LocalKafkaBroker:
             raise BrokerError(f"a broker from {self.workdir} is already running (pid {self.pid()})")
         for port in (self.port, self.controller_port):
             if _port_answers(port):
-                raise BrokerError(f"port {HOST}:{port} is already in use")
+                raise BrokerError(f"port {HOST}:{port} is already in use ({_holder(port)})")
         java = _find_tool("java")
         fetch_jars(self.lib_dir)
         logs = self.workdir / "logs"
@@ -269,24 +315,42 @@ class LocalKafkaBroker:
             raise
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], timeout: float) -> None:
+        """Wait until *this* broker answers: metadata from the port must carry the cluster id
+        its storage was formatted with, and its process must still be alive."""
         deadline = time.monotonic() + timeout
+        ours = self.cluster_id()
         admin: AdminClient | None = None
         while (remaining := deadline - time.monotonic()) > 0:
             if proc.poll() is not None:
                 self._fail(f"Kafka exited with code {proc.returncode} during startup")
             if admin is None and _port_answers(self.port):  # avoid librdkafka refusal noise
-                admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+                admin = _admin(self.bootstrap_servers)
             if admin is not None:
                 try:
-                    if admin.list_topics(timeout=min(5.0, remaining)).brokers:
-                        return
+                    meta = admin.list_topics(timeout=min(5.0, remaining))
                 except KafkaException:
-                    pass
+                    meta = None
+                if meta is not None and meta.brokers:
+                    if meta.cluster_id != ours:
+                        self._fail(
+                            f"{self.bootstrap_servers} is answered by another Kafka cluster "
+                            f"(id {meta.cluster_id}), not by the broker started from "
+                            f"{self.workdir} (id {ours})"
+                        )
+                    if proc.poll() is None:
+                        return
             time.sleep(0.2)
         self._fail(f"Kafka did not answer on {self.bootstrap_servers} within {timeout:g}s")
 
     def _fail(self, message: str) -> None:
         out = self.workdir / "logs" / "kafka.out"
+        try:
+            log = self.log_file.read_text(errors="replace")
+        except OSError:
+            log = ""
+        clashes = re.findall(r"failed to bind to \S+: [^\n(]*", log)
+        if clashes:  # the usual cause: a port taken between our check and Kafka's bind
+            message += f": {clashes[-1].strip()}"
         raise BrokerError(
             f"{message}\n--- {self.log_file} (tail) ---\n{_tail(self.log_file)}"
             f"\n--- {out} (tail) ---\n{_tail(out, 20)}"
@@ -329,26 +393,71 @@ class LocalKafkaBroker:
         self.stop()
 
 
+def _holder(port: int) -> str:
+    """Who holds a port that answers: a Kafka broker (with its cluster id) or something else."""
+    cluster = kafka_cluster_id(port)
+    return f"a Kafka broker, cluster id {cluster}" if cluster else "no Kafka broker answers there"
+
+
+def _configured_ports(workdir: Path) -> tuple[int, int] | None:
+    """The (port, controller port) of the last start from ``workdir`` (its server.properties)."""
+    try:
+        text = (Path(workdir) / "server.properties").read_text()
+    except OSError:
+        return None
+    found = re.search(r"^listeners=PLAINTEXT://[^:]+:(\d+),CONTROLLER://[^:]+:(\d+)$", text, re.M)
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def _announce(args: argparse.Namespace, bootstrap: str) -> int:
+    if args.bootstrap_file is not None:
+        args.bootstrap_file.parent.mkdir(parents=True, exist_ok=True)
+        args.bootstrap_file.write_text(f"{bootstrap}\n")
+    return 0
+
+
 def _cli_start(args: argparse.Namespace) -> int:
+    last = _configured_ports(args.dir)
+    if last is not None:  # a broker from this workdir may run, on the ports it was started with
+        previous = LocalKafkaBroker(args.dir, *last, args.lib_dir)
+        pid = previous.pid()
+        if pid is not None and previous.is_running():
+            print(f"Kafka already running on {previous.bootstrap_servers} (pid {pid})")
+            return _announce(args, previous.bootstrap_servers)
+        if pid is not None:
+            print(
+                f"Kafka from {previous.workdir} runs (pid {pid}) but is not what answers on "
+                f"{previous.bootstrap_servers}; run `stop` first",
+                file=sys.stderr,
+            )
+            return 1
     broker = LocalKafkaBroker(args.dir, args.port, args.controller_port, args.lib_dir)
-    pid = broker.pid()
-    if pid is not None and _port_answers(broker.port):
-        print(f"Kafka already running on {broker.bootstrap_servers} (pid {pid})")
-        return 0
-    if pid is not None:
-        print(
-            f"Kafka from {broker.workdir} runs (pid {pid}) but {broker.bootstrap_servers} does "
-            "not answer; run `stop` first",
-            file=sys.stderr,
-        )
-        return 1
     if broker.pid_file.exists():
         broker.pid_file.unlink()
         print(f"Removed stale pid file {broker.pid_file}")
+    port, controller = args.port, args.controller_port
+    if args.if_taken != "fail" and _port_answers(port):
+        cluster = kafka_cluster_id(port)
+        if cluster is not None:
+            print(
+                f"Kafka already answers on {HOST}:{port} (cluster id {cluster}); it was not "
+                f"started from {broker.workdir}: using it"
+            )
+            return _announce(args, f"{HOST}:{port}")
+        if args.if_taken == "reuse-or-free":
+            port = free_port()
+            print(f"port {HOST}:{args.port} is taken by something that is not Kafka")
+    if args.if_taken == "reuse-or-free" and _port_answers(controller):
+        print(f"controller port {HOST}:{controller} is taken ({_holder(controller)})")
+        controller = free_port()
+        while controller == port:
+            controller = free_port()
+    broker = LocalKafkaBroker(args.dir, port, controller, args.lib_dir)
     broker.start(timeout=args.timeout)
-    print(f"Kafka started on {broker.bootstrap_servers} (pid {broker.pid()})")
+    moved = "" if port == args.port else f", not {args.port}: that port was taken"
+    print(f"Kafka started on {broker.bootstrap_servers} (pid {broker.pid()}{moved})")
     print(f"Log: {broker.log_file}")
-    return 0
+    return _announce(args, broker.bootstrap_servers)
 
 
 def _cli_stop(args: argparse.Namespace) -> int:
@@ -373,8 +482,20 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--dir", type=Path, required=True, help="work dir: config, data, logs, pid")
         p.add_argument("--lib-dir", type=Path, help="jar cache (default: DIR/lib)")
         p.add_argument("--timeout", type=float, default=timeout, help="seconds to wait")
-    start.add_argument("--port", type=int, default=9092)
-    start.add_argument("--controller-port", type=int, default=9093)
+    start.add_argument("--port", type=int, default=9092, help="client port (default 9092)")
+    start.add_argument(
+        "--controller-port", type=int, default=9093, help="KRaft controller port (default 9093)"
+    )
+    start.add_argument(
+        "--if-taken",
+        choices=["fail", "reuse", "reuse-or-free"],
+        default="fail",
+        help="when --port is taken: fail; reuse the Kafka broker answering there; or reuse it, "
+        "and start on free ports when the port is held by something that is not Kafka",
+    )
+    start.add_argument(
+        "--bootstrap-file", type=Path, help="write the address of the broker to use here"
+    )
     args = parser.parse_args(argv)
     args.lib_dir = args.lib_dir or args.dir / "lib"
     try:
