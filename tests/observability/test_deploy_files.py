@@ -1,8 +1,10 @@
-"""deploy/: Kubernetes manifests, Prometheus config and rules, Grafana dashboard agree with the app.
+"""deploy/: Kubernetes manifests, Prometheus rules, Grafana dashboard agree with the app.
 
 There is no cluster here, so the manifests are checked for what the app needs: kinds, probe
-paths and ports, the config they mount, and the KEDA trigger's group and topic. Prometheus files
-go through the real promtool (Debian's ``prometheus`` package).
+paths and ports, the config they mount, and the KEDA trigger's group and topic. The rules go
+through the real promtool (Debian's ``prometheus`` package). tests/deploy goes further: the Helm
+chart, schema validation, every argv and config, and the scrape config with Prometheus 3.5's
+promtool (Debian's is built without Kubernetes discovery).
 """
 
 from __future__ import annotations
@@ -31,13 +33,23 @@ METRIC = re.compile(r"\b(drift_[a-z0-9_]+)")
 
 
 def _docs() -> dict[str, dict[str, Any]]:
-    """Every manifest of deploy/kubernetes by kind (one object per kind)."""
+    """The manifests of deploy/kubernetes by kind; the detector's for kinds the router shares."""
     docs: dict[str, dict[str, Any]] = {}
     for path in sorted(K8S.glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
+            if (
+                doc.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/component")
+                == "router"
+            ):
+                continue
             assert doc["kind"] not in docs, f"two {doc['kind']} objects"
             docs[doc["kind"]] = doc
     return docs
+
+
+def _router() -> dict[str, dict[str, Any]]:
+    """The router's objects (router.yaml) by kind."""
+    return {doc["kind"]: doc for doc in yaml.safe_load_all((K8S / "router.yaml").read_text())}
 
 
 def _exported_names(workload: Any, engine: Engine) -> set[str]:
@@ -53,12 +65,36 @@ def _exported_names(workload: Any, engine: Engine) -> set[str]:
     return {s.name for f in text_string_to_metric_families(text) for s in f.samples}
 
 
+def _router_exported_names() -> set[str]:
+    """Every sample name the router's /metrics can carry."""
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from detector.routing.config import parse_router_config
+    from detector.routing.metrics import RouterMetrics
+    from detector.routing.service import build_registry as router_registry
+
+    config = parse_router_config(
+        {
+            "topics": {"alerts": "a", "dead_letter": "d", "state": "s", "silences": "q"},
+            "sinks": {"am": {"type": "alertmanager", "url": "http://127.0.0.1:9093"}},
+            "routes": [{"name": "all", "sinks": ["am"]}],
+        }
+    )
+    metrics = RouterMetrics(config, ["am"])
+    metrics.sent("am", 1.5)
+    metrics.grouped("all")
+    text = generate_latest(router_registry(metrics)).decode()
+    return {s.name for f in text_string_to_metric_families(text) for s in f.samples}
+
+
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_kubernetes_objects_and_kustomization() -> None:
-    """The six objects exist, the kustomization lists every manifest, labels select the pods."""
+    """The detector's five objects and the router's three exist, the kustomization lists every
+    manifest, labels select the pods (and never the other component's)."""
     docs = _docs()
     assert set(docs) == {
         "Kustomization",
@@ -79,6 +115,12 @@ def test_kubernetes_objects_and_kustomization() -> None:
         docs["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     )
     assert docs["Service"]["spec"]["publishNotReadyAddresses"] is True
+    router = _router()
+    assert set(router) == {"ConfigMap", "Deployment", "Service"}
+    router_pods = router["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    assert router["Service"]["spec"]["selector"].items() <= router_pods.items()
+    assert not docs["Service"]["spec"]["selector"].items() <= router_pods.items()
+    assert not router["Service"]["spec"]["selector"].items() <= pod_labels.items()
 
 
 def test_probes_and_ports_match_the_app() -> None:
@@ -93,7 +135,7 @@ def test_probes_and_ports_match_the_app() -> None:
     assert service_port["targetPort"] == "metrics"
 
     args = container["args"]
-    assert args[:2] == ["--log-format", "json"]
+    assert args[:2] == ["--log-format", "json"] and "run" in args
     config_path = Path(args[args.index("--config") + 1])
     (mount,) = container["volumeMounts"]
     assert config_path.parent == Path(mount["mountPath"])
@@ -105,9 +147,34 @@ def test_probes_and_ports_match_the_app() -> None:
     assert metrics.host == "0.0.0.0" and metrics.enabled
     assert ports["metrics"] == metrics.port == service_port["port"]
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
-    assert f"EXPOSE {metrics.port}" in dockerfile
+    assert re.search(rf"^EXPOSE .*\b{metrics.port}\b", dockerfile, re.MULTILINE)
     grace = pod["terminationGracePeriodSeconds"]
     assert grace > 60  # the producer flush on SIGTERM may take up to 60 s
+
+
+def test_router_probes_and_ports_match_its_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The router serves /healthz and /readyz on port ``metrics``, 9465, bound to all
+    interfaces by its mounted config."""
+    from detector.routing.config import parse_router_config
+
+    router = _router()
+    pod = router["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    args = container["args"]
+    assert args[:2] == ["--log-format", "json"] and "route" in args
+    config_path = Path(args[args.index("--config") + 1])
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    config = parse_router_config(yaml.safe_load(router["ConfigMap"]["data"][config_path.name]))
+    assert config.metrics.host == "0.0.0.0" and config.metrics.port == 9465
+    ((name, port),) = [(p["name"], p["containerPort"]) for p in container["ports"]]
+    (service_port,) = router["Service"]["spec"]["ports"]
+    assert name == service_port["name"] == "metrics" and port == service_port["port"] == 9465
+    assert router["Deployment"]["spec"]["replicas"] == 1
+    assert router["Deployment"]["spec"]["strategy"] == {"type": "Recreate"}
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert re.search(r"^EXPOSE .*\b9465\b", dockerfile, re.MULTILINE)
 
 
 def test_configmap_is_the_example_config(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,28 +213,11 @@ def test_promtool_checks_and_unit_tests_the_rules(promtool: str) -> None:
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
-def test_promtool_checks_the_scrape_config(promtool: str, tmp_path: Path) -> None:
-    """prometheus.yml passes `promtool check config`, with static targets in place of Kubernetes
-    discovery (Debian's Prometheus is built without it); its rule file is the shipped one."""
-    config = yaml.safe_load((PROM / "prometheus.yml").read_text())
-    (job,) = config["scrape_configs"]
-    assert job["job_name"] == "kafka-drift-detector"
-    assert job.pop("kubernetes_sd_configs") == [{"role": "endpoints"}]
-    job["static_configs"] = [{"targets": ["127.0.0.1:9464"]}]
-    config["rule_files"] = [str(PROM / name) for name in config["rule_files"]]
-    path = tmp_path / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config))
-    checked = _run(promtool, "check", "config", str(path))
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    rules = yaml.safe_load((PROM / "alerts.yml").read_text())["groups"][0]["rules"]
-    assert all(f'job="{job["job_name"]}"' in r["expr"] for r in rules if "up{" in r["expr"])
-
-
 def test_rules_and_dashboard_use_only_exported_metrics(
     workload: Any, drifted_engine: Engine
 ) -> None:
     """Every drift_* name in the alert rules and the dashboard is one the app exports."""
-    exported = _exported_names(workload, drifted_engine)
+    exported = _exported_names(workload, drifted_engine) | _router_exported_names()
     rules = yaml.safe_load((PROM / "alerts.yml").read_text())["groups"][0]["rules"]
     used_by_rules = {m for r in rules for m in METRIC.findall(r["expr"])}
     dashboard = json.loads(DASHBOARD.read_text())
@@ -179,7 +229,27 @@ def test_rules_and_dashboard_use_only_exported_metrics(
     assert used_by_rules <= exported, used_by_rules - exported
     assert used_by_dashboard <= exported, used_by_dashboard - exported
     assert "drift_series_statistic" in used_by_dashboard
+    assert {"drift_router_notifications_sent_total", "drift_router_pending_notifications"} <= (
+        used_by_dashboard
+    )
     assert set(METRIC.findall(templating)) <= exported
     assert dashboard["uid"] and len({p["id"] for p in dashboard["panels"]}) == len(
         dashboard["panels"]
     )
+
+
+def test_router_links_open_the_shipped_dashboard() -> None:
+    """examples/route.yaml's report link names the dashboard's uid and only its variables."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    variables = {v["name"] for v in dashboard["templating"]["list"]}
+    assert {"model", "feature", "segment"} <= variables
+    links = yaml.safe_load((ROOT / "examples" / "route.yaml").read_text())["models"]
+    reports = [m["report"] for m in links.values() if m.get("report")]
+    assert reports
+    for report in reports:
+        match = re.search(r"/d/([^/?]+)(?:/[^?]*)?\?(.*)$", report)
+        assert match, report
+        assert match.group(1) == dashboard["uid"]
+        params = [p.split("=", 1)[0] for p in match.group(2).split("&")]
+        assert params and all(p.startswith("var-") for p in params)
+        assert {p.removeprefix("var-") for p in params} <= variables
