@@ -19,7 +19,7 @@ KAFKA_BOOTSTRAP_FILE = $(KAFKA_DIR)/bootstrap
 # `make kafka` starts its own broker or fails. `make demo` with the default port reuses a Kafka
 # broker already answering there, or starts one on free ports if something else holds the port;
 # with KAFKA_PORT given, it uses that port only (reuses the Kafka answering there, or starts one).
-DEMO_IF_TAKEN := $(if $(filter file,$(origin KAFKA_PORT)),reuse-or-free,reuse)
+DEMO_IF_TAKEN ?= $(if $(filter file,$(origin KAFKA_PORT)),reuse-or-free,reuse)
 KAFKA_START = $(PY) -m detector.testing.kafka_broker start --dir $(KAFKA_DIR) \
 	--lib-dir $(KAFKA_LIB_DIR) --port $(KAFKA_PORT) --controller-port $(KAFKA_CONTROLLER_PORT) \
 	--bootstrap-file $(KAFKA_BOOTSTRAP_FILE)
@@ -51,7 +51,7 @@ install: $(STAMP) ## create .venv with the package and its dev tools
 demo: $(KAFKA_DEPS) ## synthetic stream with one injected drift -> local broker -> detector -> alerts
 	@echo "demo: starting a local Kafka broker (first time: Maven fetches its jars, ~1-2 min)"
 	$(KAFKA_START) --if-taken $(DEMO_IF_TAKEN)
-	KAFKA_BOOTSTRAP_SERVERS=$$(cat $(KAFKA_BOOTSTRAP_FILE)) $(PY) examples/demo.py
+	KAFKA_BOOTSTRAP_SERVERS=$$(cat $(KAFKA_BOOTSTRAP_FILE)) $(PY) examples/demo.py $(DEMO_ARGS)
 
 test-deps: ## the Debian packages above, when missing (skipped where apt-get is absent)
 	@if ! command -v promtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null \
