@@ -20,19 +20,22 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import KafkaException, TopicPartition
 
 from detector.config import Config
+
+if TYPE_CHECKING:
+    from detector.routing.config import RouterConfig
 
 LAG_INTERVAL = 1.0  # seconds between consumer-lag refreshes
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 DEFAULT_MAX_POLL_INTERVAL_MS = 300_000  # librdkafka's default for max.poll.interval.ms
 
 
-def liveness_timeout(config: Config) -> float:
-    """Seconds without a poll after which the worker counts as stuck.
+def liveness_timeout(config: Config | RouterConfig) -> float:
+    """Seconds without a poll after which the worker (or the router) counts as stuck.
 
     >>> from detector.testing.synthetic import SyntheticStream, config_dict
     >>> from detector.config import parse_config

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from detector.observability.metrics import DEFAULT_MAX_POLL_INTERVAL_MS
+from detector.observability.metrics import liveness_timeout
 from detector.routing.config import RouterConfig
 
 # Alert time to delivery includes group_wait (30 s) and flap_window (10 m) by design, and a
@@ -63,17 +63,6 @@ class Snapshot:
     latency_count: dict[str, int]
     pending: dict[str, int]
     last_poll_time: float
-
-
-def liveness_timeout(config: RouterConfig) -> float:
-    """``metrics.liveness_timeout``, else ``kafka.max.poll.interval.ms`` (the detector's rule)."""
-    if config.metrics.liveness_timeout is not None:
-        return config.metrics.liveness_timeout
-    value = config.kafka.get("max.poll.interval.ms", DEFAULT_MAX_POLL_INTERVAL_MS)
-    try:
-        return float(value) / 1000.0
-    except ValueError:
-        return DEFAULT_MAX_POLL_INTERVAL_MS / 1000.0
 
 
 class RouterMetrics:
