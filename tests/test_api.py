@@ -206,7 +206,9 @@ def _run_python(code: str, cwd: Path) -> str:
 
 def test_readme_quickstart_example_runs(tmp_path: Path) -> None:
     """The README's five-line Python example runs and writes its report."""
-    code = re.search(r"## Quickstart.*?```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    code = re.search(
+        r"## From Python.*?```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S
+    )
     assert code is not None and len([x for x in code.group(1).splitlines() if x.strip()]) == 5
     shown = _run_python(code.group(1) + "print(len(alerts), monitor.summary())\n", tmp_path)
     assert shown.startswith("3 {'records': 6000, 'rejected': {}, 'alerts': 3")

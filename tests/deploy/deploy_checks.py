@@ -20,7 +20,7 @@ from detector.cli import _parser
 
 ROOT = Path(__file__).absolute().parents[2]
 CHART = ROOT / "deploy" / "helm" / "kafka-drift-detector"
-RELEASE = "drift-detector"  # the release name of README's `helm install`
+RELEASE = "drift-detector"  # the release name of docs/operations.md's `helm install`
 # every way the tests render the chart: its defaults and each ci/*-values.yaml
 VALUE_SETS: list[tuple[str, ...]] = [
     (),

@@ -340,10 +340,11 @@ def test_servicemonitors_scrape_under_the_rule_job_names(render: Render) -> None
 
 
 def test_readme_helm_install_command_renders(helm: Path) -> None:
-    """The README's ``helm install`` line, run as ``helm template``, renders the release."""
-    readme = (ROOT / "README.md").read_text()
-    match = re.search(r"^helm install (\S+) (deploy/helm/\S+)(.*)$", readme, re.MULTILINE)
-    assert match, "README has no `helm install NAME deploy/helm/...` line"
+    """The ``helm install`` line of docs/operations.md, run as ``helm template``, renders the
+    release."""
+    page = (ROOT / "docs" / "operations.md").read_text()
+    match = re.search(r"^helm install (\S+) (deploy/helm/\S+)(.*)$", page, re.MULTILINE)
+    assert match, "docs/operations.md has no `helm install NAME deploy/helm/...` line"
     name, chart, rest = match.groups()
     assert (ROOT / chart) == CHART and name == RELEASE
     extra = [a for a in rest.split() if a not in ("-f", "my-values.yaml")]

@@ -190,10 +190,10 @@ def test_binary_detector_on_the_error_stream_equals_replay() -> None:
 
 
 def test_readme_plugins_sample_loads() -> None:
-    """The README's `detection.plugins` sample is a valid config section (with a label
-    section, which `stream: errors` needs), and builds the detectors it names."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme.split("### Detectors from river, or your own", 1)[1]
+    """The docs' `detection.plugins` sample (docs/plugins.md) is a valid config section (with a
+    label section, which `stream: errors` needs), and builds the detectors it names."""
+    page = (Path(__file__).parents[2] / "docs" / "plugins.md").read_text()
+    section = page.split("# Detectors from river, or your own", 1)[1]
     sample = yaml.safe_load(section.split("```yaml", 1)[1].split("```", 1)[0])
     cfg = {k: v for k, v in LabelledStream().config().items() if k != "topics"}
     config = parse_config({**cfg, **sample})
