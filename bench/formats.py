@@ -72,8 +72,12 @@ def measure(n: int, rounds: int, seed: int) -> dict[str, Any]:
             batches = [values[i : i + size] for i in range(0, n, size)]
             times = [[0.0] * len(b) for b in batches]
 
-            def decode(d: Decoder = decoder, bs: list[list[bytes]] = batches) -> None:
-                for batch, t in zip(bs, times, strict=True):
+            def decode(
+                d: Decoder = decoder,
+                bs: list[list[bytes]] = batches,
+                ts: list[list[float]] = times,
+            ) -> None:
+                for batch, t in zip(bs, ts, strict=True):
                     d.decode(batch, t)
 
             def convert(d: Decoder = decoder, bs: list[list[bytes]] = batches) -> None:
