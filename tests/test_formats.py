@@ -297,3 +297,18 @@ def test_real_registry_avro_gives_the_json_alerts(
     assert monitor.process(avro_records(STREAM, events, schema_id=schema_id)) == json_alerts
     unknown = avro_records(STREAM, events[:1], schema_id=2**31 - 1)
     assert Monitor(config=config).process(unknown) == []
+
+
+def test_file_commands_refuse_binary_formats(tmp_path: Path, capsys: Any) -> None:
+    """replay and baseline read JSON lines: Avro records cannot be split into lines."""
+    import yaml
+
+    from detector.cli import main
+
+    avsc = write_avsc(STREAM, tmp_path / "event.avsc")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(_config(format="avro", schema_file=str(avsc))))
+    events = tmp_path / "events.avro"
+    events.write_bytes(b"")
+    assert main(["replay", "--config", str(config), "--input", str(events)]) == 2
+    assert "event.format: replay reads JSON lines, not avro records" in capsys.readouterr().err
