@@ -32,7 +32,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DIST ?= dist
 
-.PHONY: install test-deps demo test lint format schemas kafka kafka-stop clean bench dist
+.PHONY: install test-deps demo test lint format schemas kafka kafka-stop clean bench bench-formats dist
 
 $(STAMP): pyproject.toml $(NATIVE_SOURCES)
 	@command -v cargo >/dev/null || { echo "cargo is needed to build native/ (https://rustup.rs)"; exit 1; }
@@ -96,6 +96,9 @@ dist: $(STAMP) ## wheel (abi3, one per platform) and sdist into $$(DIST)/, check
 
 bench: $(STAMP) ## throughput, memory and alert latency (bench/README.md); BENCH_ARGS="--events 50000"
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+bench-formats: $(STAMP) ## decode throughput of Avro and Protobuf against JSON (bench/README.md)
+	$(PY) bench/formats.py $(BENCH_ARGS)
 
 kafka: $(KAFKA_DEPS) ## start a single-node KRaft broker on 127.0.0.1:$$KAFKA_PORT (9092; idempotent)
 	$(KAFKA_START) --if-taken fail

@@ -123,6 +123,7 @@ def _replay(
     out = sys.stdout.buffer
     if labels is not None and config.label is None:
         raise ConfigError("--labels: the config has no label section (label.path)")
+    _json_lines(config, "replay", labels is not None)
 
     def emit(alert: AlertEvent) -> None:
         out.write(alert_bytes(alert) + b"\n")
@@ -168,11 +169,24 @@ def _replay(
     return 0
 
 
+def _json_lines(config: Config, command: str, labels: bool = False) -> None:
+    """Files are JSON lines: a binary format's records cannot be split into lines."""
+    specs = [("event", config.event)] + ([("label", config.label)] if labels else [])
+    for where, spec in specs:
+        if spec is not None and spec.format != "json":
+            raise ConfigError(
+                f"{where}.format: {command} reads JSON lines, not {spec.format} records; run "
+                "the detector on the topic, or feed the records to detector.Monitor "
+                "(docs/formats.md)"
+            )
+
+
 def _baseline(config: Config, source: str, out: Path) -> int:
     from detector.baseline import BaselineBuilder
     from detector.inputs import iter_records
     from detector.labels.baseline import LabelSummary
 
+    _json_lines(config, "baseline", config.label is not None)
     builder = BaselineBuilder(config)
     labels = LabelSummary(config) if config.label is not None else None
     started, chunk = time.monotonic(), []

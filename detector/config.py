@@ -61,7 +61,63 @@ class TopicsConfig(_Strict):
     )
 
 
-class EventConfig(_Strict):
+InputFormat = Literal["json", "avro", "protobuf"]
+
+
+class _FormatFields(_Strict):
+    """How a record's bytes are decoded (docs/formats.md)."""
+
+    format: InputFormat = Field(
+        "json",
+        description="json (text), avro or protobuf (Confluent wire format, schemas from "
+        "schema_registry or schema_file).",
+    )
+    schema_file: str | None = Field(
+        None,
+        min_length=1,
+        description="avro: an .avsc file; protobuf: a descriptor set (protoc "
+        "--include_imports --descriptor_set_out). Used for every record instead of the "
+        "registry; relative to the config file.",
+    )
+    protobuf_message: str | None = Field(
+        None,
+        min_length=1,
+        description="protobuf with schema_file: the message's full name; default: the first "
+        "message of the last file in the set.",
+    )
+    framing: Literal["confluent", "none"] = Field(
+        "confluent",
+        description="confluent: magic byte, schema id (and message indexes) before the "
+        "payload; none: the bare payload (needs schema_file).",
+    )
+
+    def check_format(self, where: str, registry: dict[str, str | int | float | bool]) -> None:
+        """Errors naming the field when the format settings do not fit together."""
+        if self.format == "json":
+            for name in ("schema_file", "protobuf_message"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{where}.{name}: only for format avro or protobuf")
+            if self.framing != "confluent":
+                raise ValueError(f"{where}.framing: only for format avro or protobuf")
+            return
+        if self.protobuf_message is not None and self.format != "protobuf":
+            raise ValueError(f"{where}.protobuf_message: only for format protobuf")
+        if self.schema_file is None:
+            if self.framing == "none":
+                raise ValueError(f"{where}.framing: none needs {where}.schema_file")
+            if self.protobuf_message is not None:
+                raise ValueError(
+                    f"{where}.protobuf_message: only with {where}.schema_file (a registry "
+                    "schema names its message in each record)"
+                )
+            if "url" not in registry:
+                raise ValueError(
+                    f"{where}.format: {self.format} needs {where}.schema_file or "
+                    "schema_registry.url"
+                )
+
+
+class EventConfig(_FormatFields):
     """How to read the envelope of an inference event."""
 
     id: _PATH | None = Field(None, description="Dotted path of the event id (optional).")
@@ -135,7 +191,7 @@ class PredictionSpec(_Strict):
 LabelType = Literal["binary", "categorical", "numeric"]
 
 
-class LabelSpec(_Strict):
+class LabelSpec(_FormatFields):
     """Ground truth: where the label sits in a label record and how long to wait for it."""
 
     path: _PATH = Field(description="Dotted path of the label in a label record.")
@@ -425,6 +481,11 @@ class Config(_Strict):
         "`report` and the Python API.",
     )
     event: EventConfig = EventConfig()
+    schema_registry: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Schema Registry client settings for avro and protobuf records: url, "
+        "and e.g. basic.auth.user.info (a secret); passed to confluent-kafka's client.",
+    )
     segments: list[SegmentSpec] = Field(default_factory=list)
     features: list[FeatureSpec] = Field(min_length=1)
     prediction: PredictionSpec | None = None
@@ -447,6 +508,22 @@ class Config(_Strict):
             if not re.fullmatch(r"[a-z0-9_.]+", key):
                 raise ValueError(f"{key!r} is not a librdkafka property name")
         return value
+
+    @field_validator("schema_registry")
+    @classmethod
+    def _registry_keys(
+        cls, value: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        if value and "url" not in value:
+            raise ValueError("url is required (the registry's address)")
+        return value
+
+    @model_validator(mode="after")
+    def _formats(self) -> Config:
+        self.event.check_format("event", self.schema_registry)
+        if self.label is not None:
+            self.label.check_format("label", self.schema_registry)
+        return self
 
     @model_validator(mode="after")
     def _transactions(self) -> Config:
@@ -728,4 +805,10 @@ def load_config(path: str | Path) -> Config:
     if config.baseline and not Path(config.baseline).is_absolute():
         # A relative baseline path is relative to the config file, not to the working directory.
         config = config.model_copy(update={"baseline": str(path.parent / config.baseline)})
+    # Schema files too are relative to the config file.
+    for section in ("event", "label"):
+        spec = getattr(config, section)
+        if spec is not None and spec.schema_file and not Path(spec.schema_file).is_absolute():
+            moved = spec.model_copy(update={"schema_file": str(path.parent / spec.schema_file)})
+            config = config.model_copy(update={section: moved})
     return config

@@ -10,6 +10,8 @@ Rejection reasons (``drift.errors.class`` header on the dead-letter topic):
 - ``too_large``: the record exceeds ``event.max_bytes``;
 - ``not_json``: the bytes are not UTF-8 JSON;
 - ``not_object``: valid JSON, but not an object (array, string, number, null);
+- the reasons of a binary ``event.format`` (:mod:`detector.formats.base`): ``not_wire_format``,
+  ``truncated``, ``unknown_schema``, ``registry_unavailable``, ``bad_schema``, ``bad_payload``;
 - ``bad_time``: ``event.time`` is configured and the value is missing or not a time, or the
   event time is outside ``0 <= t < 7258118400`` epoch seconds (1970-01-01T00:00:00Z up to, not
   including, 2200-01-01T00:00:00Z). Without ``event.time`` the same range applies to the default
@@ -20,10 +22,10 @@ Rejection reasons (``drift.errors.class`` header on the dead-letter topic):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import orjson
@@ -31,6 +33,7 @@ import orjson
 from detector._native import EventDecoder
 from detector.columns import Categories
 from detector.config import Config
+from detector.formats import RecordFormat, json_max_bytes, record_format
 
 MISSING_SEGMENT = "__missing__"
 SCHEMA_SAMPLE = 64  # every 64th accepted event's field paths are collected for schema checks
@@ -41,6 +44,14 @@ TIME_END = 7258118400.0  # 2200-01-01T00:00:00Z, the first time past the valid r
 _TIME_RANGE = (
     "0 <= t < 7258118400 (1970-01-01T00:00:00Z up to, not including, 2200-01-01T00:00:00Z)"
 )
+
+
+class _Decoded(Protocol):
+    batch: Any
+    rejections: list[Rejection]
+
+
+R = TypeVar("R", bound=_Decoded)
 
 
 @dataclass(frozen=True)
@@ -249,6 +260,24 @@ def timed_object(
     return record, when
 
 
+def through_format(
+    fmt: RecordFormat,
+    values: list[bytes | None],
+    default_times: Sequence[float] | np.ndarray,
+    decode: Callable[[list[bytes | None], list[float]], R],
+) -> R:
+    """``decode`` (a JSON decoder's batch decode) run on what ``fmt`` makes of ``values``: its
+    result with positions into ``values`` and ``fmt``'s own rejections merged in, in order."""
+    converted, index, failed = fmt.convert(values)
+    result = decode(converted, [float(default_times[i]) for i in index])
+    batch = result.batch
+    batch.positions = [index[p] for p in batch.positions]
+    rejections = [replace(r, position=index[r.position]) for r in result.rejections]
+    rejections += [Rejection(*f) for f in failed]
+    result.rejections = sorted(rejections, key=lambda r: r.position)
+    return result
+
+
 class Decoder:
     """Turns raw record values into an :class:`EventBatch` using the config's field paths.
 
@@ -271,13 +300,16 @@ class Decoder:
             (f.name, compile_path(f.path)) for f in fields if f.type == "categorical"
         ]
         self.accepted = 0  # events accepted so far, across batches: schema sampling is global
+        # event.format: records that are not JSON text are decoded to JSON first (formats/)
+        self.format = record_format(event, config.schema_registry, event.max_bytes)
+        self.max_bytes = json_max_bytes(self.format)
         self._native = EventDecoder(
             self._id,
             self._time,
             [path for _, path in self._segments],
             [path for _, path in self._numeric],
             [path for _, path in self._categorical],
-            event.max_bytes,
+            self.max_bytes,
             SCHEMA_SAMPLE,
         )
 
@@ -286,7 +318,7 @@ class Decoder:
     ) -> Row | Rejection:
         """One record: its row, or why it cannot be used."""
         found = timed_object(
-            position, raw, self.config.event.max_bytes, self._time, self._time_name, default_time
+            position, raw, self.max_bytes, self._time, self._time_name, default_time
         )
         if isinstance(found, Rejection):
             return found
@@ -308,6 +340,13 @@ class Decoder:
         The same result as :meth:`decode_python`, rejection messages and ``accepted`` included.
         """
         records = values if isinstance(values, list) else list(values)
+        if not self.format.is_json:
+            return through_format(self.format, records, default_times, self._decode_json)
+        return self._decode_json(records, default_times)
+
+    def _decode_json(
+        self, records: list[bytes | None], default_times: Sequence[float] | np.ndarray
+    ) -> DecodeResult:
 
         def resolve(position: int, raw: bytes | None) -> Row | Rejection:
             return self.decode_record(position, raw, default_times[position])
@@ -348,6 +387,14 @@ class Decoder:
         self, values: Sequence[bytes | None], default_times: Sequence[float]
     ) -> DecodeResult:
         """:meth:`decode` record by record in Python: the reference the native decoder meets."""
+        if not self.format.is_json:
+            records = values if isinstance(values, list) else list(values)
+            return through_format(self.format, records, default_times, self._python_json)
+        return self._python_json(values, default_times)
+
+    def _python_json(
+        self, values: Sequence[bytes | None], default_times: Sequence[float]
+    ) -> DecodeResult:
         rows: list[Row] = []
         positions: list[int] = []
         rejections: list[Rejection] = []

@@ -110,7 +110,7 @@ def read_merged(
                 yield from feed.events(batch, EVENTS, first + np.asarray(batch.positions, np.int64))
             else:
                 assert label_decoder is not None
-                values = [line.rstrip(b"\r\n") for line in chunk]
+                values = _values(chunk, label_decoder.format.is_json)
                 first = report.labels
                 decoded = label_decoder.decode(
                     values, [float(first + i + 1) for i in range(len(values))]
@@ -128,7 +128,7 @@ def decode_events(
     on_rejection: Callable[[int, Rejection, bytes], None] | None,
 ) -> EventBatch:
     """Decode one chunk of event lines (line number = event time), counting rejections."""
-    values = [line.rstrip(b"\r\n") for line in chunk]
+    values = _values(chunk, decoder.format.is_json)
     first = report.records
     result = decoder.decode(values, [float(first + i + 1) for i in range(len(values))])
     report.records += len(values)
@@ -137,6 +137,12 @@ def decode_events(
         if on_rejection is not None:
             on_rejection(first + rejection.position + 1, rejection, values[rejection.position])
     return result.batch
+
+
+def _values(chunk: list[bytes], lines: bool) -> list[bytes]:
+    """Record values of a chunk: JSON lines lose their line end; binary records (Avro,
+    Protobuf) are kept byte for byte, a trailing 0x0a may be their data."""
+    return [line.rstrip(b"\r\n") for line in chunk] if lines else chunk
 
 
 def read_lines(stream: BinaryIO) -> Iterator[bytes]:

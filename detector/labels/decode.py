@@ -37,8 +37,10 @@ from detector.events import (
     categorical_text,
     compile_path,
     extract,
+    through_format,
     timed_object,
 )
+from detector.formats import json_max_bytes, record_format
 
 Value = str | float  # a class (text) or a regression target
 _NEVER = 2**62  # the scanner's schema sampling interval: label records are never sampled
@@ -101,7 +103,11 @@ class LabelDecoder:
         if config.label is None:
             raise ValueError("the config has no label section")
         self.spec = config.label
-        self.max_bytes = config.event.max_bytes
+        # label.format: records that are not JSON text are decoded to JSON first (formats/)
+        self.format = record_format(
+            self.spec, config.schema_registry, config.event.max_bytes, "label"
+        )
+        self.max_bytes = json_max_bytes(self.format)
         id_path = self.spec.id or config.event.id
         time_path = self.spec.time or config.event.time
         self._id = compile_path(id_path) if id_path else None
@@ -143,6 +149,13 @@ class LabelDecoder:
         self, values: Sequence[bytes | None], default_times: Sequence[float]
     ) -> LabelDecodeResult:
         """:meth:`decode` record by record in Python: the reference the native path meets."""
+        if not self.format.is_json:
+            return through_format(self.format, list(values), default_times, self._python_json)
+        return self._python_json(values, default_times)
+
+    def _python_json(
+        self, values: Sequence[bytes | None], default_times: Sequence[float]
+    ) -> LabelDecodeResult:
         rejections: list[Rejection] = []
         positions: list[int] = []
         times: list[float] = []
@@ -165,6 +178,13 @@ class LabelDecoder:
     ) -> LabelDecodeResult:
         """Decode ``values``; ``default_times`` (epoch s) is used when no time path is set.
         The same result as :meth:`decode_python`, rejection messages included."""
+        if not self.format.is_json:
+            return through_format(self.format, list(values), default_times, self._decode_json)
+        return self._decode_json(values, default_times)
+
+    def _decode_json(
+        self, values: Sequence[bytes | None], default_times: Sequence[float]
+    ) -> LabelDecodeResult:
         records = values if isinstance(values, list) else list(values)
         numeric = self.spec.type == "numeric"
 
