@@ -57,7 +57,8 @@ def _correlations(n: np.ndarray, sx: np.ndarray, sxx: np.ndarray, sxy: np.ndarra
         var_i = sxx - sx * sx / n
         var_j = var_i.T
         r = cov / np.sqrt(var_i * var_j)
-    return np.clip(np.nan_to_num(r, nan=0.0), -_CLIP, _CLIP)
+    out: np.ndarray = np.clip(np.nan_to_num(r, nan=0.0), -_CLIP, _CLIP)
+    return out
 
 
 class CorrelationWindow:

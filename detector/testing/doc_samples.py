@@ -57,6 +57,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -226,6 +227,62 @@ def sample_demo(bootstrap: str | None) -> str:
     return done.stdout.replace(bootstrap, DEMO_BOOTSTRAP)
 
 
+def _first_notification() -> tuple[Any, Any]:
+    """The router's first notification of the example's drift alerts (examples/route.yaml,
+    route ``pages``), made by its real grouping at ``group_wait`` after the first alert, and
+    the router config (secrets from placeholder values)."""
+    from detector.alerts import AlertEvent
+    from detector.routing.config import load_router_config
+    from detector.routing.grouping import Group, group_values
+
+    placeholders = {
+        "PAGERDUTY_ROUTING_KEY": "<routing key>",
+        "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/<secret>",
+        "AUDIT_WEBHOOK_URL": "https://audit.example.com/drift",
+        "AUDIT_WEBHOOK_AUTHORIZATION": "<token>",
+    }
+    saved = {k: os.environ.get(k) for k in placeholders}
+    os.environ.update(placeholders)
+    try:
+        config = load_router_config(EXAMPLES / "route.yaml")
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
+    route = config.routes[0]
+    grouping = config.grouping_for(route)
+    alerts = [AlertEvent.model_validate_json(line).data for line in _replay()[0].splitlines()]
+    drift = [a for a in alerts if a.kind == "drift" and a.status == "firing"]
+    first = drift[0]
+    key = "/".join([route.name, *group_values(first, grouping.group_by)])
+    group = Group(key, route.name, first.model, first.kind, list(route.sinks))
+    for alert in drift:
+        if group_values(alert, grouping.group_by) == group_values(first, grouping.group_by):
+            group.apply(alert, 0.0, grouping, silenced=False)
+    notification = group.tick(grouping.group_wait, grouping, lambda _: False)
+    assert notification is not None
+    return config, notification
+
+
+def sample_pagerduty(_: str | None) -> str:
+    """The PagerDuty Events API body of the router's first notification for the example."""
+    from detector.routing.sinks.pagerduty import PagerDuty
+
+    config, notification = _first_notification()
+    sink = PagerDuty("pagerduty", config.sinks["pagerduty"], config.links, 10.0)
+    return orjson.dumps(sink.body(notification), option=orjson.OPT_INDENT_2).decode()
+
+
+def sample_slack(_: str | None) -> str:
+    """The Slack text of the same notification."""
+    from detector.routing.sinks.slack import message
+
+    config, notification = _first_notification()
+    return message(notification, config.links(notification.model))
+
+
 @dataclass(frozen=True)
 class Sample:
     make: Callable[[str | None], str]  # given the Kafka bootstrap servers (or None)
@@ -242,6 +299,8 @@ SAMPLES: dict[str, Sample] = {
     "fraud-config": Sample(sample_fraud_config),
     "progress": Sample(sample_progress),
     "demo": Sample(sample_demo, kafka=True),
+    "pagerduty": Sample(sample_pagerduty),
+    "slack": Sample(sample_slack),
 }
 
 
