@@ -186,7 +186,14 @@ class Signal:
 
 @dataclass
 class Lifecycle:
-    """firing on the first detection, folded repeats, resolved after enough clean windows."""
+    """firing on the first detection, folded repeats, resolved after enough clean windows.
+
+    The lifecycle of the alerts decided in Python: stream checks (:mod:`detector.stream_checks`)
+    and performance series (:mod:`detector.labels.series`); also the type the feature series
+    show their cores' lifecycles as. Those cores keep theirs in Rust (``Lifecycle`` in
+    ``native/src``); ``tests/test_differential.py`` drives both through the same
+    random windows and compares every status change.
+    """
 
     firing: bool = False
     started_at: float = 0.0

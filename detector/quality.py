@@ -13,6 +13,14 @@ new values above the maximum of ``N`` is ``BetaBinomial(n, 1, N)`` (likewise bel
 The alert's ``value`` is the observed rate and ``threshold`` the rate the check rejects at, so
 ``value > threshold`` reads naturally.
 
+Who computes what. The feature series' checks run in their Rust cores (``native/src``:
+the rate checks with the critical counts of :func:`critical_count`, the range and constant
+checks); this module gives them :func:`critical_count` and their priors (:func:`rate_prior`).
+:func:`rate_check` is the performance series' own check (``detector.labels.series``, which
+runs in Python); ``tests/test_differential.py`` checks that it equals the cores' on random
+windows. The range and constant checks' numpy versions are test oracles
+(:mod:`detector.testing.oracles`).
+
 >>> rate_check("missing_rate", 50, 500, 10, 1000, 1e-7).fired
 True
 >>> rate_check("missing_rate", 9, 500, 10, 1000, 1e-7).fired
@@ -47,23 +55,8 @@ def rate_prior(seen: float, reference: int) -> tuple[float, float]:
 def rate_check(
     name: str, count: int, n: int, seen: float, reference: int, alpha: float
 ) -> TestResult:
-    """Is ``count`` of ``n`` implausibly many, when the reference saw ``seen`` of ``reference``?"""
+    """Is ``count`` of ``n`` implausibly many, when the reference saw ``seen`` of ``reference``?
+
+    The performance series' check (the feature series' cores compute the same in Rust)."""
     limit = critical_count(n, *rate_prior(seen, reference), alpha)
     return TestResult(name, count / n, (limit - 0.5) / n)
-
-
-def beyond_range_check(above: int, below: int, n: int, reference: int, alpha: float) -> TestResult:
-    """Values above the reference maximum or below its minimum, each side at ``alpha / 2``."""
-    limit = critical_count(n, 1.0, float(reference), alpha / 2.0)
-    worst = max(above, below)
-    return TestResult("out_of_range", worst / n, (limit - 0.5) / n)
-
-
-def constant_check(n_values: int, spread: float, mode_share: float, alpha: float) -> TestResult:
-    """A window whose values are all equal, when the reference makes that implausible.
-
-    ``mode_share`` is the share of the reference's most frequent value: all ``n`` values equal
-    by chance has probability at most ``mode_share ** n``.
-    """
-    plausible = n_values < 2 or mode_share >= 1.0 or mode_share**n_values >= alpha
-    return TestResult("constant", 1.0 if spread == 0.0 and not plausible else 0.0, 0.5)

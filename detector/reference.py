@@ -8,16 +8,18 @@ first ``detection.warmup`` live values of the series. Either way it holds:
 - categorical: the most frequent categories with their shares, the share of everything else,
   the rate of categories never seen (Good-Turing), and the missing and type-error rates.
 
-Numeric values become *normal scores*: their mid-rank in the reference CDF, passed through the
-inverse normal CDF (the series cores in ``detector._native`` compute them value by value; this
-is the reference implementation they are tested against). Under no change the scores are close
-to N(0, 1) whatever the feature's scale or shape, so detectors are calibrated once for every
-feature. Ties (discrete values) get mid-ranks, which only shrinks the variance.
+Numeric values become *normal scores*: their mid-rank in the reference CDF (linear between the
+quantiles of ``GRID``), passed through the inverse normal CDF. The series cores in
+``detector._native`` compute them value by value (``native/src/reference.rs``);
+:func:`detector.testing.oracles.normal_scores` is the numpy version they are tested against.
+Under no change the scores are close to N(0, 1) whatever the feature's scale or shape, so
+detectors are calibrated once for every feature. Ties (discrete values) get mid-ranks, which only
+shrinks the variance.
 
 >>> import numpy as np
 >>> ref = NumericReference.from_sample(np.array([3.0, 1.0, 2.0, 4.0]))
->>> ref.normal_scores(np.array([0.0, 2.5, 9.0])).round(2).tolist()
-[-1.28, 0.0, 1.28]
+>>> ref.count, ref.quantiles[[0, 100, 200]].tolist(), ref.summary.p50
+(4, [1.0, 2.5, 4.0], 2.5)
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtri
 
 from detector._native import dependence as native_dependence
 from detector.alerts import Summary
@@ -36,7 +37,6 @@ from detector.seasonal import PhaseProfile
 
 OTHER = "__other__"
 GRID = np.linspace(0.0, 1.0, 201)  # quantile probabilities kept per numeric reference
-_GRID_STEP = GRID[1:] - GRID[:-1]  # the same floats normal_scores would subtract per value
 N_BINS = 10
 
 
@@ -122,28 +122,6 @@ class NumericReference:
             events=events,
             dependence=dependence,
         )
-
-    def normal_scores(self, values: np.ndarray) -> np.ndarray:
-        """Mid-rank in the reference CDF (linear between quantiles), as a standard normal score."""
-        q, n = self.quantiles, len(self.quantiles)
-        lo = np.searchsorted(q, values, side="left")
-        inside = np.clip(lo, 1, n - 1)
-        below = q[inside - 1]
-        span = q[inside] - below
-        frac = np.divide(values - below, span, out=np.zeros_like(values), where=span > 0)
-        cdf = GRID[inside - 1] + np.clip(frac, 0.0, 1.0) * _GRID_STEP[inside - 1]
-        cdf[lo == 0] = 0.0
-        cdf[lo == n] = 1.0
-        # Values equal to a quantile take the mid-rank of its ties (such a value never has
-        # lo == n, so this overrides the two lines above).
-        tied = np.flatnonzero(q[np.minimum(lo, n - 1)] == values)
-        if len(tied):
-            # Their "right" search: q[lo] equals the value, so it ends where q[lo]'s run does.
-            hi = np.searchsorted(q, q, side="right")[lo[tied]]
-            first, last = np.clip(lo[tied], 0, n - 1), np.clip(hi - 1, 0, n - 1)
-            cdf[tied] = (GRID[first] + GRID[last]) / 2.0
-        edge = 0.5 / (self.count + 1.0)
-        return np.asarray(ndtri(np.clip(cdf, edge, 1.0 - edge)))
 
     @property
     def summary(self) -> Summary:

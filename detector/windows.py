@@ -5,6 +5,11 @@ batch positions at which a window ends (inclusive). Count windows end every ``si
 windows end before the first event at or past ``start + seconds``, so a window never mixes two
 periods. Boundaries depend only on the series' own events, never on batching.
 
+This is the performance series' clock (:mod:`detector.labels.series`, which runs in Python). The
+feature series' cores keep the same boundaries in Rust (``native/src/window.rs``, one event at a
+time); ``tests/test_differential.py`` checks that both end the same windows on random streams
+cut into random batches.
+
 >>> clock = WindowClock(size=3, seconds=None)
 >>> clock.closes(np.zeros(4)), clock.closes(np.zeros(5))
 ([2], [1, 4])

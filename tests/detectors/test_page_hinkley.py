@@ -1,12 +1,54 @@
-"""The batch Page-Hinkley reproduces river's detections and estimates the change point."""
+"""The core's Page-Hinkley (``PageHinkleyCore``, what each numeric series core runs on its
+normal scores) reproduces river's detections and estimates the change point.
+
+river's :class:`river.drift.PageHinkley` costs a Python call per value; the core runs a whole
+array per call, detects at the same indexes, and also reports *where* the change started: the
+last index at which the cumulative sum reached its extreme, the classic CUSUM change-point
+estimate. Inputs are in reference standard deviations, so ``delta`` (half the smallest shift
+worth detecting) and ``threshold`` are scale-free.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from river.drift import PageHinkley as RiverPageHinkley
 
-from detector.detectors.page_hinkley import PageHinkley
+from detector._native import PageHinkleyCore
+
+
+@dataclass(frozen=True)
+class PHDetection:
+    """A detection at ``index`` of the batch; the change began after batch index ``onset``
+    (negative when the estimated start lies in an earlier batch)."""
+
+    index: int
+    direction: str
+    statistic: float
+    onset: int
+
+
+class PageHinkley:
+    """Two-sided Page-Hinkley (CUSUM against the running mean since the last reset)."""
+
+    def __init__(
+        self,
+        min_instances: int = 30,
+        delta: float = 0.25,
+        threshold: float = 50.0,
+        alpha: float = 1.0,
+    ) -> None:
+        self._core = PageHinkleyCore(min_instances, delta, threshold, alpha)
+
+    def update_many(self, x: np.ndarray) -> list[PHDetection]:
+        """Feed a batch of values; return every detection, in order."""
+        found = self._core.update_many(np.ascontiguousarray(x, dtype=np.float64))
+        return [
+            PHDetection(index, "up" if up else "down", statistic, onset)
+            for index, up, statistic, onset in found
+        ]
 
 
 def river_detections(x: np.ndarray, **params: float) -> list[int]:
@@ -64,6 +106,23 @@ def test_onset_from_an_earlier_batch_is_negative() -> None:
     assert ph.update_many(rng.normal(2, 1, 10)) == []  # change starts here, too few to detect
     detections = ph.update_many(rng.normal(2, 1, 500))
     assert detections and detections[0].onset < 0
+
+
+def test_detects_a_one_sd_shift_after_it_began() -> None:
+    """A shift of one sd at 2,000 is caught 65 values later, its onset estimated at 1,999."""
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.normal(0, 1, 2000), rng.normal(1, 1, 2000)])
+    found = PageHinkley(delta=0.25, threshold=50).update_many(x)
+    assert [(d.index, d.direction, d.onset) for d in found] == [(2064, "up", 1999)]
+
+
+def test_threshold_and_statistic_are_readable_and_the_threshold_settable() -> None:
+    """The core's threshold can be raised (a series calibrated for dependence does so)."""
+    core = PageHinkleyCore(30, 0.25, 50.0, 1.0)
+    assert core.statistic is None and core.threshold == 50.0
+    core.threshold = 80.0
+    core.update_many(np.zeros(40))
+    assert core.threshold == 80.0 and core.statistic is not None
 
 
 def test_no_detection_on_stationary_standard_normal() -> None:

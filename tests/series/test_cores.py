@@ -1,4 +1,5 @@
-"""The Rust series cores compute what the numpy and scipy reference functions compute."""
+"""The Rust series cores compute what the numpy and scipy oracles (``detector.testing.oracles``)
+and ``detector.quality.rate_check`` compute."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from detector._native import pairwise_sum, update_all
 from detector.columns import Categories
 from detector.config import parse_config
 from detector.detectors import distribution  # not TestResult bare: pytest would collect it
-from detector.detectors.distribution import binned_tests, categorical_tests
 from detector.engine import test_level as level_of  # not test_*: pytest would collect it
-from detector.quality import constant_check, rate_check
+from detector.quality import rate_check
 from detector.reference import CategoricalReference, NumericReference
 from detector.series import CategoricalSeries, NumericSeries, SeriesContext
+from detector.testing.oracles import binned_tests, categorical_tests, constant_check, normal_scores
 from detector.testing.synthetic import SyntheticStream, config_dict
 
 WARMUP = 200
@@ -52,7 +53,7 @@ def test_pairwise_sum_is_numpys(n: int) -> None:
 
 @pytest.mark.parametrize("kind", ["continuous", "ties", "rounded"])
 def test_normal_scores_equal_the_reference_transform(kind: str) -> None:
-    """Each live value's score is exactly ``NumericReference.normal_scores`` of it: ranks,
+    """Each live value's score is exactly the oracle's ``normal_scores`` of it: ranks,
     interpolation, ties at their mid-rank (runs of any length), clipping and scipy's ndtri."""
     rng = np.random.default_rng(5)
 
@@ -67,7 +68,7 @@ def test_normal_scores_equal_the_reference_transform(kind: str) -> None:
     _feed(series, warm)
     live = np.concatenate([draw(80), [warm.min() - 1, warm.max() + 1, warm[3]]])
     _feed(series, live)
-    expected = NumericReference.from_sample(warm).normal_scores(live)
+    expected = normal_scores(NumericReference.from_sample(warm), live)
     assert series.reference is not None
     assert np.array_equal(series._core.recent_scores()[-len(live) :], expected)  # type: ignore[union-attr]
 
