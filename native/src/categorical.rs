@@ -8,8 +8,9 @@
 
 use pyo3::prelude::*;
 
+use crate::binned_tests::{chi_square, floored_shares, psi_js};
 use crate::judge::{Alerts, Signal, Verdict};
-use crate::tests::{chi_square, floored_shares, psi_js, Outcome, Severity, Test};
+use crate::outcome::{Outcome, Severity, Test};
 use crate::window::{Clock, Counts, Rows, Windows};
 
 /// The lifecycles of a categorical series: drift (filed under its first test), then the checks.

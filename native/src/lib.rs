@@ -6,7 +6,9 @@
 use pyo3::prelude::*;
 
 mod adwin;
+mod binned_tests;
 mod categorical;
+mod checks;
 mod event_columns;
 mod event_paths;
 mod event_rules;
@@ -15,6 +17,7 @@ mod json_number;
 mod json_scan;
 mod judge;
 mod numeric;
+mod outcome;
 mod page_hinkley;
 mod py_batch;
 mod py_categorical;
@@ -28,14 +31,13 @@ mod rfc3339;
 mod sketch;
 mod state;
 mod stats;
-mod tests;
 mod text_index;
 mod window;
 
 /// Where beta-binomial critical counts come from: `detector.quality.critical_count`.
 #[pyfunction]
 fn set_critical_count(function: Py<PyAny>) {
-    tests::CriticalCounts::set_provider(function);
+    checks::CriticalCounts::set_provider(function);
 }
 
 /// numpy's pairwise sum of a float64 array (exposed for the tests that pin it to numpy).

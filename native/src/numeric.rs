@@ -10,7 +10,10 @@ use std::collections::VecDeque;
 use pyo3::prelude::*;
 
 use crate::adwin::Adwin;
+use crate::binned_tests::Bins;
+use crate::checks::constant_check;
 use crate::judge::{Alerts, Clean, Signal, Verdict};
+use crate::outcome::{Outcome, Severity, Test};
 use crate::page_hinkley::PageHinkley;
 use crate::reference::Reference;
 use crate::sketch::Totals;
@@ -18,7 +21,6 @@ use crate::stats::{
     batch_means_inflation, dependence, equivalent_dependence, mean, values_since_change,
     LEAST_BLOCKS,
 };
-use crate::tests::{constant_check, Bins, Outcome, Severity, Test};
 use crate::window::{Clock, Counts, Rows, Windows};
 
 const ADWIN_CLOCK: u32 = 32;

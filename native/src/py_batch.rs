@@ -15,11 +15,11 @@ use pyo3::prelude::*;
 use crate::categorical;
 use crate::judge::Signal;
 use crate::numeric;
+use crate::outcome::Test;
 use crate::py_categorical::CategoricalCore;
 use crate::py_numeric::NumericCore;
 use crate::py_series::{records, SignalRecord};
 use crate::state::{check, invalid};
-use crate::tests::Test;
 use crate::window::Rows;
 
 type Array<'py, T> = PyReadonlyArray1<'py, T>;

@@ -5,9 +5,9 @@ use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::judge::{Alerts, Signal, HISTORY_WINDOWS};
+use crate::judge::{Alerts, Lifecycle, Signal, HISTORY_WINDOWS};
+use crate::outcome::{Outcome, Severity, Test};
 use crate::state::{check, invalid, Fields, Writer};
-use crate::tests::{Lifecycle, Outcome, Severity, Test};
 use crate::window::{Clock, Windows};
 
 /// A status change of one of a series' alerts, as `detector.series` turns it into a Signal.
