@@ -4,8 +4,6 @@
 
 use std::collections::VecDeque;
 
-use pyo3::prelude::*;
-
 use crate::checks::rate_check;
 use crate::outcome::{Outcome, Severity, Test};
 use crate::window::Windows;
@@ -39,11 +37,10 @@ impl Verdict {
         (a, b): (f64, f64),
         alpha: f64,
         halved: bool,
-    ) -> PyResult<()> {
+    ) {
         let level = if halved { alpha / 2.0 } else { alpha };
-        let outcome = rate_check(test, count, n, a, b, level)?;
+        let outcome = rate_check(test, count, n, a, b, level);
         self.quality.push((outcome, Clean::Rate { test, count, n, a, b, halved }));
-        Ok(())
     }
 }
 
@@ -138,7 +135,7 @@ impl Alerts {
         observed_at: f64,
         windows: &Windows,
         drift_clean: impl FnOnce() -> bool,
-    ) -> PyResult<Vec<Status>> {
+    ) -> Vec<Status> {
         let (resolve_alpha, resolve_windows) = (windows.resolve_alpha, windows.resolve_windows);
         let mut statuses = Vec::new();
         let drift = &verdict.drift;
@@ -176,7 +173,7 @@ impl Alerts {
                     Clean::Known(value) => value,
                     Clean::Rate { test, count, n, a, b, halved } => {
                         let level = if halved { resolve_alpha / 2.0 } else { resolve_alpha };
-                        !rate_check(test, count, n, a, b, level)?.fired()
+                        !rate_check(test, count, n, a, b, level).fired()
                     }
                 };
                 if life.window_checked(consistent, resolve_windows) {
@@ -184,7 +181,7 @@ impl Alerts {
                 }
             }
         }
-        Ok(statuses)
+        statuses
     }
 }
 

@@ -34,10 +34,11 @@ mod stats;
 mod text_index;
 mod window;
 
-/// Where beta-binomial critical counts come from: `detector.quality.critical_count`.
+/// The rate checks' beta-binomial critical count (`checks::critical_count`; exposed for the
+/// test that pins it to scipy's, `detector.quality.critical_count`).
 #[pyfunction]
-fn set_critical_count(function: Py<PyAny>) {
-    checks::CriticalCounts::set_provider(function);
+fn critical_count(n: u64, a: f64, b: f64, alpha: f64) -> i64 {
+    checks::critical_count(n, a, b, alpha)
 }
 
 /// numpy's pairwise sum of a float64 array (exposed for the tests that pin it to numpy).
@@ -79,7 +80,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_series::SignalRecord>()?;
     m.add_class::<py_decoder::EventDecoder>()?;
     m.add_class::<event_columns::DecodedEvents>()?;
-    m.add_function(wrap_pyfunction!(set_critical_count, m)?)?;
+    m.add_function(wrap_pyfunction!(critical_count, m)?)?;
     m.add_function(wrap_pyfunction!(pairwise_sum, m)?)?;
     m.add_function(wrap_pyfunction!(dependence, m)?)?;
     m.add_function(wrap_pyfunction!(block_dependence, m)?)?;

@@ -7,8 +7,6 @@
 
 use std::collections::VecDeque;
 
-use pyo3::prelude::*;
-
 use crate::adwin::Adwin;
 use crate::binned_tests::Bins;
 use crate::checks::constant_check;
@@ -204,7 +202,7 @@ impl NumericCore {
         errors: &[bool],
         times: &[f64],
         rows: Rows<'_>,
-    ) -> PyResult<Vec<Signal>> {
+    ) -> Vec<Signal> {
         let mut out = Vec::new();
         let windows = self.settings.windows;
         for p in 0..rows.len() {
@@ -212,7 +210,7 @@ impl NumericCore {
             let (x, error, t) = (values[i], errors[i], times[i]);
             let p = p as i64;
             if self.clock.ends_before(&windows, t) {
-                self.close(p - 1, &mut out)?;
+                self.close(p - 1, &mut out);
             }
             self.seen.add(error, x.is_nan());
             let w = &mut self.open;
@@ -225,11 +223,11 @@ impl NumericCore {
                 self.value(x, t, p, &mut out);
             }
             if self.clock.ends_with(&windows) {
-                self.close(p, &mut out)?;
+                self.close(p, &mut out);
             }
         }
         self.hits.clear(); // hits are for this update only
-        Ok(out)
+        out
     }
 
     /// One present value: score, window, recent values, dependence, change-point detectors.
@@ -363,23 +361,17 @@ impl NumericCore {
     }
 
     /// Close the open window at batch position `position`: tests, checks, lifecycles.
-    fn close(&mut self, position: i64, out: &mut Vec<Signal>) -> PyResult<()> {
+    fn close(&mut self, position: i64, out: &mut Vec<Signal>) {
         if self.open.seen.events == 0 {
-            return Ok(());
+            return;
         }
         let mut w = std::mem::take(&mut self.open);
-        let result = self.judge_window(position, &w, out);
+        self.judge_window(position, &w, out);
         w.clear();
         self.open = w;
-        result
     }
 
-    fn judge_window(
-        &mut self,
-        position: i64,
-        w: &OpenWindow,
-        out: &mut Vec<Signal>,
-    ) -> PyResult<()> {
+    fn judge_window(&mut self, position: i64, w: &OpenWindow, out: &mut Vec<Signal>) {
         let (s, reference) = (self.settings.windows, &self.reference);
         let n = w.values.len() as u64;
         self.totals.add_window(&w.values, &w.counts);
@@ -421,16 +413,15 @@ impl NumericCore {
             }
         };
         for (test, count, events, prior, halved) in rates.into_iter().chain(range) {
-            verdict.rate(test, count, events, prior, s.alpha, halved)?;
+            verdict.rate(test, count, events, prior, s.alpha, halved);
         }
         let noise = 3.0 * ((1.0 / n as f64 + 1.0 / reference.count) * self.inflation).sqrt();
         let drift_clean = || {
             let loose = tests(s.chi2_resolve_level, s.resolve_alpha);
             !loose.iter().any(Outcome::fired) && mean(&w.scores).abs() < noise
         };
-        let statuses = self.alerts.judge(&verdict, w.last, &s, drift_clean)?;
+        let statuses = self.alerts.judge(&verdict, w.last, &s, drift_clean);
         let window = (events, w.first, w.last);
         out.extend(self.alerts.signals(statuses, position, window, &w.values, shift));
-        Ok(())
     }
 }

@@ -56,7 +56,7 @@ impl<'a> NumericInput<'a> {
     }
 
     pub fn run(&self, core: &mut numeric::NumericCore) -> PyResult<Vec<Signal>> {
-        core.update(self.values, self.errors, self.times, self.rows)
+        Ok(core.update(self.values, self.errors, self.times, self.rows))
     }
 }
 
@@ -86,7 +86,7 @@ impl<'a> CategoricalInput<'a> {
     }
 
     pub fn run(&self, core: &mut categorical::CategoricalCore) -> PyResult<Vec<Signal>> {
-        core.update(self.texts, self.table, self.unseen, self.errors, self.times, self.rows)
+        Ok(core.update(self.texts, self.table, self.unseen, self.errors, self.times, self.rows))
     }
 }
 
