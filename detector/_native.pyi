@@ -52,6 +52,7 @@ class SignalRecord:
     firing: bool
     key: str
     detector: str
+    statistic: str
     value: float
     threshold: float
     severity: str

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod adwin;
 mod binned_tests;
 mod categorical;
+mod change_point;
 mod checks;
 mod event_columns;
 mod event_paths;
