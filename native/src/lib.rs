@@ -10,10 +10,14 @@ mod binned_tests;
 mod categorical;
 mod change_point;
 mod checks;
+#[cfg(test)]
+mod core_tests;
 mod event_columns;
 mod event_paths;
 mod event_rules;
 mod event_walk;
+#[cfg(test)]
+mod example_detector;
 mod json_number;
 mod json_scan;
 mod judge;
