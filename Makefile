@@ -66,6 +66,9 @@ test-deps: ## the Debian packages above, when missing (skipped where apt-get is 
 	$(PYTHON) tests/deploy/deploy_tools.py
 
 test: $(STAMP) test-deps ## all tests; Kafka tests use $$KAFKA_BOOTSTRAP_SERVERS or start their own broker
+	@# the Rust core's unit tests (native/src/core_tests.rs); no extension-module feature here,
+	@# so the test binary links on its own
+	cargo test --manifest-path native/Cargo.toml --quiet
 	$(PY) -m pytest
 
 lint: $(STAMP) ## ruff, formatting, mypy --strict; rustfmt and clippy for native/

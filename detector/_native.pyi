@@ -17,9 +17,9 @@ __all__ = [
     "SignalRecord",
     "SortedRecords",
     "block_dependence",
+    "critical_count",
     "dependence",
     "pairwise_sum",
-    "set_critical_count",
     "sort_records",
     "update_all",
 ]
@@ -29,7 +29,7 @@ _Flags = npt.NDArray[np.bool_]
 _Codes = npt.NDArray[np.int32]
 _Rows = npt.NDArray[np.int64]
 
-def set_critical_count(function: Callable[[int, float, float, float], int]) -> None: ...
+def critical_count(n: int, a: float, b: float, alpha: float) -> int: ...
 def pairwise_sum(values: _Floats) -> float: ...
 def dependence(values: _Floats, scale: int) -> float: ...
 def block_dependence(
@@ -80,6 +80,8 @@ class SignalRecord:
     def key(self) -> str: ...
     @property
     def detector(self) -> str: ...
+    @property
+    def statistic(self) -> str: ...
     @property
     def value(self) -> float: ...
     @property

@@ -33,7 +33,6 @@ from functools import lru_cache
 
 from scipy.stats import betabinom
 
-from detector import _native
 from detector.detectors.distribution import TestResult
 
 
@@ -41,9 +40,6 @@ from detector.detectors.distribution import TestResult
 def critical_count(n: int, a: float, b: float, alpha: float) -> int:
     """Smallest count c with P(BetaBinomial(n, a, b) >= c) < alpha (cached: windows repeat)."""
     return int(betabinom.isf(alpha, n, a, b)) + 1
-
-
-_native.set_critical_count(critical_count)  # the series cores' checks use the same counts
 
 
 def rate_prior(seen: float, reference: int) -> tuple[float, float]:

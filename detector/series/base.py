@@ -213,8 +213,9 @@ class SeriesBase:
         raise NotImplementedError
 
     def statistic(self, record: SignalRecord) -> str:
-        """The name of a drift signal's statistic (the deciding test's, unless overridden)."""
-        return record.detector
+        """The name of a drift signal's statistic (a change-point detector's own, as its
+        registration in the core names it; else the deciding test's)."""
+        return record.statistic
 
     def signal_of(self, record: SignalRecord, offset: int) -> Signal:
         """A core's status change as a Signal; ``offset`` places its batch in this update's."""

@@ -51,7 +51,6 @@ from detector.series.base import (
 # The extremes of a small reference (a 1,000-value warm-up) say little about the range of
 # heavy-tailed data, so without configured bounds only a large (training) reference is used.
 RANGE_FROM_REFERENCE = 10_000
-_STATISTIC = {"page_hinkley": "cusum_sd", "adwin": "mean_shift_sd", "plugin": "drift_detected"}
 
 
 class NumericSeries(SeriesBase):
@@ -217,10 +216,6 @@ class NumericSeries(SeriesBase):
 
     def current(self, record: SignalRecord) -> Summary:
         return describe(record.values)
-
-    def statistic(self, record: SignalRecord) -> str:
-        """Change points report the detector's own statistic."""
-        return _STATISTIC.get(record.detector, record.detector)
 
     def drift_headline(self, record: SignalRecord, current: Summary) -> str:
         assert self.reference is not None

@@ -11,6 +11,8 @@
 //! Unlike river's core, the histogram can be saved and restored exactly ([`Adwin::state`],
 //! [`Adwin::from_state`]): a few hundred numbers, whatever the window's length.
 
+use crate::change_point::{ChangeDetector, Detection, Registration, Saved};
+
 const ROW_SLOTS: usize = 8; // max_buckets + 1 must fit (max_buckets is river's 5)
 
 #[derive(Clone, Debug)]
@@ -251,4 +253,97 @@ pub struct AdwinState {
     pub variance: f64,
     pub tick: u32,
     pub rows: Vec<(Vec<f64>, Vec<f64>)>,
+}
+
+const CLOCK: u32 = 32; // splits tested every 32 values (river's default)
+const MIN_WINDOW: u32 = 5;
+
+/// ADWIN as a numeric series runs it: on normal scores, its delta `delta ** inflation` for
+/// dependent scores, restarted after each detection (as river does).
+#[derive(Clone, Debug)]
+pub struct SeriesAdwin {
+    configured: f64,
+    adwin: Adwin,
+}
+
+pub const DETECTOR: Registration = Registration {
+    name: "adwin",
+    statistic: "mean_shift_sd",
+    build: |s| {
+        let adwin = Adwin::new(s.adwin_delta, CLOCK, MIN_WINDOW);
+        Box::new(SeriesAdwin { configured: s.adwin_delta, adwin })
+    },
+};
+
+impl ChangeDetector for SeriesAdwin {
+    fn update(&mut self, scores: &[f64], found: &mut Vec<Detection>) {
+        for (index, &z) in scores.iter().enumerate() {
+            if self.adwin.update(z) {
+                let level = self.adwin.delta;
+                self.adwin.reset();
+                found.push(Detection { index, statistic: f64::NAN, level, since: None });
+            }
+        }
+    }
+
+    /// Its bound grows with `sqrt(ln(1 / delta))`: `delta ** inflation`; it starts afresh.
+    fn calibrate(&mut self, inflation: f64) {
+        self.adwin = Adwin::new(self.configured.powf(inflation), CLOCK, MIN_WINDOW);
+    }
+
+    fn save(&self) -> Saved {
+        let (a, s) = (&self.adwin, self.adwin.state());
+        let field = |k: &str, v| (k.to_string(), v);
+        Saved::Dict(vec![
+            field("delta", Saved::Float(a.delta)),
+            field("width", Saved::Float(s.width)),
+            field("total", Saved::Float(s.total)),
+            field("variance", Saved::Float(s.variance)),
+            field("tick", Saved::Int(i64::from(s.tick))),
+            field("rows", Saved::Bytes(s.rows.iter().map(|(t, _)| t.len() as u8).collect())),
+            field("totals", Saved::Floats(s.rows.iter().flat_map(|r| r.0.clone()).collect())),
+            field("variances", Saved::Floats(s.rows.iter().flat_map(|r| r.1.clone()).collect())),
+        ])
+    }
+
+    fn load(&mut self, saved: &Saved) -> Result<(), String> {
+        let lengths = saved.field("rows")?.bytes()?;
+        let totals = saved.field("totals")?.floats()?;
+        let variances = saved.field("variances")?.floats()?;
+        if totals.len() != variances.len() {
+            return Err("adwin buckets".into());
+        }
+        let mut rows = Vec::new();
+        let mut at = 0usize;
+        for &n in lengths {
+            let end = at + n as usize;
+            if end > totals.len() {
+                return Err("adwin rows".into());
+            }
+            rows.push((totals[at..end].to_vec(), variances[at..end].to_vec()));
+            at = end;
+        }
+        if at != totals.len() {
+            return Err("adwin rows".into());
+        }
+        let delta = saved.field("delta")?.finite()?;
+        if !(0.0..1.0).contains(&delta) {
+            return Err("adwin delta".into());
+        }
+        let tick = u32::try_from(saved.field("tick")?.int()?).map_err(|_| "adwin tick")?;
+        let state = AdwinState {
+            width: saved.field("width")?.finite()?,
+            total: saved.field("total")?.finite()?,
+            variance: saved.field("variance")?.finite()?,
+            tick,
+            rows,
+        };
+        self.adwin =
+            Adwin::from_state(delta, CLOCK, MIN_WINDOW, &state).ok_or("adwin histogram")?;
+        Ok(())
+    }
+
+    fn boxed_clone(&self) -> Box<dyn ChangeDetector> {
+        Box::new(self.clone())
+    }
 }

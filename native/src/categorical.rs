@@ -6,10 +6,9 @@
 //! per distinct text: each text's category (a tracked one's index, or `other` for the
 //! reference's rare and untracked categories) and whether the reference never saw it.
 
-use pyo3::prelude::*;
-
+use crate::binned_tests::{chi_square, floored_shares, psi_js};
 use crate::judge::{Alerts, Signal, Verdict};
-use crate::tests::{chi_square, floored_shares, psi_js, Outcome, Severity, Test};
+use crate::outcome::{Outcome, Severity, Test};
 use crate::window::{Clock, Counts, Rows, Windows};
 
 /// The lifecycles of a categorical series: drift (filed under its first test), then the checks.
@@ -98,7 +97,7 @@ impl CategoricalCore {
         errors: &[bool],
         times: &[f64],
         rows: Rows<'_>,
-    ) -> PyResult<Vec<Signal>> {
+    ) -> Vec<Signal> {
         let mut out = Vec::new();
         let windows = self.settings.windows;
         let cells = self.shares.len() as i32;
@@ -112,7 +111,7 @@ impl CategoricalCore {
             let (error, t) = (errors[i], times[i]);
             let p = p as i64;
             if self.clock.ends_before(&windows, t) {
-                self.close(p - 1, &mut out)?;
+                self.close(p - 1, &mut out);
             }
             self.seen.add(error, code < 0);
             let w = &mut self.open;
@@ -126,15 +125,15 @@ impl CategoricalCore {
             }
             w.last = t;
             if self.clock.ends_with(&windows) {
-                self.close(p, &mut out)?;
+                self.close(p, &mut out);
             }
         }
-        Ok(out)
+        out
     }
 
-    fn close(&mut self, position: i64, out: &mut Vec<Signal>) -> PyResult<()> {
+    fn close(&mut self, position: i64, out: &mut Vec<Signal>) {
         if self.open.seen.events == 0 {
-            return Ok(());
+            return;
         }
         let w = std::mem::replace(&mut self.open, OpenWindow::new(self.shares.len()));
         let s = self.settings.windows;
@@ -171,7 +170,7 @@ impl CategoricalCore {
             rates.push((Test::UnseenCategories, w.unseen, n as u64, self.settings.unseen));
         }
         for (test, count, events, prior) in rates {
-            verdict.rate(test, count, events, prior, s.alpha, false)?;
+            verdict.rate(test, count, events, prior, s.alpha, false);
         }
         let (floored, count, inflation) =
             (&self.floored, self.reference_count, self.settings.inflation);
@@ -179,10 +178,9 @@ impl CategoricalCore {
             let loose = tests(&w.counts, floored, count, s.chi2_resolve_level, inflation);
             !loose.iter().any(Outcome::fired)
         };
-        let statuses = self.alerts.judge(&verdict, w.last, &s, drift_clean)?;
+        let statuses = self.alerts.judge(&verdict, w.last, &s, drift_clean);
         let counts: Vec<f64> = w.counts.iter().map(|&c| c as f64).collect();
         let window = (events, w.first, w.last);
         out.extend(self.alerts.signals(statuses, position, window, &counts, shift));
-        Ok(())
     }
 }

@@ -4,9 +4,8 @@
 
 use std::collections::VecDeque;
 
-use pyo3::prelude::*;
-
-use crate::tests::{rate_check, Lifecycle, Outcome, Severity, Test};
+use crate::checks::rate_check;
+use crate::outcome::{Outcome, Severity, Test};
 use crate::window::Windows;
 
 pub const HISTORY_WINDOWS: usize = 240; // closed windows' strongest test, for the drift report
@@ -38,11 +37,10 @@ impl Verdict {
         (a, b): (f64, f64),
         alpha: f64,
         halved: bool,
-    ) -> PyResult<()> {
+    ) {
         let level = if halved { alpha / 2.0 } else { alpha };
-        let outcome = rate_check(test, count, n, a, b, level)?;
+        let outcome = rate_check(test, count, n, a, b, level);
         self.quality.push((outcome, Clean::Rate { test, count, n, a, b, halved }));
-        Ok(())
     }
 }
 
@@ -137,7 +135,7 @@ impl Alerts {
         observed_at: f64,
         windows: &Windows,
         drift_clean: impl FnOnce() -> bool,
-    ) -> PyResult<Vec<Status>> {
+    ) -> Vec<Status> {
         let (resolve_alpha, resolve_windows) = (windows.resolve_alpha, windows.resolve_windows);
         let mut statuses = Vec::new();
         let drift = &verdict.drift;
@@ -175,7 +173,7 @@ impl Alerts {
                     Clean::Known(value) => value,
                     Clean::Rate { test, count, n, a, b, halved } => {
                         let level = if halved { resolve_alpha / 2.0 } else { resolve_alpha };
-                        !rate_check(test, count, n, a, b, level)?.fired()
+                        !rate_check(test, count, n, a, b, level).fired()
                     }
                 };
                 if life.window_checked(consistent, resolve_windows) {
@@ -183,7 +181,7 @@ impl Alerts {
                 }
             }
         }
-        Ok(statuses)
+        statuses
     }
 }
 
@@ -199,4 +197,57 @@ pub fn strongest(outcomes: &[Outcome]) -> Option<Outcome> {
         }
     }
     Some(best)
+}
+
+/// firing on the first detection, folded repeats, resolved after enough clean windows
+/// (`detector.alerts.Lifecycle`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Lifecycle {
+    pub firing: bool,
+    pub started_at: f64,
+    pub severity: Severity,
+    pub detections: u64,
+    pub clean_windows: u64,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            firing: false,
+            started_at: 0.0,
+            severity: Severity::Warning,
+            detections: 0,
+            clean_windows: 0,
+        }
+    }
+}
+
+impl Lifecycle {
+    /// Record a detection; true when it starts a new firing alert.
+    pub fn detect(&mut self, when: f64, severity: Severity) -> bool {
+        self.clean_windows = 0;
+        if self.firing {
+            self.detections += 1;
+            return false;
+        }
+        self.firing = true;
+        self.started_at = when;
+        self.severity = severity;
+        self.detections = 1;
+        true
+    }
+
+    /// Record a window while firing; true when it resolves the alert.
+    pub fn window_checked(&mut self, consistent: bool, needed: u64) -> bool {
+        if !self.firing {
+            return false;
+        }
+        self.clean_windows = if consistent { self.clean_windows + 1 } else { 0 };
+        if self.clean_windows >= needed {
+            self.firing = false;
+            self.clean_windows = 0;
+            return true;
+        }
+        false
+    }
 }

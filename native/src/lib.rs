@@ -6,15 +6,23 @@
 use pyo3::prelude::*;
 
 mod adwin;
+mod binned_tests;
 mod categorical;
+mod change_point;
+mod checks;
+#[cfg(test)]
+mod core_tests;
 mod event_columns;
 mod event_paths;
 mod event_rules;
 mod event_walk;
+#[cfg(test)]
+mod example_detector;
 mod json_number;
 mod json_scan;
 mod judge;
 mod numeric;
+mod outcome;
 mod page_hinkley;
 mod py_batch;
 mod py_categorical;
@@ -28,14 +36,14 @@ mod rfc3339;
 mod sketch;
 mod state;
 mod stats;
-mod tests;
 mod text_index;
 mod window;
 
-/// Where beta-binomial critical counts come from: `detector.quality.critical_count`.
+/// The rate checks' beta-binomial critical count (`checks::critical_count`; exposed for the
+/// test that pins it to scipy's, `detector.quality.critical_count`).
 #[pyfunction]
-fn set_critical_count(function: Py<PyAny>) {
-    tests::CriticalCounts::set_provider(function);
+fn critical_count(n: u64, a: f64, b: f64, alpha: f64) -> i64 {
+    checks::critical_count(n, a, b, alpha)
 }
 
 /// numpy's pairwise sum of a float64 array (exposed for the tests that pin it to numpy).
@@ -77,7 +85,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_series::SignalRecord>()?;
     m.add_class::<py_decoder::EventDecoder>()?;
     m.add_class::<event_columns::DecodedEvents>()?;
-    m.add_function(wrap_pyfunction!(set_critical_count, m)?)?;
+    m.add_function(wrap_pyfunction!(critical_count, m)?)?;
     m.add_function(wrap_pyfunction!(pairwise_sum, m)?)?;
     m.add_function(wrap_pyfunction!(dependence, m)?)?;
     m.add_function(wrap_pyfunction!(block_dependence, m)?)?;

@@ -7,23 +7,19 @@
 
 use std::collections::VecDeque;
 
-use pyo3::prelude::*;
-
-use crate::adwin::Adwin;
+use crate::binned_tests::Bins;
+use crate::change_point::{ChangeDetector, Detection, Registration, DETECTORS};
+use crate::checks::constant_check;
 use crate::judge::{Alerts, Clean, Signal, Verdict};
-use crate::page_hinkley::PageHinkley;
+use crate::outcome::{Outcome, Severity, Test};
 use crate::reference::Reference;
 use crate::sketch::Totals;
 use crate::stats::{
     batch_means_inflation, dependence, equivalent_dependence, mean, values_since_change,
     LEAST_BLOCKS,
 };
-use crate::tests::{constant_check, Bins, Outcome, Severity, Test};
 use crate::window::{Clock, Counts, Rows, Windows};
 
-const ADWIN_CLOCK: u32 = 32;
-const ADWIN_MIN_WINDOW: u32 = 5;
-const PH_MIN_INSTANCES: u64 = 30;
 const CHANGE_LEAST: usize = 10; // values_since_change's floor
 const MATERIAL: f64 = 2.0; // standard errors a change point's mean score must move (see material)
 
@@ -121,8 +117,10 @@ pub struct NumericCore {
     pub settings: Settings,
     pub reference: Reference,
     pub bins: Bins,
-    pub adwin: Adwin,
-    pub ph: PageHinkley,
+    /// The registered change-point detectors (`change_point`), in their registry's order.
+    pub registry: &'static [Registration],
+    pub detectors: Vec<Box<dyn ChangeDetector>>,
+    found: Vec<Detection>, // a score's detections (reused)
     pub dependence: f64,
     pub inflation: f64,
     pub live: Option<Vec<f64>>, // first live scores, while their dependence is being learned
@@ -141,11 +139,23 @@ pub struct NumericCore {
 
 impl NumericCore {
     pub fn new(settings: Settings, reference: Reference, dependence: f64, learn: bool) -> Self {
+        Self::with_detectors(settings, reference, dependence, learn, DETECTORS)
+    }
+
+    /// A core that runs the detectors of `registry` (tests register more).
+    pub fn with_detectors(
+        settings: Settings,
+        reference: Reference,
+        dependence: f64,
+        learn: bool,
+        registry: &'static [Registration],
+    ) -> Self {
         let bins = Bins::new(&reference.probs, &reference.edges);
         let k = reference.probs.len();
         let mut core = NumericCore {
-            adwin: Adwin::new(settings.adwin_delta, ADWIN_CLOCK, ADWIN_MIN_WINDOW),
-            ph: PageHinkley::new(PH_MIN_INSTANCES, settings.ph_delta, settings.ph_threshold, 1.0),
+            registry,
+            detectors: registry.iter().map(|r| (r.build)(&settings)).collect(),
+            found: Vec::new(),
             dependence: 0.0,
             inflation: 1.0,
             live: if learn { Some(Vec::new()) } else { None },
@@ -171,15 +181,21 @@ impl NumericCore {
 
     /// Calibrate for dependence: window means vary `(1 + phi) / (1 - phi)` times more than
     /// independent values' (`phi` is the AR(1)-equivalent of the inflation measured at the
-    /// window's scale, `stats::dependence`), so window-test thresholds and Page-Hinkley's
-    /// level scale by that, and ADWIN's delta becomes `delta ** factor` (its bound grows with
-    /// `sqrt(ln(1 / delta))`). ADWIN starts afresh.
+    /// window's scale, `stats::dependence`), so window-test thresholds scale by that, and
+    /// each change-point detector calibrates its own level (Page-Hinkley's scales by the
+    /// factor; ADWIN's delta becomes `delta ** factor` and it starts afresh).
     pub fn set_dependence(&mut self, phi: f64) {
         self.dependence = phi;
         self.inflation = (1.0 + phi) / (1.0 - phi);
-        self.ph.threshold = self.settings.ph_threshold * self.inflation;
-        let delta = self.settings.adwin_delta.powf(self.inflation);
-        self.adwin = Adwin::new(delta, ADWIN_CLOCK, ADWIN_MIN_WINDOW);
+        for detector in &mut self.detectors {
+            detector.calibrate(self.inflation);
+        }
+    }
+
+    /// The registered detector called `name`, if it runs here.
+    pub fn detector(&self, name: &str) -> Option<&dyn ChangeDetector> {
+        let at = self.registry.iter().position(|r| r.name == name)?;
+        Some(self.detectors[at].as_ref())
     }
 
     fn severity(&self, shift: f64) -> Severity {
@@ -202,7 +218,7 @@ impl NumericCore {
         errors: &[bool],
         times: &[f64],
         rows: Rows<'_>,
-    ) -> PyResult<Vec<Signal>> {
+    ) -> Vec<Signal> {
         let mut out = Vec::new();
         let windows = self.settings.windows;
         for p in 0..rows.len() {
@@ -210,7 +226,7 @@ impl NumericCore {
             let (x, error, t) = (values[i], errors[i], times[i]);
             let p = p as i64;
             if self.clock.ends_before(&windows, t) {
-                self.close(p - 1, &mut out)?;
+                self.close(p - 1, &mut out);
             }
             self.seen.add(error, x.is_nan());
             let w = &mut self.open;
@@ -223,11 +239,11 @@ impl NumericCore {
                 self.value(x, t, p, &mut out);
             }
             if self.clock.ends_with(&windows) {
-                self.close(p, &mut out)?;
+                self.close(p, &mut out);
             }
         }
         self.hits.clear(); // hits are for this update only
-        Ok(out)
+        out
     }
 
     /// One present value: score, window, recent values, dependence, change-point detectors.
@@ -259,16 +275,15 @@ impl NumericCore {
         if self.learn.is_some() {
             self.learn_blocks(z);
         }
-        if self.adwin.update(z) {
-            let delta = self.adwin.delta;
-            self.adwin.reset();
-            self.change_point(Test::Adwin, f64::NAN, delta, None, t, p, out);
+        let mut found = std::mem::take(&mut self.found);
+        for (at, registration) in self.registry.iter().enumerate() {
+            self.detectors[at].update(std::slice::from_ref(&z), &mut found);
+            for d in found.drain(..) {
+                let test = Test::Detector(registration);
+                self.change_point(test, d.statistic, d.level, d.since, t, p, out);
+            }
         }
-        if let Some(d) = self.ph.update(z) {
-            let since = (self.ph.seen - 1 - d.onset) as usize;
-            let threshold = self.ph.threshold;
-            self.change_point(Test::PageHinkley, d.statistic, threshold, Some(since), t, p, out);
-        }
+        self.found = found;
         if self.hits.front() == Some(&p) {
             // A configured detector's detection, described as ADWIN's is.
             self.hits.pop_front();
@@ -302,7 +317,7 @@ impl NumericCore {
         }
     }
 
-    /// ADWIN or Page-Hinkley detected at this value: describe the change from the values
+    /// A change-point detector (built-in or configured) detected at this value: describe the change from the values
     /// since its estimated start (at most one window), fold it into the drift alert.
     #[allow(clippy::too_many_arguments)]
     fn change_point(
@@ -361,23 +376,17 @@ impl NumericCore {
     }
 
     /// Close the open window at batch position `position`: tests, checks, lifecycles.
-    fn close(&mut self, position: i64, out: &mut Vec<Signal>) -> PyResult<()> {
+    fn close(&mut self, position: i64, out: &mut Vec<Signal>) {
         if self.open.seen.events == 0 {
-            return Ok(());
+            return;
         }
         let mut w = std::mem::take(&mut self.open);
-        let result = self.judge_window(position, &w, out);
+        self.judge_window(position, &w, out);
         w.clear();
         self.open = w;
-        result
     }
 
-    fn judge_window(
-        &mut self,
-        position: i64,
-        w: &OpenWindow,
-        out: &mut Vec<Signal>,
-    ) -> PyResult<()> {
+    fn judge_window(&mut self, position: i64, w: &OpenWindow, out: &mut Vec<Signal>) {
         let (s, reference) = (self.settings.windows, &self.reference);
         let n = w.values.len() as u64;
         self.totals.add_window(&w.values, &w.counts);
@@ -419,16 +428,15 @@ impl NumericCore {
             }
         };
         for (test, count, events, prior, halved) in rates.into_iter().chain(range) {
-            verdict.rate(test, count, events, prior, s.alpha, halved)?;
+            verdict.rate(test, count, events, prior, s.alpha, halved);
         }
         let noise = 3.0 * ((1.0 / n as f64 + 1.0 / reference.count) * self.inflation).sqrt();
         let drift_clean = || {
             let loose = tests(s.chi2_resolve_level, s.resolve_alpha);
             !loose.iter().any(Outcome::fired) && mean(&w.scores).abs() < noise
         };
-        let statuses = self.alerts.judge(&verdict, w.last, &s, drift_clean)?;
+        let statuses = self.alerts.judge(&verdict, w.last, &s, drift_clean);
         let window = (events, w.first, w.last);
         out.extend(self.alerts.signals(statuses, position, window, &w.values, shift));
-        Ok(())
     }
 }

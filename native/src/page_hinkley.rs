@@ -1,9 +1,10 @@
 //! Two-sided Page-Hinkley with river's semantics, one value at a time.
 //!
-//! The same arithmetic as `detector.detectors.page_hinkley` (whose numpy cumulative sums are
-//! sequential additions too), so both give the same detections and statistics; that module
-//! documents the test. Besides the detection it reports the onset: the last index at which the
+//! The same detections as river's `PageHinkley` (pinned in `core_tests.rs` and compared with
+//! river in `tests/detectors/test_page_hinkley.py`). Besides the detection it reports the onset: the last index at which the
 //! triggering cumulative sum was at its extreme (the CUSUM change-point estimate).
+
+use crate::change_point::{self, ChangeDetector, Registration, Saved};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Detection {
@@ -154,5 +155,70 @@ impl PageHinkley {
         self.min_at = s[6] as i64;
         self.max_at = s[7] as i64;
         true
+    }
+}
+
+const MIN_INSTANCES: u64 = 30;
+
+/// Page-Hinkley as a numeric series runs it: on normal scores (alpha 1), its threshold
+/// scaled by the inflation of dependent scores; the onset gives the change's start.
+#[derive(Clone, Debug)]
+pub struct SeriesPageHinkley {
+    configured: f64,
+    ph: PageHinkley,
+}
+
+pub const DETECTOR: Registration = Registration {
+    name: "page_hinkley",
+    statistic: "cusum_sd",
+    build: |s| {
+        let ph = PageHinkley::new(MIN_INSTANCES, s.ph_delta, s.ph_threshold, 1.0);
+        Box::new(SeriesPageHinkley { configured: s.ph_threshold, ph })
+    },
+};
+
+impl ChangeDetector for SeriesPageHinkley {
+    fn update(&mut self, scores: &[f64], found: &mut Vec<change_point::Detection>) {
+        for (index, &z) in scores.iter().enumerate() {
+            if let Some(d) = self.ph.update(z) {
+                let since = Some((self.ph.seen - 1 - d.onset) as usize);
+                let level = self.ph.threshold;
+                found.push(change_point::Detection { index, statistic: d.statistic, level, since });
+            }
+        }
+    }
+
+    /// The cumulative sums' spread grows with the inflation: the threshold scales by it.
+    fn calibrate(&mut self, inflation: f64) {
+        self.ph.threshold = self.configured * inflation;
+    }
+
+    fn running(&self) -> Option<(f64, f64)> {
+        self.ph.statistic().map(|s| (s, self.ph.threshold))
+    }
+
+    /// (values seen, the eight sums and extremes of [`PageHinkley::state`], threshold).
+    fn save(&self) -> Saved {
+        let sums = self.ph.state().iter().map(|&v| Saved::Float(v)).collect();
+        let seen = Saved::Int(self.ph.seen);
+        Saved::Tuple(vec![seen, Saved::List(sums), Saved::Float(self.ph.threshold)])
+    }
+
+    fn load(&mut self, saved: &Saved) -> Result<(), String> {
+        let [seen, sums, threshold] = saved.items()? else {
+            return Err("page_hinkley".into());
+        };
+        let sums: [f64; 8] = sums.floats()?.try_into().map_err(|_| "page_hinkley")?;
+        let threshold = threshold.float()?;
+        let mut ph = PageHinkley::new(MIN_INSTANCES, self.ph.delta, threshold, 1.0);
+        if !threshold.is_finite() || !ph.set_state(seen.int()?, sums) {
+            return Err("page_hinkley".into());
+        }
+        self.ph = ph;
+        Ok(())
+    }
+
+    fn boxed_clone(&self) -> Box<dyn ChangeDetector> {
+        Box::new(self.clone())
     }
 }

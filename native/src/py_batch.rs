@@ -15,11 +15,11 @@ use pyo3::prelude::*;
 use crate::categorical;
 use crate::judge::Signal;
 use crate::numeric;
+use crate::outcome::Test;
 use crate::py_categorical::CategoricalCore;
 use crate::py_numeric::NumericCore;
 use crate::py_series::{records, SignalRecord};
 use crate::state::{check, invalid};
-use crate::tests::Test;
 use crate::window::Rows;
 
 type Array<'py, T> = PyReadonlyArray1<'py, T>;
@@ -56,7 +56,7 @@ impl<'a> NumericInput<'a> {
     }
 
     pub fn run(&self, core: &mut numeric::NumericCore) -> PyResult<Vec<Signal>> {
-        core.update(self.values, self.errors, self.times, self.rows)
+        Ok(core.update(self.values, self.errors, self.times, self.rows))
     }
 }
 
@@ -86,7 +86,7 @@ impl<'a> CategoricalInput<'a> {
     }
 
     pub fn run(&self, core: &mut categorical::CategoricalCore) -> PyResult<Vec<Signal>> {
-        core.update(self.texts, self.table, self.unseen, self.errors, self.times, self.rows)
+        Ok(core.update(self.texts, self.table, self.unseen, self.errors, self.times, self.rows))
     }
 }
 

@@ -1,4 +1,5 @@
-//! Python classes over the detectors: `detector.detectors.adwin` and `.page_hinkley` wrap them.
+//! Python classes over the detectors: `detector.detectors.adwin` wraps ADWIN (the labels' error
+//! stream); Page-Hinkley's is for `tests/detectors/test_page_hinkley.py`.
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;

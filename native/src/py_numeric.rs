@@ -6,9 +6,7 @@ use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::adwin::{Adwin, AdwinState};
 use crate::numeric::{self, Learning, RangeCheck, Settings, KEYS};
-use crate::page_hinkley::PageHinkley;
 use crate::py_batch::NumericInput;
 use crate::py_series::{
     alerts_from, alerts_to, counts_from, counts_to, history_rows, lifecycle_rows, records,
@@ -16,7 +14,7 @@ use crate::py_series::{
 };
 use crate::reference::Reference;
 use crate::sketch::{DenseStore, Moments, QuantileSketch, Totals};
-use crate::state::{check, invalid, Fields, Writer};
+use crate::state::{check, invalid, saved_from, saved_to, Fields, Writer};
 use crate::stats::LEAST_BLOCKS;
 use crate::window::Counts;
 
@@ -125,46 +123,6 @@ fn totals_from(f: &Fields<'_>, bins: usize) -> PyResult<Totals> {
     })
 }
 
-fn adwin_to<'py>(py: Python<'py>, a: &Adwin) -> PyResult<Bound<'py, PyDict>> {
-    let s = a.state();
-    let w = Writer::new(py);
-    w.set("delta", a.delta)?;
-    w.set("width", s.width)?;
-    w.set("total", s.total)?;
-    w.set("variance", s.variance)?;
-    w.set("tick", s.tick)?;
-    w.array("rows", s.rows.iter().map(|(t, _)| t.len() as u8).collect())?;
-    w.array("totals", s.rows.iter().flat_map(|(t, _)| t.clone()).collect())?;
-    w.array("variances", s.rows.iter().flat_map(|(_, v)| v.clone()).collect())?;
-    Ok(w.finish())
-}
-
-fn adwin_from(f: &Fields<'_>, clock: u32, min_window: u32) -> PyResult<Adwin> {
-    let lengths = f.array::<u8>("rows")?;
-    let totals = f.array::<f64>("totals")?;
-    let variances = f.array::<f64>("variances")?;
-    check(totals.len() == variances.len(), "adwin buckets")?;
-    let mut rows = Vec::new();
-    let mut at = 0usize;
-    for n in lengths {
-        let end = at + n as usize;
-        check(end <= totals.len(), "adwin rows")?;
-        rows.push((totals[at..end].to_vec(), variances[at..end].to_vec()));
-        at = end;
-    }
-    check(at == totals.len(), "adwin rows")?;
-    let delta = f.finite("delta")?;
-    check((0.0..1.0).contains(&delta), "adwin delta")?;
-    let state = AdwinState {
-        width: f.finite("width")?,
-        total: f.finite("total")?,
-        variance: f.finite("variance")?,
-        tick: f.get::<u32>("tick")?,
-        rows,
-    };
-    Adwin::from_state(delta, clock, min_window, &state).ok_or_else(|| invalid("adwin histogram"))
-}
-
 #[pymethods]
 impl NumericCore {
     /// `settings` and `reference` are dicts with the keys `to_state` writes under those names.
@@ -251,7 +209,7 @@ impl NumericCore {
 
     /// Page-Hinkley's running value and threshold (None right after a reset).
     fn cusum(&self) -> Option<(f64, f64)> {
-        self.core.ph.statistic().map(|s| (s, self.core.ph.threshold))
+        self.core.detector("page_hinkley").and_then(|d| d.running())
     }
 
     /// The newest scores (at most one window), oldest first.
@@ -277,8 +235,9 @@ impl NumericCore {
         let w = Writer::new(py);
         w.set("settings", settings_to(py, &c.settings)?)?;
         w.set("reference", reference_to(py, &c.reference)?)?;
-        w.set("adwin", adwin_to(py, &c.adwin)?)?;
-        w.set("page_hinkley", (c.ph.seen, c.ph.state().to_vec(), c.ph.threshold))?;
+        for (registration, detector) in c.registry.iter().zip(&c.detectors) {
+            w.set(registration.name, saved_to(py, &detector.save())?)?;
+        }
         w.set("dependence", c.dependence)?;
         w.set("live", c.live.clone().map(|l| l.into_pyarray(py)))?;
         w.set("learn_blocks", c.learn.as_ref().map(|l| l.blocks.clone().into_pyarray(py)))?;
@@ -309,11 +268,10 @@ impl NumericCore {
         let dependence = f.finite("dependence")?;
         check((0.0..1.0).contains(&dependence), "dependence")?;
         let mut c = numeric::NumericCore::new(settings, reference, dependence, false);
-        c.adwin = adwin_from(&f.dict("adwin")?, 32, 5)?;
-        let (seen, sums, threshold): (i64, Vec<f64>, f64) = f.get("page_hinkley")?;
-        let sums: [f64; 8] = sums.try_into().map_err(|_| invalid("page_hinkley"))?;
-        c.ph = PageHinkley::new(30, settings.ph_delta, threshold, 1.0);
-        check(threshold.is_finite() && c.ph.set_state(seen, sums), "page_hinkley")?;
+        for (registration, detector) in c.registry.iter().zip(&mut c.detectors) {
+            let saved = saved_from(&f.any(registration.name)?)?;
+            detector.load(&saved).map_err(|e| invalid(&format!("{}: {e}", registration.name)))?;
+        }
         c.live = f.optional_array("live")?;
         check(c.live.as_ref().is_none_or(|l| l.len() < settings.warmup), "live")?;
         // Absent from snapshots older than block learning: learnt nothing more.

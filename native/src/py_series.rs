@@ -5,9 +5,9 @@ use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::judge::{Alerts, Signal, HISTORY_WINDOWS};
+use crate::judge::{Alerts, Lifecycle, Signal, HISTORY_WINDOWS};
+use crate::outcome::{Outcome, Severity, Test};
 use crate::state::{check, invalid, Fields, Writer};
-use crate::tests::{Lifecycle, Outcome, Severity, Test};
 use crate::window::{Clock, Windows};
 
 /// A status change of one of a series' alerts, as `detector.series` turns it into a Signal.
@@ -20,6 +20,8 @@ pub struct SignalRecord {
     pub key: &'static str,
     /// The deciding test, check or detector.
     pub detector: &'static str,
+    /// The statistic the alert reports: a change-point detector's own, else the test's name.
+    pub statistic: &'static str,
     pub value: f64,
     pub threshold: f64,
     pub severity: &'static str,
@@ -53,6 +55,7 @@ pub fn records(py: Python<'_>, signals: Vec<Signal>, keys: &[Test]) -> Vec<Signa
             firing: s.firing,
             key: key_name(keys, s.key),
             detector: s.outcome.test.name(),
+            statistic: s.outcome.test.statistic(),
             value: s.outcome.value,
             threshold: s.outcome.threshold,
             severity: s.severity.name(),
@@ -216,7 +219,7 @@ fn lifecycles_from(f: &Fields<'_>, out: &mut [Lifecycle]) -> PyResult<()> {
 }
 
 fn outcomes_to(w: &Writer<'_>, prefix: &str, outcomes: &[Outcome]) -> PyResult<()> {
-    w.array(&format!("{prefix}_tests"), outcomes.iter().map(|o| o.test as u8).collect())?;
+    w.array(&format!("{prefix}_tests"), outcomes.iter().map(|o| o.test.code()).collect())?;
     w.array(&format!("{prefix}_values"), outcomes.iter().map(|o| o.value).collect())?;
     w.array(&format!("{prefix}_thresholds"), outcomes.iter().map(|o| o.threshold).collect())
 }

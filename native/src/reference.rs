@@ -1,6 +1,6 @@
 //! A numeric series' reference: normal scores and reference bins, value by value.
 //!
-//! The same transform as `detector.reference.NumericReference.normal_scores`: a value's mid-rank
+//! The transform the numpy oracle `detector.testing.oracles.normal_scores` checks: a value's mid-rank
 //! in the reference CDF (linear between the 201 quantiles, ties at their mid-rank), through
 //! scipy's inverse normal CDF, clipped half a rank from 0 and 1.
 

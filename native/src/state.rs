@@ -7,7 +7,9 @@
 use numpy::{IntoPyArray, PyArray1, PyArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyTuple};
+
+use crate::change_point::Saved;
 
 pub fn invalid(what: &str) -> PyErr {
     PyValueError::new_err(format!("saved state: {what}"))
@@ -131,4 +133,59 @@ pub fn check(ok: bool, what: &str) -> PyResult<()> {
     } else {
         Err(invalid(what))
     }
+}
+
+/// A detector's saved state as Python objects: arrays become numpy arrays, tuples and lists
+/// stay so, numbers Python numbers.
+pub fn saved_to<'py>(py: Python<'py>, saved: &Saved) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match saved {
+        Saved::Int(v) => v.into_pyobject(py)?.into_any(),
+        Saved::Float(v) => v.into_pyobject(py)?.into_any(),
+        Saved::Floats(v) => v.clone().into_pyarray(py).into_any(),
+        Saved::Bytes(v) => v.clone().into_pyarray(py).into_any(),
+        Saved::Tuple(items) => {
+            let items = items.iter().map(|s| saved_to(py, s)).collect::<PyResult<Vec<_>>>()?;
+            PyTuple::new(py, items)?.into_any()
+        }
+        Saved::List(items) => {
+            let items = items.iter().map(|s| saved_to(py, s)).collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+        Saved::Dict(items) => {
+            let dict = PyDict::new(py);
+            for (key, value) in items {
+                dict.set_item(key, saved_to(py, value)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
+
+/// What [`saved_to`] wrote, read back; ValueError for anything else.
+pub fn saved_from(value: &Bound<'_, PyAny>) -> PyResult<Saved> {
+    if let Ok(array) = value.cast::<PyArray1<f64>>() {
+        return Ok(Saved::Floats(array.try_readonly()?.as_array().to_vec()));
+    }
+    if let Ok(array) = value.cast::<PyArray1<u8>>() {
+        return Ok(Saved::Bytes(array.try_readonly()?.as_array().to_vec()));
+    }
+    if let Ok(dict) = value.cast::<PyDict>() {
+        let mut items = Vec::new();
+        for (key, value) in dict.iter() {
+            let key: String = key.extract().map_err(|_| invalid("a key is not a string"))?;
+            items.push((key, saved_from(&value)?));
+        }
+        return Ok(Saved::Dict(items));
+    }
+    if value.is_instance_of::<PyTuple>() || value.is_instance_of::<PyList>() {
+        let items: Vec<Bound<'_, PyAny>> = value.extract()?;
+        return Ok(Saved::Tuple(items.iter().map(saved_from).collect::<PyResult<_>>()?));
+    }
+    if value.is_instance_of::<PyInt>() && !value.is_instance_of::<PyBool>() {
+        return Ok(Saved::Int(value.extract().map_err(|_| invalid("an integer is too large"))?));
+    }
+    if value.is_instance_of::<PyFloat>() {
+        return Ok(Saved::Float(value.extract()?));
+    }
+    Err(invalid("a detector's state holds an unexpected value"))
 }

@@ -194,6 +194,7 @@ pub fn values_since_change(scores: &[f64], least: usize) -> usize {
     (n - split).max(least)
 }
 
+#[cfg(not(test))]
 type Ndtri = unsafe extern "C" fn(f64, std::os::raw::c_int) -> f64;
 static NDTRI: OnceLock<usize> = OnceLock::new();
 const NDTRI_SIGNATURE: &std::ffi::CStr = c"double (double, int __pyx_skip_dispatch)";
@@ -217,6 +218,7 @@ pub fn load_ndtri(py: Python<'_>) -> PyResult<()> {
 }
 
 /// scipy.special.ndtri (call [`load_ndtri`] first; the module does at import).
+#[cfg(not(test))]
 #[inline]
 pub fn ndtri(p: f64) -> f64 {
     let address = *NDTRI.get().expect("ndtri used before load_ndtri");
@@ -224,4 +226,25 @@ pub fn ndtri(p: f64) -> f64 {
     // capsule signature in load_ndtri; it is a pure function of its arguments.
     let function: Ndtri = unsafe { std::mem::transmute::<usize, Ndtri>(address) };
     unsafe { function(p, 0) }
+}
+
+/// `cargo test` runs without Python, so without scipy: the inverse normal CDF by Newton's
+/// method on libm's `erfc` (to a few ulps; the Python tests pin the scores to scipy's).
+#[cfg(test)]
+pub fn ndtri(p: f64) -> f64 {
+    extern "C" {
+        fn erfc(x: f64) -> f64;
+    }
+    // SAFETY: a pure libm function.
+    let cdf = |x: f64| 0.5 * unsafe { erfc(-x / std::f64::consts::SQRT_2) };
+    let mut x = 0.0_f64;
+    for _ in 0..100 {
+        let density = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        let step = (cdf(x) - p) / density;
+        x -= step;
+        if step.abs() < 1e-15 * x.abs().max(1.0) {
+            break;
+        }
+    }
+    x
 }
