@@ -10,12 +10,15 @@ import numpy.typing as npt
 __all__ = [
     "AdwinCore",
     "CategoricalCore",
+    "CategoricalSettings",
     "DecodedEvents",
     "EventDecoder",
     "NumericCore",
+    "NumericSettings",
     "PageHinkleyCore",
     "SignalRecord",
     "SortedRecords",
+    "WindowSettings",
     "block_dependence",
     "critical_count",
     "dependence",
@@ -116,12 +119,50 @@ class _SeriesCore:
     def to_state(self) -> dict[str, Any]: ...
 
 @final
+class WindowSettings:
+    def __new__(
+        cls,
+        *,
+        window: int,
+        window_seconds: float | None,
+        min_window_values: int,
+        resolve_windows: int,
+        critical_shift: float,
+        alpha: float,
+        resolve_alpha: float,
+        chi2_level: float,
+        chi2_resolve_level: float,
+        missing: tuple[float, float],
+        type_errors: tuple[float, float],
+        missing_inflation: float,
+    ) -> Self: ...
+
+@final
+class NumericSettings:
+    def __new__(
+        cls,
+        *,
+        windows: WindowSettings,
+        warmup: int,
+        adwin_delta: float,
+        ph_delta: float,
+        ph_threshold: float,
+        range: tuple[str, float, float],
+    ) -> Self: ...
+
+@final
+class CategoricalSettings:
+    def __new__(
+        cls, *, windows: WindowSettings, unseen: tuple[float, float], inflation: float
+    ) -> Self: ...
+
+@final
 class NumericCore(_SeriesCore):
     @property
     def dependence(self) -> float: ...
     def __new__(
         cls,
-        settings: dict[str, Any],
+        settings: NumericSettings,
         reference: dict[str, Any],
         dependence: float,
         learn_dependence: bool,
@@ -141,7 +182,7 @@ class NumericCore(_SeriesCore):
 
 @final
 class CategoricalCore(_SeriesCore):
-    def __new__(cls, settings: dict[str, Any], shares: _Floats, count: float) -> Self: ...
+    def __new__(cls, settings: CategoricalSettings, shares: _Floats, count: float) -> Self: ...
     def update(
         self,
         texts: _Codes,

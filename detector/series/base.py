@@ -15,10 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from detector._native import CategoricalCore, NumericCore, SignalRecord, dependence
+from detector._native import (
+    CategoricalCore,
+    NumericCore,
+    SignalRecord,
+    WindowSettings,
+    dependence,
+)
 from detector.alerts import Lifecycle, Signal, Summary, Window, rfc3339
 from detector.config import DetectionConfig
-from detector.detectors.distribution import TestResult
+from detector.detectors.distribution import TestResult, chi2_level
 from detector.detectors.plugins import Plugin
 from detector.reference import inflation_of
 
@@ -59,23 +65,27 @@ def window_settings(
     context: SeriesContext,
     missing: tuple[float, float],
     type_errors: tuple[float, float],
-    missing_dependence: float = 0.0,
-) -> dict[str, Any]:
-    """The settings both cores take: windows, levels, resolve rule and two check priors (the
-    missing check's at the effective sample size its dependence leaves)."""
+    missing_dependence: float,
+    cells: int,
+) -> WindowSettings:
+    """The settings both cores take: windows, levels (the chi-square's for ``cells`` reference
+    cells), resolve rule and two check priors (the missing check's at the effective sample size
+    its dependence leaves). Typed: a wrong or missing name is a TypeError here."""
     config = context.config
-    return {
-        "missing_inflation": inflation_of(missing_dependence),
-        "window": config.window,
-        "window_seconds": config.window_seconds,
-        "min_window_values": config.min_window_values,
-        "resolve_windows": config.resolve_windows,
-        "critical_shift": config.critical_shift,
-        "alpha": context.alpha,
-        "resolve_alpha": RESOLVE_ALPHA,
-        "missing": missing,
-        "type_errors": type_errors,
-    }
+    return WindowSettings(
+        window=config.window,
+        window_seconds=config.window_seconds,
+        min_window_values=config.min_window_values,
+        resolve_windows=config.resolve_windows,
+        critical_shift=config.critical_shift,
+        alpha=context.alpha,
+        resolve_alpha=RESOLVE_ALPHA,
+        chi2_level=chi2_level(context.alpha, cells),
+        chi2_resolve_level=chi2_level(RESOLVE_ALPHA, cells),
+        missing=missing,
+        type_errors=type_errors,
+        missing_inflation=inflation_of(missing_dependence),
+    )
 
 
 @dataclass

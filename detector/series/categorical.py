@@ -18,14 +18,12 @@ from collections import Counter
 
 import numpy as np
 
-from detector._native import CategoricalCore, SignalRecord, dependence
+from detector._native import CategoricalCore, CategoricalSettings, SignalRecord, dependence
 from detector.alerts import Summary
 from detector.columns import MISSING, Categories
-from detector.detectors.distribution import chi2_level
 from detector.quality import rate_prior
 from detector.reference import CategoricalReference, categorical_dependence, inflation_of
 from detector.series.base import (
-    RESOLVE_ALPHA,
     CoreUpdate,
     SeriesBase,
     SeriesContext,
@@ -52,18 +50,18 @@ class CategoricalSeries(SeriesBase):
     def _start(self, reference: CategoricalReference) -> None:
         self.reference = reference
         cells = int((reference.shares > 0).sum())
-        settings = {
-            **window_settings(
-                self.context,
-                rate_prior(reference.missing_rate * reference.events, reference.events),
-                rate_prior(reference.type_error_rate * reference.events, reference.events),
-                reference.missing_dependence,
-            ),
-            "chi2_level": chi2_level(self.context.alpha, cells),
-            "chi2_resolve_level": chi2_level(RESOLVE_ALPHA, cells),
-            "unseen": rate_prior(reference.unseen_rate * reference.count, reference.count),
-            "inflation": inflation_of(reference.dependence),
-        }
+        windows = window_settings(
+            self.context,
+            rate_prior(reference.missing_rate * reference.events, reference.events),
+            rate_prior(reference.type_error_rate * reference.events, reference.events),
+            reference.missing_dependence,
+            cells,
+        )
+        settings = CategoricalSettings(
+            windows=windows,
+            unseen=rate_prior(reference.unseen_rate * reference.count, reference.count),
+            inflation=inflation_of(reference.dependence),
+        )
         self._core = CategoricalCore(settings, reference.shares, float(reference.count))
 
     @property

@@ -29,18 +29,15 @@ most lenient phase.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from detector._native import NumericCore, SignalRecord
+from detector._native import NumericCore, NumericSettings, SignalRecord
 from detector.alerts import Summary
-from detector.detectors.distribution import TestResult, chi2_level
+from detector.detectors.distribution import TestResult
 from detector.detectors.plugins import PluginSet
 from detector.quality import rate_prior
 from detector.reference import NumericReference, describe
 from detector.series.base import (
-    RESOLVE_ALPHA,
     CoreUpdate,
     SeriesBase,
     SeriesContext,
@@ -87,7 +84,7 @@ class NumericSeries(SeriesBase):
             self._settings(reference), reference_arrays, reference.dependence, learn_dependence
         )
 
-    def _settings(self, ref: NumericReference) -> dict[str, Any]:
+    def _settings(self, ref: NumericReference) -> NumericSettings:
         config, cells = self.config, int((ref.bin_probs > 0).sum())
         if self.context.bounds:  # configured bounds: the reference is taken as all inside
             range_check = ("bounds", *rate_prior(0.0, ref.count))
@@ -95,21 +92,21 @@ class NumericSeries(SeriesBase):
             range_check = ("beyond", 1.0, float(ref.count))
         else:
             range_check = ("off", 0.0, 0.0)
-        return {
-            **window_settings(
-                self.context,
-                rate_prior(ref.missing_rate * ref.events, ref.events),
-                rate_prior(ref.type_error_rate * ref.events, ref.events),
-                ref.missing_dependence,
-            ),
-            "chi2_level": chi2_level(self.context.alpha, cells),
-            "chi2_resolve_level": chi2_level(RESOLVE_ALPHA, cells),
-            "warmup": config.warmup,
-            "adwin_delta": config.adwin_delta,
-            "ph_delta": config.ph_delta,
-            "ph_threshold": config.ph_threshold,
-            "range": range_check,
-        }
+        windows = window_settings(
+            self.context,
+            rate_prior(ref.missing_rate * ref.events, ref.events),
+            rate_prior(ref.type_error_rate * ref.events, ref.events),
+            ref.missing_dependence,
+            cells,
+        )
+        return NumericSettings(
+            windows=windows,
+            warmup=config.warmup,
+            adwin_delta=config.adwin_delta,
+            ph_delta=config.ph_delta,
+            ph_threshold=config.ph_threshold,
+            range=range_check,
+        )
 
     @property
     def dependence(self) -> float:

@@ -31,6 +31,7 @@ mod py_detectors;
 mod py_numeric;
 mod py_records;
 mod py_series;
+mod py_settings;
 mod reference;
 mod rfc3339;
 mod sketch;
@@ -83,6 +84,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_numeric::NumericCore>()?;
     m.add_class::<py_categorical::CategoricalCore>()?;
     m.add_class::<py_series::SignalRecord>()?;
+    m.add_class::<py_settings::WindowSettings>()?;
+    m.add_class::<py_settings::NumericSettings>()?;
+    m.add_class::<py_settings::CategoricalSettings>()?;
     m.add_class::<py_decoder::EventDecoder>()?;
     m.add_class::<event_columns::DecodedEvents>()?;
     m.add_function(wrap_pyfunction!(critical_count, m)?)?;

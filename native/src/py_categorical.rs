@@ -10,6 +10,7 @@ use crate::py_series::{
     alerts_from, alerts_to, counts_from, counts_to, history_rows, lifecycle_rows, prior, records,
     window_rows, windows_from, windows_to, LifecycleRow, SignalRecord,
 };
+use crate::py_settings::{categorical_checked, CategoricalSettings};
 use crate::state::{check, Fields, Writer};
 use crate::window::Counts;
 
@@ -19,11 +20,15 @@ pub struct CategoricalCore {
     pub(crate) core: categorical::CategoricalCore,
 }
 
+/// Settings as saved state holds them (a dict), through the checks `CategoricalSettings` runs.
 fn settings_from(f: &Fields<'_>) -> PyResult<Settings> {
     // Snapshots from before the dependence calibration have no inflation: independent.
     let inflation = f.optional_f64("inflation")?.unwrap_or(1.0);
-    check(inflation.is_finite() && (1.0..=40.0).contains(&inflation), "inflation")?;
-    Ok(Settings { windows: windows_from(f)?, unseen: prior(f, "unseen")?, inflation })
+    categorical_checked(Settings {
+        windows: windows_from(f)?,
+        unseen: prior(f, "unseen")?,
+        inflation,
+    })
 }
 
 fn reference_checked(shares: &[f64], count: f64) -> PyResult<()> {
@@ -38,11 +43,11 @@ impl CategoricalCore {
     /// `shares`: the reference's tracked categories then other; `count`: its values.
     #[new]
     fn new(
-        settings: &Bound<'_, PyAny>,
+        settings: PyRef<'_, CategoricalSettings>,
         shares: PyReadonlyArray1<'_, f64>,
         count: f64,
     ) -> PyResult<Self> {
-        let settings = settings_from(&Fields::new(settings)?)?;
+        let settings = settings.inner;
         let shares = shares.as_slice()?.to_vec();
         reference_checked(&shares, count)?;
         Ok(CategoricalCore { core: categorical::CategoricalCore::new(settings, shares, count) })

@@ -12,6 +12,7 @@ use crate::py_series::{
     alerts_from, alerts_to, counts_from, counts_to, history_rows, lifecycle_rows, records,
     window_rows, windows_from, windows_to, LifecycleRow, SignalRecord,
 };
+use crate::py_settings::{numeric_checked, range_check, NumericSettings};
 use crate::reference::Reference;
 use crate::sketch::{DenseStore, Moments, QuantileSketch, Totals};
 use crate::state::{check, invalid, saved_from, saved_to, Fields, Writer};
@@ -24,25 +25,17 @@ pub struct NumericCore {
     pub(crate) core: numeric::NumericCore,
 }
 
+/// Settings as saved state holds them (a dict), through the checks `NumericSettings` runs.
 fn settings_from(f: &Fields<'_>) -> PyResult<Settings> {
     let (kind, a, b): (String, f64, f64) = f.get("range")?;
-    let range = match kind.as_str() {
-        "off" => RangeCheck::Off,
-        "bounds" if a > 0.0 && b > 0.0 => RangeCheck::Bounds { a, b },
-        "beyond" if b >= 1.0 => RangeCheck::Beyond { reference: b },
-        _ => return Err(invalid("range")),
-    };
-    let s = Settings {
+    numeric_checked(Settings {
         windows: windows_from(f)?,
         warmup: f.get::<usize>("warmup")?,
         adwin_delta: f.finite("adwin_delta")?,
         ph_delta: f.finite("ph_delta")?,
         ph_threshold: f.finite("ph_threshold")?,
-        range,
-    };
-    check(s.warmup >= 1, "warmup")?;
-    check((0.0..1.0).contains(&s.adwin_delta), "adwin_delta")?;
-    Ok(s)
+        range: range_check(&kind, a, b)?,
+    })
 }
 
 fn settings_to<'py>(py: Python<'py>, s: &Settings) -> PyResult<Bound<'py, PyDict>> {
@@ -128,12 +121,12 @@ impl NumericCore {
     /// `settings` and `reference` are dicts with the keys `to_state` writes under those names.
     #[new]
     fn new(
-        settings: &Bound<'_, PyAny>,
+        settings: PyRef<'_, NumericSettings>,
         reference: &Bound<'_, PyAny>,
         dependence: f64,
         learn_dependence: bool,
     ) -> PyResult<Self> {
-        let settings = settings_from(&Fields::new(settings)?)?;
+        let settings = settings.inner;
         let reference = reference_from(&Fields::new(reference)?)?;
         check((0.0..1.0).contains(&dependence), "dependence")?;
         Ok(NumericCore {

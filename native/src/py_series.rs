@@ -7,6 +7,7 @@ use pyo3::types::PyDict;
 
 use crate::judge::{Alerts, Lifecycle, Signal, HISTORY_WINDOWS};
 use crate::outcome::{Outcome, Severity, Test};
+use crate::py_settings::windows_checked;
 use crate::state::{check, invalid, Fields, Writer};
 use crate::window::{Clock, Windows};
 
@@ -117,12 +118,7 @@ pub fn windows_from(f: &Fields<'_>) -> PyResult<Windows> {
         // Absent from snapshots older than the dependence calibration: independent.
         missing_inflation: f.optional_f64("missing_inflation")?.unwrap_or(1.0),
     };
-    check(s.window >= 1 && s.resolve_windows >= 1, "window sizes")?;
-    check((1.0..=40.0).contains(&s.missing_inflation), "missing_inflation")?;
-    check(s.window_seconds.is_none_or(|w| w > 0.0 && w.is_finite()), "window_seconds")?;
-    let level = |a: f64| 0.0 < a && a < 1.0;
-    check(level(s.alpha) && level(s.resolve_alpha), "alpha")?;
-    Ok(s)
+    windows_checked(s)
 }
 
 pub fn windows_to(w: &Writer<'_>, s: &Windows) -> PyResult<()> {
