@@ -41,9 +41,9 @@ from detector.chunks import (
 from detector.config import Config
 from detector.detectors.plugins import Plugin, plugins_from
 from detector.events import EventBatch
-from detector.labels.decode import LabelBatch
 from detector.labels.monitor import PerformanceMonitor
 from detector.order import Keys
+from detector.predictions import LabelBatch
 from detector.reference import CategoricalReference, NumericReference
 from detector.series import CategoricalSeries, NumericSeries, SeriesContext
 from detector.series.batch import rounds, update_series

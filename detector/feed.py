@@ -27,9 +27,9 @@ import numpy as np
 from detector.alerts import AlertEvent
 from detector.engine import Engine
 from detector.events import EventBatch
-from detector.labels.decode import LabelBatch
 from detector.merge import OrderedMerge
 from detector.order import LABEL_SOURCES, Keys, partition_times
+from detector.predictions import LabelBatch
 
 
 class Feed:

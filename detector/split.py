@@ -28,8 +28,8 @@ from detector.chunks import (
 from detector.columns import Categories
 from detector.config import Config
 from detector.events import EventBatch
-from detector.labels.decode import LabelBatch, prediction_halves, with_derived_fields
 from detector.order import Keys
+from detector.predictions import LabelBatch, prediction_halves, with_derived_fields
 from detector.segments import SegmentRouter, segment_groups
 from detector.slices import PerformanceTape, Slice, in_key_order
 
