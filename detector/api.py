@@ -28,7 +28,7 @@ import hashlib
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,9 +46,11 @@ from detector.events import Decoder, Rejection
 from detector.feed import Feed
 from detector.inputs import nest
 from detector.labels.decode import LabelDecoder
+from detector.labels.summary import labels_summary
 from detector.merge import MergeState, OrderedMerge
 from detector.order import LABEL_SOURCES, Bound
 from detector.replay import EVENTS, ReplayReport, line_batches, read_merged
+from detector.report import Report, report_of
 from detector.state import decode_state, encode_state
 from detector.state.shape import check_shape
 
@@ -122,34 +124,6 @@ def _as_config(config: Config | Mapping[str, Any] | str | Path) -> Config:
 def _fingerprint(config: Config) -> str:
     text = orjson.dumps(config.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(text).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Report:
-    """The drift report of ``drift-detector report``: one self-contained HTML page (``html``,
-    ``save``) rendered from ``data``, its content (``to_dict``, ``json``; docs/report.md)."""
-
-    html: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The report's content (a deep copy: the caller may change it)."""
-        copied: dict[str, Any] = orjson.loads(orjson.dumps(self.data))
-        return copied
-
-    @property
-    def json(self) -> str:
-        """The report's content as indented JSON (the schema in docs/report.md)."""
-        return orjson.dumps(self.data, option=orjson.OPT_INDENT_2).decode()
-
-    def save(self, path: str | Path) -> Path:
-        """Write the page to ``path``; returns the path."""
-        out = Path(path)
-        out.write_text(self.html, encoding="utf-8")
-        return out
-
-    def _repr_html_(self) -> str:  # shown inline by Jupyter
-        return self.html
 
 
 class Monitor:
@@ -242,16 +216,14 @@ class Monitor:
             "series": len(self.engine.series),
         }
         if self.config.label is not None:
-            from detector.labels.summary import labels_summary
-
-            out["labels"] = labels_summary(self.engine, counts.labels, counts.labels_rejected)
+            out["labels"] = labels_summary(
+                self.engine.performance, counts.labels, counts.labels_rejected
+            )
         return out
 
     def report(self) -> Report:
         """The drift report of what the monitor has seen so far (``drift-detector report``):
         ``.html``, and the same content as ``.json`` / ``.to_dict()`` (docs/report.md)."""
-        from detector.report import report_of
-
         return report_of(self.engine, datetime.now(UTC).isoformat(timespec="seconds"))
 
     def state(self) -> bytes:

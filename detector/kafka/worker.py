@@ -230,7 +230,7 @@ class Worker:
         self.report.units_reset = self._engine.stats.units_reset
         if self.config.kafka_topics.labels is not None:
             self.report.join = labels_summary(
-                self._engine, self.report.labels, self.report.label_dead_letters
+                self._engine.performance, self.report.labels, self.report.label_dead_letters
             )
 
     def _error(self, message: Message) -> None:
