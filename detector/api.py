@@ -37,6 +37,7 @@ import numpy as np
 import orjson
 
 from detector.alerts import AlertEvent, alert_bytes
+from detector.applier import ApplyStats
 from detector.baseline import Baseline, BaselineBuilder, load_baseline
 from detector.config import Config, load_config, parse_config
 from detector.detectors.plugins import Plugin
@@ -229,10 +230,11 @@ class Monitor:
     def state(self) -> bytes:
         """The monitor's state in the versioned snapshot format (:mod:`detector.state`)."""
         engine, feed, counts = self.engine, self._feed, self._counts
+        units = engine.units
         snapshot = {
             "api": API_STATE,
             "config": _fingerprint(self.config),
-            "units": [[list(key), engine.unit(key)] for key in engine.unit_keys()],
+            "units": [[list(key), units.unit(key)] for key in units.unit_keys()],
             "bounds": [[b.source, b.ptime, b.offset, b.at_end] for b in feed.merge.bounds.values()],
             "received": dict(feed.merge.received),
             "ptimes": dict(feed._ptimes),
@@ -243,7 +245,7 @@ class Monitor:
             "stats": [getattr(engine.stats, f.name) for f in fields(engine.stats)],
             "recent": [alert_bytes(a).decode() for a in engine.recent_alerts],
         }
-        return encode_state(snapshot, engine.shared_state())
+        return encode_state(snapshot, units.shared_state())
 
     @classmethod
     def restore(
@@ -260,7 +262,8 @@ class Monitor:
         :class:`~detector.errors.StateError`."""
         monitor = cls(_as_config(config), baseline, on_rejection, plugins)
         engine, feed, counts = monitor.engine, monitor._feed, monitor._counts
-        snap = decode_state(data, engine.shared_state())
+        units = engine.units
+        snap = decode_state(data, units.shared_state())
         if not isinstance(snap, dict) or snap.get("api") != API_STATE:
             raise StateError(f"not the state of a version {API_STATE} Monitor")
         if snap["config"] != _fingerprint(monitor.config):
@@ -268,8 +271,8 @@ class Monitor:
         try:
             for key, unit in snap["units"]:
                 unit_key = (str(key[0]), key[1], key[2])
-                check_shape(unit, engine.template(unit_key))
-                engine.install(unit_key, unit)
+                check_shape(unit, units.template(unit_key))
+                units.install(unit_key, unit)
             bounds = {
                 int(s): Bound(float(t), int(s), int(o), bool(e)) for s, t, o, e in snap["bounds"]
             }
@@ -281,10 +284,12 @@ class Monitor:
             counts.records, counts.alerts, counts.labels = (int(n) for n in snap["counts"])
             counts.rejected.update(snap["rejected"][0])
             counts.labels_rejected.update(snap["rejected"][1])
-            for f, value in zip(fields(engine.stats), snap["stats"], strict=True):
-                setattr(engine.stats, f.name, int(value))
+            # EngineStats' fields; the series count is the units restored
+            events, firing, resolved, _, reset = (int(v) for v in snap["stats"])
+            engine.splitter.events = events
+            engine.applier.stats = ApplyStats(firing, resolved, reset)
             engine.recent_alerts.extend(AlertEvent.model_validate_json(a) for a in snap["recent"])
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(f"a Monitor state that does not fit: {exc}") from exc
-        engine.dirty.clear()
+        units.take_dirty()  # the state as restored is what a snapshot would hold
         return monitor
