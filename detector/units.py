@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from detector.baseline import Baseline, SeriesKey
 from detector.chunks import PERFORMANCE_UNIT, STREAM_UNIT, UnitKey
 from detector.config import Config
-from detector.detectors.plugins import Plugin, plugins_from
+from detector.detectors.plugins import Plugin, river_detector
 from detector.false_alarms import test_level as level_for  # not test_*: pytest collects it
 from detector.labels.monitor import PerformanceMonitor
 from detector.reference import CategoricalReference, NumericReference
@@ -43,7 +43,7 @@ class Units:
             spec.name: spec for spec in config.monitored_fields() + config.derived_fields()
         }
         self.alpha = level_for(config)
-        self.plugins = plugins_from(config) + tuple(plugins)
+        self.plugins = _configured(config) + tuple(plugins)
         self._contexts = {
             f.name: SeriesContext(
                 config.detection,
@@ -172,3 +172,17 @@ class Units:
         """(series, events, missing, type errors) for every series."""
         for key, series in self.series.items():
             yield key, series.events, series.missing, series.type_errors
+
+
+def _configured(config: Config) -> tuple[Plugin, ...]:
+    """The config's ``detection.plugins``, as plugins."""
+    return tuple(
+        Plugin(
+            river_detector(c.detector, c.params),
+            c.label,
+            None if c.features is None else tuple(c.features),
+            c.input,
+            c.stream,
+        )
+        for c in config.detection.plugins
+    )
