@@ -252,6 +252,6 @@ def replay_file(
 
 def state_sizes(engine: Engine) -> tuple[int, float, int]:
     """(series, mean, max) bytes per series as the changelog stores them (the state codec)."""
-    shared = engine.shared_state()
+    shared = engine.units.shared_state()
     sizes = [len(encode_state(series, shared)) for series in engine.series.values()]
     return len(sizes), sum(sizes) / max(len(sizes), 1), max(sizes, default=0)

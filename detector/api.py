@@ -28,7 +28,7 @@ import hashlib
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ import numpy as np
 import orjson
 
 from detector.alerts import AlertEvent, alert_bytes
+from detector.applier import ApplyStats
 from detector.baseline import Baseline, BaselineBuilder, load_baseline
 from detector.config import Config, load_config, parse_config
 from detector.detectors.plugins import Plugin
@@ -46,9 +47,11 @@ from detector.events import Decoder, Rejection
 from detector.feed import Feed
 from detector.inputs import nest
 from detector.labels.decode import LabelDecoder
+from detector.labels.summary import labels_summary
 from detector.merge import MergeState, OrderedMerge
 from detector.order import LABEL_SOURCES, Bound
 from detector.replay import EVENTS, ReplayReport, line_batches, read_merged
+from detector.report import Report, report_of
 from detector.state import decode_state, encode_state
 from detector.state.shape import check_shape
 
@@ -122,34 +125,6 @@ def _as_config(config: Config | Mapping[str, Any] | str | Path) -> Config:
 def _fingerprint(config: Config) -> str:
     text = orjson.dumps(config.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(text).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Report:
-    """The drift report of ``drift-detector report``: one self-contained HTML page (``html``,
-    ``save``) rendered from ``data``, its content (``to_dict``, ``json``; docs/report.md)."""
-
-    html: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The report's content (a deep copy: the caller may change it)."""
-        copied: dict[str, Any] = orjson.loads(orjson.dumps(self.data))
-        return copied
-
-    @property
-    def json(self) -> str:
-        """The report's content as indented JSON (the schema in docs/report.md)."""
-        return orjson.dumps(self.data, option=orjson.OPT_INDENT_2).decode()
-
-    def save(self, path: str | Path) -> Path:
-        """Write the page to ``path``; returns the path."""
-        out = Path(path)
-        out.write_text(self.html, encoding="utf-8")
-        return out
-
-    def _repr_html_(self) -> str:  # shown inline by Jupyter
-        return self.html
 
 
 class Monitor:
@@ -242,25 +217,24 @@ class Monitor:
             "series": len(self.engine.series),
         }
         if self.config.label is not None:
-            from detector.labels.summary import labels_summary
-
-            out["labels"] = labels_summary(self.engine, counts.labels, counts.labels_rejected)
+            out["labels"] = labels_summary(
+                self.engine.performance, counts.labels, counts.labels_rejected
+            )
         return out
 
     def report(self) -> Report:
         """The drift report of what the monitor has seen so far (``drift-detector report``):
         ``.html``, and the same content as ``.json`` / ``.to_dict()`` (docs/report.md)."""
-        from detector.report import report_of
-
         return report_of(self.engine, datetime.now(UTC).isoformat(timespec="seconds"))
 
     def state(self) -> bytes:
         """The monitor's state in the versioned snapshot format (:mod:`detector.state`)."""
         engine, feed, counts = self.engine, self._feed, self._counts
+        units = engine.units
         snapshot = {
             "api": API_STATE,
             "config": _fingerprint(self.config),
-            "units": [[list(key), engine.unit(key)] for key in engine.unit_keys()],
+            "units": [[list(key), units.unit(key)] for key in units.unit_keys()],
             "bounds": [[b.source, b.ptime, b.offset, b.at_end] for b in feed.merge.bounds.values()],
             "received": dict(feed.merge.received),
             "ptimes": dict(feed._ptimes),
@@ -271,7 +245,7 @@ class Monitor:
             "stats": [getattr(engine.stats, f.name) for f in fields(engine.stats)],
             "recent": [alert_bytes(a).decode() for a in engine.recent_alerts],
         }
-        return encode_state(snapshot, engine.shared_state())
+        return encode_state(snapshot, units.shared_state())
 
     @classmethod
     def restore(
@@ -288,7 +262,8 @@ class Monitor:
         :class:`~detector.errors.StateError`."""
         monitor = cls(_as_config(config), baseline, on_rejection, plugins)
         engine, feed, counts = monitor.engine, monitor._feed, monitor._counts
-        snap = decode_state(data, engine.shared_state())
+        units = engine.units
+        snap = decode_state(data, units.shared_state())
         if not isinstance(snap, dict) or snap.get("api") != API_STATE:
             raise StateError(f"not the state of a version {API_STATE} Monitor")
         if snap["config"] != _fingerprint(monitor.config):
@@ -296,8 +271,8 @@ class Monitor:
         try:
             for key, unit in snap["units"]:
                 unit_key = (str(key[0]), key[1], key[2])
-                check_shape(unit, engine.template(unit_key))
-                engine.install(unit_key, unit)
+                check_shape(unit, units.template(unit_key))
+                units.install(unit_key, unit)
             bounds = {
                 int(s): Bound(float(t), int(s), int(o), bool(e)) for s, t, o, e in snap["bounds"]
             }
@@ -309,10 +284,12 @@ class Monitor:
             counts.records, counts.alerts, counts.labels = (int(n) for n in snap["counts"])
             counts.rejected.update(snap["rejected"][0])
             counts.labels_rejected.update(snap["rejected"][1])
-            for f, value in zip(fields(engine.stats), snap["stats"], strict=True):
-                setattr(engine.stats, f.name, int(value))
+            # EngineStats' fields; the series count is the units restored
+            events, firing, resolved, _, reset = (int(v) for v in snap["stats"])
+            engine.splitter.events = events
+            engine.applier.stats = ApplyStats(firing, resolved, reset)
             engine.recent_alerts.extend(AlertEvent.model_validate_json(a) for a in snap["recent"])
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(f"a Monitor state that does not fit: {exc}") from exc
-        engine.dirty.clear()
+        units.take_dirty()  # the state as restored is what a snapshot would hold
         return monitor

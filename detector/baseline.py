@@ -34,6 +34,7 @@ from detector._native import block_dependence, dependence
 from detector.config import Config
 from detector.errors import ConfigError
 from detector.events import Decoder, EventBatch
+from detector.predictions import with_derived_fields
 from detector.reference import (
     CategoricalReference,
     NumericReference,
@@ -313,8 +314,6 @@ class BaselineBuilder:
 
     def add_batch(self, batch: EventBatch) -> None:
         """Add already-decoded training rows."""
-        from detector.labels.decode import with_derived_fields  # labels import baselines
-
         batch = with_derived_fields(batch, self.config)
         self.events += batch.size
         for _, paths in batch.schema_samples:

@@ -3,7 +3,7 @@
 A *unit* is state with one owner: each data series (model x feature x segment), the stream-wide
 checks (volume, schema, silence) and, with labels, the performance monitor. The first stage of
 the engine (:class:`detector.split.Splitter`) cuts each decoded batch into one chunk per unit;
-the second stage (:meth:`detector.engine.Engine.apply`) updates the units. In one process the
+the second stage (:meth:`detector.applier.Applier.apply`) updates the units. In one process the
 chunks go straight from one to the other; the Kafka worker sends slices (:mod:`detector.slices`)
 through a repartition topic instead, to the one worker that owns the unit, so every unit sees
 all of its events, in key order (:mod:`detector.order`), however many partitions and workers

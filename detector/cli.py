@@ -164,7 +164,9 @@ def _replay(
         "series": report.series,
     }
     if labels is not None and report.engine is not None:
-        summary["labels"] = labels_summary(report.engine, report.labels, report.labels_rejected)
+        summary["labels"] = labels_summary(
+            report.engine.performance, report.labels, report.labels_rejected
+        )
     emit_summary("replay", summary)
     return 0
 

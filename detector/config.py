@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from detector.detectors.plugins import Plugin, river_detector
 from detector.errors import ConfigError
 
 FieldType = Literal["numeric", "categorical"]
@@ -313,8 +314,6 @@ class PluginConfig(_Strict):
 
     @model_validator(mode="after")
     def _builds(self) -> PluginConfig:
-        from detector.detectors.plugins import Plugin, river_detector
-
         detector = river_detector(self.detector, self.params)  # ValueError names the class
         try:
             Plugin(detector, self.label)  # its state must be plain data (snapshots)

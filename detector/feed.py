@@ -27,9 +27,9 @@ import numpy as np
 from detector.alerts import AlertEvent
 from detector.engine import Engine
 from detector.events import EventBatch
-from detector.labels.decode import LabelBatch
 from detector.merge import OrderedMerge
 from detector.order import LABEL_SOURCES, Keys, partition_times
+from detector.predictions import LabelBatch
 
 
 class Feed:
@@ -64,7 +64,9 @@ class Feed:
     ) -> None:
         """Queue a batch of ``source``'s events in the merge."""
         if batch.size:
-            self.merge.push(self.engine.slice(batch, self.keys(source, batch.times, offsets)))
+            self.merge.push(
+                self.engine.splitter.slice(batch, self.keys(source, batch.times, offsets))
+            )
 
     def push_labels(
         self, batch: LabelBatch, source: int = LABEL_SOURCES, offsets: np.ndarray | None = None
@@ -72,7 +74,7 @@ class Feed:
         """Queue a batch of ``source``'s labels in the merge."""
         if batch.size:
             keys = self.keys(source, batch.times, offsets)
-            self.merge.push(self.engine.label_slice(batch, keys))
+            self.merge.push(self.engine.splitter.label_slice(batch, keys))
 
     def events(
         self, batch: EventBatch, source: int = 0, offsets: np.ndarray | None = None
@@ -95,8 +97,9 @@ class Feed:
 
     def release(self, now: float = 0.0) -> list[AlertEvent]:
         """Apply what the merge releases (all of it at once, as the worker's stage two does)."""
-        chunks = [c for part in self.merge.release(now) for c in self.engine.chunks(part)]
-        return self.engine.apply(chunks) if chunks else []
+        splitter = self.engine.splitter
+        chunks = [c for part in self.merge.release(now) for c in splitter.chunks(part)]
+        return self.engine.applier.apply(chunks) if chunks else []
 
     def waiting(self, source: int) -> bool:
         """Whether the merge waits for ``source``: its bound is the smallest of all."""

@@ -28,20 +28,22 @@ from detector.chunks import (
 from detector.columns import Categories
 from detector.config import Config
 from detector.events import EventBatch
-from detector.labels.decode import LabelBatch, prediction_halves, with_derived_fields
 from detector.order import Keys
+from detector.predictions import LabelBatch, prediction_halves, with_derived_fields
 from detector.segments import SegmentRouter, segment_groups
 from detector.slices import PerformanceTape, Slice, in_key_order
 
 
 class Splitter:
-    """Turns decoded batches into slices in key order."""
+    """Turns decoded batches into slices in key order, and slices into chunks; counts the
+    events it sliced (``events``)."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.fields = config.monitored_fields() + config.derived_fields()
         self.router = SegmentRouter(config.segments)
         self._offset = 0  # default keys: one source, rows numbered across batches
+        self.events = 0
 
     def _default_keys(self, times: np.ndarray) -> Keys:
         n = len(times)
@@ -53,6 +55,7 @@ class Splitter:
         """The batch as columns in key order (default ``keys``: one source, in batch order;
         ``ordered=False``: in batch order), with the prediction half of each event on the tape
         when the config has labels."""
+        self.events += batch.size
         batch = with_derived_fields(batch, self.config)
         keys = self._default_keys(batch.times) if keys is None else keys
         names = [f.name for f in self.fields]
@@ -83,6 +86,8 @@ class Splitter:
 
     def label_slice(self, batch: LabelBatch, keys: Keys) -> Slice:
         """A slice of labels only: its tape (for the performance unit), in key order."""
+        if self.config.label is None:
+            raise ValueError("labels need a config with a label section")
         n = batch.size
         tape = PerformanceTape(
             rows=np.arange(n, dtype=np.int64),
@@ -105,6 +110,12 @@ class Splitter:
         if batch.size == 0:
             return []
         return slice_chunks(self.config, self.slice(batch, keys))
+
+    def chunks(self, part: Slice, keep: Callable[[UnitKey], bool] | None = None) -> list[Chunk]:
+        """A slice's chunks for the units ``keep`` accepts (default: all)."""
+        if keep is None:
+            return slice_chunks(self.config, part)
+        return slice_chunks(self.config, part, keep)
 
 
 def _keep_all(key: UnitKey) -> bool:

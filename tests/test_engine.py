@@ -225,7 +225,7 @@ def test_missing_and_mistyped_values_are_counted_per_series() -> None:
     engine = Engine(config)
     lines = [orjson.dumps(e) for e in events]
     assert engine.process(Decoder(config).decode(lines, [0.0] * 3000).batch) == []
-    counts = {key: (n, missing, errors) for key, n, missing, errors in engine.counters()}
+    counts = {key: (n, missing, errors) for key, n, missing, errors in engine.units.counters()}
     assert counts[("f0", None, None)] == (3000, 300, 300)
     assert counts[("f0", "country", "A")] == (3000, 300, 300)
     assert np.isfinite(engine.stats.events)

@@ -197,9 +197,9 @@ def test_restored_series_keep_their_profile(
     for batch in batches[:3]:
         first.process(batch)
     second = Engine(config, load_baseline(path, config))
-    mine, theirs = first.shared_state(), second.shared_state()
-    for key in first.unit_keys():
-        second.install(key, decode_state(encode_state(first.unit(key), mine), theirs))
+    mine, theirs = first.units.shared_state(), second.units.shared_state()
+    for key in first.units.unit_keys():
+        second.units.install(key, decode_state(encode_state(first.units.unit(key), mine), theirs))
     key = ("x", None, None)
     assert second.series[key].reference.season is not None
     after = [[a.data.summary for a in second.process(batch)] for batch in batches[3:]]

@@ -12,6 +12,7 @@ from detector.config import parse_config
 from detector.engine import Engine
 from detector.events import EventBatch
 from detector.kafka.internal import read_slice, slice_records
+from detector.split import Splitter
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict, event_batches
 
 STREAM = SyntheticStream(
@@ -33,17 +34,17 @@ def test_slices_through_repartition_records_and_their_owners(partitions: int) ->
     expected = [
         alert_bytes(a) for b in event_batches(STREAM, 12_000, DRIFTS) for a in reference.process(b)
     ]
-    splitter, owners = Engine(config), [Engine(config) for _ in range(partitions)]
+    splitter, owners = Splitter(config), [Engine(config) for _ in range(partitions)]
     got: list[bytes] = []
     for batch in event_batches(STREAM, 12_000, DRIFTS):
         units: list[object] = []
         for partition, value in slice_records(config, splitter.slice(batch), partitions).items():
             part = read_slice(value)
-            chunks = owners[partition].chunks(
+            chunks = owners[partition].splitter.chunks(
                 part, lambda key, p=partition: unit_partition(key, partitions) == p
             )
             units += [chunk_unit(c) for c in chunks]
-            got += [alert_bytes(a) for a in owners[partition].apply(chunks)]
+            got += [alert_bytes(a) for a in owners[partition].applier.apply(chunks)]
         assert sorted(map(str, units)) == sorted(str(chunk_unit(c)) for c in reference.split(batch))
     assert len(expected) >= 2
     assert got == expected if partitions == 1 else sorted(got) == sorted(expected)
@@ -69,19 +70,20 @@ def test_labelled_slices_through_repartition_records_give_the_same_alerts() -> N
 
     def apply(partition: int) -> None:
         for part in merges[partition].release():
-            chunks = owners[partition].chunks(
+            chunks = owners[partition].splitter.chunks(
                 part, lambda key: unit_partition(key, partitions) == partition
             )
-            got.extend(alert_bytes(a) for a in owners[partition].apply(chunks))
+            got.extend(alert_bytes(a) for a in owners[partition].applier.apply(chunks))
 
     for _side, batch in stream.batches(30_000, [ErrorChange(15_000, 0.2)]):
         if isinstance(batch, EventBatch):
             expected += [alert_bytes(a) for a in whole.events(batch)]
             keys = splitter.keys(0, batch.times)
-            part = splitter.engine.slice(batch, keys)
+            part = splitter.engine.splitter.slice(batch, keys)
         else:
             expected += [alert_bytes(a) for a in whole.labels(batch)]
-            part = splitter.engine.label_slice(batch, splitter.keys(LABEL_SOURCES, batch.times))
+            keys = splitter.keys(LABEL_SOURCES, batch.times)
+            part = splitter.engine.splitter.label_slice(batch, keys)
         for partition, value in slice_records(config, part, partitions).items():
             merges[partition].push(read_slice(value))
             apply(partition)
@@ -104,4 +106,4 @@ def test_several_chunks_of_a_unit_in_one_apply_run_in_order() -> None:
     together = Engine(config)
     chunks: list[Chunk] = [c for b in batches for c in together.split(b)]
     assert len(expected) >= 2
-    assert sorted(alert_bytes(a) for a in together.apply(chunks)) == sorted(expected)
+    assert sorted(alert_bytes(a) for a in together.applier.apply(chunks)) == sorted(expected)

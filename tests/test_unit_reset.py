@@ -54,9 +54,9 @@ def test_a_broken_stream_unit_is_replaced() -> None:
     engine = Engine(config)
     batches = list(event_batches(STREAM, 3000, size=1000))
     engine.process(batches[0])
-    assert engine.stream is not None
-    engine.stream.events = "many"  # type: ignore[assignment]
+    assert engine.units.stream is not None
+    engine.units.stream.events = "many"  # type: ignore[assignment]
     engine.process(batches[1])
     assert engine.stats.units_reset == 1
-    unit = engine.unit(STREAM_UNIT)
+    unit = engine.units.unit(STREAM_UNIT)
     assert unit is not None and unit.events == 1000  # type: ignore[union-attr]

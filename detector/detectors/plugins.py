@@ -43,14 +43,11 @@ import re
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from detector.errors import StateError
-
-if TYPE_CHECKING:
-    from detector.config import Config
 
 Input = Literal["score", "value"]
 Stream = Literal["features", "errors"]
@@ -140,20 +137,6 @@ class Plugin:
     def fresh(self) -> DriftDetectorLike:
         """A new copy of the prototype (which itself never sees a value)."""
         return copy.deepcopy(self.detector)
-
-
-def plugins_from(config: Config) -> tuple[Plugin, ...]:
-    """The config's ``detection.plugins``, as plugins."""
-    return tuple(
-        Plugin(
-            river_detector(c.detector, c.params),
-            c.label,
-            None if c.features is None else tuple(c.features),
-            c.input,
-            c.stream,
-        )
-        for c in config.detection.plugins
-    )
 
 
 class PluginSet:

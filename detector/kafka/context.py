@@ -1,6 +1,6 @@
 """What both stages of a worker share: one object instead of long constructor lists.
 
-The config and engine, the internal topics and the input topics' partition counts, the
+The config, the internal topics and the input topics' partition counts, the
 committer (whose producer every record goes through, replaced after a fenced transaction),
 the report and metrics, the end offsets of ``--until-end``, and where dead letters go.
 """
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from confluent_kafka import Message, Producer
 
 from detector.config import Config
-from detector.engine import Engine
 from detector.events import Rejection
 from detector.kafka.clients import produce
 from detector.kafka.commits import Committer
@@ -27,7 +26,6 @@ from detector.order import LABEL_SOURCES
 @dataclass
 class WorkerContext:
     config: Config
-    engine: Engine
     internal: InternalTopics
     events_partitions: int
     labels_partitions: int  # 0 without a labels topic

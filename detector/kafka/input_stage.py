@@ -39,7 +39,7 @@ from detector.labels.decode import LabelDecoder
 from detector.merge import OrderedMerge
 from detector.order import NO_TIME, Bound, Key, Keys, partition_times
 from detector.slices import Slice, sorted_runs, split_rows
-from detector.split import partition_slices
+from detector.split import Splitter, partition_slices
 from detector.state.slice_format import encode_slice
 
 log = logging.getLogger("detector.worker")
@@ -61,10 +61,12 @@ class Source:
 
 
 class InputStage:
-    """Decodes, keys, orders, splits and forwards a worker's input records."""
+    """Decodes, keys, orders, splits and forwards a worker's input records. Its ``splitter``
+    (the engine's stage one) is used by this stage only, on the loop's thread."""
 
-    def __init__(self, ctx: WorkerContext) -> None:
+    def __init__(self, ctx: WorkerContext, splitter: Splitter) -> None:
         self.ctx = ctx
+        self.splitter = splitter
         self.decoder = Decoder(ctx.config)
         self.label_decoder = LabelDecoder(ctx.config) if ctx.config.label else None
         self.sources: dict[Coords, Source] = {}
@@ -162,7 +164,7 @@ class InputStage:
         sources = partitions[accepted].astype(np.int32)
         ptimes = partition_times(sources, decoded.times, self._carry)
         keys = Keys(ptimes, sources, offsets[accepted])
-        for run in sorted_runs(self.ctx.engine.slice(decoded, keys, ordered=False)):
+        for run in sorted_runs(self.splitter.slice(decoded, keys, ordered=False)):
             self.merge.push(run)  # each partition's run as it came: no sorting here
         return float(decoded.times.max())
 
@@ -181,7 +183,7 @@ class InputStage:
         sources = (batch.partitions[rows][accepted] + first).astype(np.int32)
         ptimes = partition_times(sources, labels.times, self._carry)
         keys = Keys(ptimes, sources, batch.offsets[rows][accepted])
-        self.merge.push(self.ctx.engine.label_slice(labels, keys))
+        self.merge.push(self.splitter.label_slice(labels, keys))
 
     def eof(self, topic: str, partition: int, offset: int) -> None:
         """The partition reached its end at ``offset`` (an end-of-partition event)."""

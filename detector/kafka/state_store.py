@@ -38,7 +38,6 @@ from confluent_kafka import (
 
 from detector.chunks import UnitKey, unit_partition
 from detector.config import Config
-from detector.engine import Engine, Unit
 from detector.errors import KafkaBoundaryError, StateError
 from detector.kafka.clients import Props, describe_error, produce
 from detector.kafka.internal import InternalTopics, unit_key_bytes, unit_key_of
@@ -46,6 +45,7 @@ from detector.merge import MergeState
 from detector.order import Bound
 from detector.state.codec import Shared, decode_state, encode_state
 from detector.state.shape import check_shape
+from detector.units import Unit, Units
 
 log = logging.getLogger("detector.state")
 _RESTORE_TIMEOUT = 300.0
@@ -76,17 +76,18 @@ def merge_key(partition: int) -> UnitKey:
 
 
 class StateStore:
-    """The engine's units of the repartition partitions this worker owns."""
+    """The units of the repartition partitions this worker owns: restored from the changelog,
+    and the changed ones (:meth:`~detector.units.Units.take_dirty`) snapshotted to it."""
 
-    def __init__(self, engine: Engine, internal: InternalTopics, consumer_props: Props) -> None:
-        self.engine = engine
+    def __init__(self, units: Units, internal: InternalTopics, consumer_props: Props) -> None:
+        self.units = units
         self.internal = internal
         self._props = consumer_props
         self.applied: dict[UnitKey, dict[int, int]] = {}  # restored units: offsets covered
         self.restored_units = 0
         self.discarded = 0
         self.restore_seconds = 0.0
-        self.fingerprint = config_fingerprint(engine.config)
+        self.fingerprint = config_fingerprint(units.config)
         self._saved_merges: dict[int, MergeState] = {}
 
     def owner(self, key: UnitKey) -> int:
@@ -107,7 +108,7 @@ class StateStore:
         started = time.monotonic()
         latest, ends = self._read(wanted, sources)
         before = self.restored_units
-        shared = self.engine.shared_state()
+        shared = self.units.shared_state()
         merges: dict[int, MergeState | None] = dict.fromkeys(wanted)
         for key_bytes, value in latest.items():
             try:
@@ -166,7 +167,7 @@ class StateStore:
         self, key: UnitKey, value: bytes | None, shared: Shared, ends: dict[int, int]
     ) -> None:
         if value is None:  # a tombstone: the unit was deleted
-            self.engine.drop([key])
+            self.units.drop([key])
             return
         try:
             snapshot = decode_state(value, shared)
@@ -176,10 +177,10 @@ class StateStore:
                 raise StateError("it was taken under other detection settings")
             applied = _offsets(snapshot["applied"], ends)
             unit = snapshot["unit"]
-            check_shape(unit, self.engine.template(key))
-            self.engine.install(key, unit)
+            check_shape(unit, self.units.template(key))
+            self.units.install(key, unit)
         except (StateError, ValueError, TypeError) as exc:
-            self.engine.drop([key])
+            self.units.drop([key])
             self._discard(str(key), exc)
             return
         self.applied[key] = applied
@@ -227,14 +228,30 @@ class StateStore:
         merges: dict[int, tuple[MergeState, dict[int, int]]],
         on_delivery: Callable[..., Any],
     ) -> int:
-        """Produce the dirty units of owned partitions, and each merge state that changed.
-        ``merges``: per owned partition, its merge state as of the offset being committed, and
-        the offsets its merge released so far (what its units' state covers). Returns the
-        number of snapshots produced."""
-        shared = self.engine.shared_state()
+        """Produce the units changed since the last snapshot (of owned partitions), and each
+        merge state that changed. ``merges``: per owned partition, its merge state as of the
+        offset being committed, and the offsets its merge released so far (what its units'
+        state covers). Returns the number of snapshots produced."""
+        dirty = self.units.take_dirty()
+        try:
+            written = self._snapshot_units(producer, dirty, merges, on_delivery)
+        except BaseException:  # not all produced: the next commit snapshots them again
+            for key in dirty:
+                self.units.touch(key)
+            raise
+        return written + self._snapshot_merges(producer, merges, on_delivery)
+
+    def _snapshot_units(
+        self,
+        producer: Producer,
+        keys: set[UnitKey],
+        merges: dict[int, tuple[MergeState, dict[int, int]]],
+        on_delivery: Callable[..., Any],
+    ) -> int:
+        shared = self.units.shared_state()
         written = 0
-        for key in sorted(self.engine.dirty, key=repr):
-            unit: Unit | None = self.engine.unit(key)
+        for key in sorted(keys, key=repr):
+            unit: Unit | None = self.units.unit(key)
             partition = self.owner(key)
             if unit is None or partition not in merges:
                 continue
@@ -245,7 +262,15 @@ class StateStore:
             snapshot = {"applied": applied, "config": self.fingerprint, "unit": unit}
             self._produce(producer, key, partition, encode_state(snapshot, shared), on_delivery)
             written += 1
-        self.engine.dirty.clear()
+        return written
+
+    def _snapshot_merges(
+        self,
+        producer: Producer,
+        merges: dict[int, tuple[MergeState, dict[int, int]]],
+        on_delivery: Callable[..., Any],
+    ) -> int:
+        written = 0
         for partition, (state, _) in sorted(merges.items()):
             if self._saved_merges.get(partition) == state:
                 continue
@@ -290,8 +315,8 @@ class StateStore:
     def drop(self, partitions: Iterable[int]) -> None:
         """Forget the units of partitions that moved to another worker."""
         gone = set(partitions)
-        keys = [k for k in self.engine.unit_keys() if self.owner(k) in gone]
-        self.engine.drop(keys)
+        keys = [k for k in self.units.unit_keys() if self.owner(k) in gone]
+        self.units.drop(keys)
         for key in [k for k in self.applied if self.owner(k) in gone]:
             del self.applied[key]
         for partition in gone:

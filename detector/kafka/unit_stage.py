@@ -10,6 +10,9 @@ or a rebalance are applied once.
 Each loop turn starts stage two on the repartition records it consumed (:meth:`UnitStage.start`),
 then runs stage one on its input records while the series update, and finishes stage two
 (:meth:`UnitStage.finish`) before anything reads unit state: offsets, snapshots, commits.
+So the applier (:class:`~detector.applier.Applier`) and its units have one owner at a time:
+the stage's update thread while an update runs, the loop's thread once :meth:`finish` has
+waited for it (the silence check, then the state store's snapshots and restores).
 The series' per-value work runs in Rust without the GIL, so stage one's decoding and producing
 fill the time the update threads leave a core free. Nothing of stage two outlives the turn that
 started it, so rebalances (inside ``consume``), rewinds and commits never meet one in flight.
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from confluent_kafka import Message, TopicPartition
 
 from detector.alerts import CONTENT_TYPE, AlertEvent, alert_bytes
+from detector.applier import Applier
 from detector.chunks import (
     PERFORMANCE_UNIT,
     Chunk,
@@ -42,6 +46,7 @@ from detector.kafka.report import where
 from detector.kafka.state_store import StateStore
 from detector.merge import MergeState, OrderedMerge
 from detector.slices import Slice
+from detector.split import slice_chunks
 from detector.state.slice_format import decode_slice
 
 log = logging.getLogger("detector.worker")
@@ -58,8 +63,9 @@ class Pending:
 class UnitStage:
     """The merges and units of the repartition partitions this worker owns."""
 
-    def __init__(self, ctx: WorkerContext, store: StateStore) -> None:
+    def __init__(self, ctx: WorkerContext, applier: Applier, store: StateStore) -> None:
         self.ctx = ctx
+        self.applier = applier
         self.store = store
         self.merges: dict[int, OrderedMerge] = {}
         self.consumed: dict[int, int] = {}  # next offset after the last record read, per p
@@ -122,15 +128,15 @@ class UnitStage:
             for part in released:
                 chunks += self._owned_chunks(partition, part)
         stream_seen = any(isinstance(c, StreamChunk) for c in chunks)
-        alerts = self._executor.submit(self.ctx.engine.apply, chunks) if chunks else None
+        alerts = self._executor.submit(self.applier.apply, chunks) if chunks else None
         return Pending(stream_seen, alerts)
 
     def _owned_chunks(self, partition: int, part: Slice) -> list[Chunk]:
         out: list[Chunk] = []
-        partitions = self.ctx.internal.partitions
+        config, partitions = self.ctx.config, self.ctx.internal.partitions
         applied = self.store.applied
-        for chunk in self.ctx.engine.chunks(
-            part, lambda key: unit_partition(key, partitions) == partition
+        for chunk in slice_chunks(
+            config, part, lambda key: unit_partition(key, partitions) == partition
         ):
             covered = applied.get(chunk_unit(chunk))
             fresh = without_applied(chunk, covered) if covered else chunk
@@ -141,11 +147,10 @@ class UnitStage:
     def finish(self, pending: Pending) -> None:
         """Wait for the update; then the silence check and the alerts."""
         alerts = pending.alerts.result() if pending.alerts is not None else []
-        engine = self.ctx.engine
         if pending.stream_seen:
             self.stream_seen = time.monotonic()
-        elif engine.stream is not None:
-            alerts += engine.idle(time.monotonic() - self.stream_seen)
+        elif self.applier.units.stream is not None:
+            alerts += self.applier.idle(time.monotonic() - self.stream_seen)
         producer = self.ctx.producer
         for alert in alerts:
             produce(

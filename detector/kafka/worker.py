@@ -132,7 +132,6 @@ class Worker:
             raise
         ctx = WorkerContext(
             config,
-            self._engine,
             internal,
             events,
             labels,
@@ -143,9 +142,12 @@ class Worker:
             limit,
         )
         self._ctx, self._consumer = ctx, consumer
-        self._store = StateStore(self._engine, internal, consumer_props)
-        self._inputs = InputStage(ctx)
-        self._units = UnitStage(ctx, self._store)
+        # Each stage owns its part of the engine: stage one the splitter, stage two the
+        # applier and, through the state store, the units (see detector.kafka.unit_stage).
+        engine = self._engine
+        self._store = StateStore(engine.units, internal, consumer_props)
+        self._inputs = InputStage(ctx, engine.splitter)
+        self._units = UnitStage(ctx, engine.applier, self._store)
         self._progress = Progress(ctx, consumer, self._store, self._inputs, self._units)
 
     # -- the loop ------------------------------------------------------------------------------
@@ -230,7 +232,7 @@ class Worker:
         self.report.units_reset = self._engine.stats.units_reset
         if self.config.kafka_topics.labels is not None:
             self.report.join = labels_summary(
-                self._engine, self.report.labels, self.report.label_dead_letters
+                self._engine.performance, self.report.labels, self.report.label_dead_letters
             )
 
     def _error(self, message: Message) -> None:

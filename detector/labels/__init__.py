@@ -1,6 +1,7 @@
 """Ground truth: delayed labels joined to predictions, model performance and where it is worse.
 
-- :mod:`~detector.labels.decode`: label records into columnar batches, prediction halves;
+- :mod:`~detector.labels.decode`: label records into columnar batches (the core types they
+  share with the engine, derived fields and prediction halves, are in :mod:`detector.predictions`);
 - :mod:`~detector.labels.join`: the bounded store where each half waits for the other;
 - :mod:`~detector.labels.metrics`: accuracy, precision, recall, F1, log loss, ECE, MAE, RMSE;
 - :mod:`~detector.labels.versus_rest`: is a segment's error worse than the rest's;

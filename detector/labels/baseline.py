@@ -25,8 +25,9 @@ import orjson
 
 from detector.config import Config
 from detector.events import Decoder, compile_path, extract
-from detector.labels.decode import Value, label_value, prediction_halves
+from detector.labels.decode import label_value
 from detector.labels.metrics import MetricAccumulator
+from detector.predictions import Value, prediction_halves
 
 
 class LabelSummary:

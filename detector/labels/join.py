@@ -34,7 +34,7 @@ import heapq
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from detector.labels.decode import Value
+from detector.predictions import Value
 
 # (completion time, prediction time, segment values, predicted, actual, score)
 Pair = tuple[float, float, tuple[str, ...], Value, Value, float]

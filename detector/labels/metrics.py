@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from detector.config import LabelType
-from detector.labels.decode import Value
+from detector.predictions import Value
 
 ECE_BINS = 10
 _EPS = 1e-15

@@ -1,10 +1,10 @@
-"""The ``labels`` block of the ``run`` and ``replay`` summaries.
+"""The ``labels`` block of the ``run`` and ``replay`` summaries, from the performance monitor.
 
 >>> from detector.config import parse_config
->>> from detector.engine import Engine
+>>> from detector.labels.monitor import PerformanceMonitor
 >>> from detector.testing.labelled import LabelledStream
->>> engine = Engine(parse_config(LabelledStream().config()))
->>> labels_summary(engine, 0)["matched"]
+>>> monitor = PerformanceMonitor(parse_config(LabelledStream().config()), alpha=1e-6)
+>>> labels_summary(monitor, 0)["matched"]
 0
 """
 
@@ -13,16 +13,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from detector.engine import Engine
+from detector.labels.monitor import PerformanceMonitor
 from detector.labels.series import ERROR, VS_REST
 
 
 def labels_summary(
-    engine: Engine, records: int, rejected: Mapping[str, int] | None = None
+    monitor: PerformanceMonitor | None, records: int, rejected: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
     """Label records and rejections, the join's counters, all traffic's metrics over every
-    pair so far, and the segments whose performance alerts are firing."""
-    monitor = engine.performance
+    pair so far, and the segments whose performance alerts are firing (``monitor``: the
+    engine's performance unit, None without a label section)."""
     out: dict[str, Any] = {"records": records, "rejected": dict(rejected or {})}
     if monitor is None:
         return out

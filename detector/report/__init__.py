@@ -10,16 +10,45 @@ JSON schema (:data:`detector.report.schema.SCHEMA`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
 
-from detector.api import Report
 from detector.engine import Engine
 from detector.report.data import build
 from detector.report.page import render_page
 
 __all__ = ["Report", "build", "render", "render_page", "report_of", "to_json"]
+
+
+@dataclass(frozen=True)
+class Report:
+    """The drift report of ``drift-detector report``: one self-contained HTML page (``html``,
+    ``save``) rendered from ``data``, its content (``to_dict``, ``json``; docs/report.md)."""
+
+    html: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's content (a deep copy: the caller may change it)."""
+        copied: dict[str, Any] = orjson.loads(orjson.dumps(self.data))
+        return copied
+
+    @property
+    def json(self) -> str:
+        """The report's content as indented JSON (the schema in docs/report.md)."""
+        return orjson.dumps(self.data, option=orjson.OPT_INDENT_2).decode()
+
+    def save(self, path: str | Path) -> Path:
+        """Write the page to ``path``; returns the path."""
+        out = Path(path)
+        out.write_text(self.html, encoding="utf-8")
+        return out
+
+    def _repr_html_(self) -> str:  # shown inline by Jupyter
+        return self.html
 
 
 def to_json(data: dict[str, Any]) -> str:

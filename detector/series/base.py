@@ -98,10 +98,16 @@ class CoreUpdate:
     arrays: tuple[np.ndarray, ...]
     plugin_hits: dict[int, str] = field(default_factory=dict)  # position -> configured detector
 
+    @property
+    def job(self) -> tuple[NumericCore | CategoricalCore, tuple[np.ndarray, ...]]:
+        """(core, arguments): one job of ``update_all`` (:mod:`detector.series.batch`)."""
+        assert self.series._core is not None
+        return self.series._core, self.arrays
+
     def run(self) -> list[Signal]:
         """Update the core now (the engine batches many through ``update_all`` instead)."""
-        assert self.series._core is not None
-        return self.finish(self.series._core.update(*self.arrays))
+        core, arrays = self.job
+        return self.finish(core.update(*arrays))
 
     def finish(self, records: list[SignalRecord]) -> list[Signal]:
         """The core's status changes as signals (a configured detector's named after it)."""

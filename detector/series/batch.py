@@ -79,8 +79,8 @@ def _update_all(
 ) -> tuple[list[list[SignalRecord] | str], list[list[SignalRecord] | str]]:
     """Every core's update at once; should the batch be refused before any core ran (a core
     in use, arrays of other lengths), each core alone, so only the bad ones fail."""
-    numeric_jobs: list[Any] = [(t.series._core, t.arrays) for _, t in numeric]
-    categorical_jobs: list[Any] = [(t.series._core, t.arrays) for _, t in categorical]
+    numeric_jobs: list[Any] = [t.job for _, t in numeric]
+    categorical_jobs: list[Any] = [t.job for _, t in categorical]
     try:
         return update_all(numeric_jobs, categorical_jobs, threads)
     except Exception:

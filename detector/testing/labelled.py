@@ -25,8 +25,8 @@ from detector.columns import Categories
 from detector.engine import Engine
 from detector.events import EventBatch
 from detector.feed import Feed
-from detector.labels.decode import LabelBatch
 from detector.order import LABEL_SOURCES
+from detector.predictions import LabelBatch
 
 EVENTS, LABELS = 0, 1  # the sides :meth:`LabelledStream.batches` yields
 

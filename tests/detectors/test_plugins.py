@@ -198,7 +198,7 @@ def test_readme_plugins_sample_loads() -> None:
     cfg = {k: v for k, v in LabelledStream().config().items() if k != "topics"}
     config = parse_config({**cfg, **sample})
     engine = Monitor(config).engine
-    assert [(p.name, p.stream) for p in engine.plugins] == [
+    assert [(p.name, p.stream) for p in engine.units.plugins] == [
         ("river.KSWIN", "features"),
         ("river.DDM", "errors"),
     ]

@@ -108,7 +108,7 @@ def _forge(bootstrap: str, cfg: dict[str, Any], changelog: str) -> list[tuple[st
     became text, one claiming offsets far past its partition's end. Returns their (feature,
     segment) as alerts name them."""
     engine = Engine(parse_config(cfg))
-    shared = engine.shared_state()
+    shared = engine.units.shared_state()
     latest: dict[bytes, tuple[int, bytes]] = {}
     for message in consume_records(bootstrap, changelog, 10**6, deadline=8.0):
         latest[message.key() or b""] = (message.partition() or 0, message.value() or b"")

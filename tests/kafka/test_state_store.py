@@ -91,16 +91,16 @@ def test_hostile_changelog_records_are_discarded_not_run(
 
 def _restored(config: Config, key: UnitKey, value: bytes, ends: dict[int, int]) -> StateStore:
     """A fresh engine's store after installing ``value`` as ``key``'s snapshot."""
-    store = StateStore(Engine(config), InternalTopics("r", "c", 1), {})
-    store._install(key, value, store.engine.shared_state(), ends)
+    store = StateStore(Engine(config).units, InternalTopics("r", "c", 1), {})
+    store._install(key, value, store.units.shared_state(), ends)
     return store
 
 
 def _snapshot(engine: Engine, unit: Any, applied: dict[int, int]) -> bytes:
     """A unit of ``engine`` as the changelog holds it."""
-    store = StateStore(engine, InternalTopics("r", "c", 1), {})
+    store = StateStore(engine.units, InternalTopics("r", "c", 1), {})
     envelope = {"applied": applied, "config": store.fingerprint, "unit": unit}
-    return encode_state(envelope, engine.shared_state())
+    return encode_state(envelope, engine.units.shared_state())
 
 
 def _used(stream: SyntheticStream) -> tuple[Config, Engine]:
@@ -120,15 +120,15 @@ def test_snapshot_from_other_detection_settings_is_discarded() -> None:
     value = encode_state(
         {
             "applied": {0: 7},
-            "config": StateStore(engine, InternalTopics("r", "c", 1), {}).fingerprint,
-            "unit": engine.unit(key),
+            "config": StateStore(engine.units, InternalTopics("r", "c", 1), {}).fingerprint,
+            "unit": engine.units.unit(key),
         },
-        engine.shared_state(),
+        engine.units.shared_state(),
     )
     changed = config_dict(stream, "m", {"events": "e", "alerts": "a", "dead_letter": "d"})
     changed["detection"] = {"window": 400}
     fresh = _restored(parse_config(changed), key, value, {0: 10})
-    assert fresh.discarded == 1 and fresh.engine.unit(key) is None
+    assert fresh.discarded == 1 and fresh.units.unit(key) is None
     same = _restored(before, key, value, {0: 10})
     assert same.restored_units == 1 and same.applied[key] == {0: 7}
 
@@ -141,11 +141,11 @@ def test_snapshot_past_the_end_of_its_partition_is_discarded(
     config, engine = _used(_stream())
     key: UnitKey = ("amount", "c", "a")
     for applied in ({0: 2**62}, {5: 3}, {0: -1}, {"0": 3}):
-        value = _snapshot(engine, engine.unit(key), applied)  # type: ignore[arg-type]
+        value = _snapshot(engine, engine.units.unit(key), applied)  # type: ignore[arg-type]
         with caplog.at_level(logging.WARNING, logger="detector.state"):
             store = _restored(config, key, value, {0: 2000})
         assert store.discarded == 1 and store.restored_units == 0, applied
-        assert store.engine.unit(key) is None and key not in store.applied
+        assert store.units.unit(key) is None and key not in store.applied
         assert "('amount', 'c', 'a')" in caplog.records[-1].getMessage()
 
 
@@ -156,15 +156,15 @@ def test_snapshot_of_the_wrong_shape_is_discarded() -> None:
         numeric=["amount"], categorical={"mcc": {"x": 0.5, "y": 0.5}}, segments={"c": ["a"]}
     )
     config, engine = _used(stream)
-    numeric = engine.unit(("amount", None, None))
+    numeric = engine.units.unit(("amount", None, None))
     assert isinstance(numeric, NumericSeries)
     broken = copy.copy(numeric)
     broken._warm_events = "many"  # type: ignore[assignment]
-    stream_unit = copy.copy(engine.unit(STREAM_UNIT))
+    stream_unit = copy.copy(engine.units.unit(STREAM_UNIT))
     del stream_unit.__dict__["volume"]
     cases: list[tuple[UnitKey, Any]] = [
         (("amount", None, None), broken),
-        (("amount", None, None), engine.unit(("mcc", None, None))),
+        (("amount", None, None), engine.units.unit(("mcc", None, None))),
         (STREAM_UNIT, stream_unit),
         (("nothing", None, None), numeric),
     ]

@@ -11,7 +11,8 @@ import pytest
 from detector.config import Config, parse_config
 from detector.errors import ConfigError
 from detector.events import Decoder
-from detector.labels.decode import LabelDecoder, prediction_halves
+from detector.labels.decode import LabelDecoder
+from detector.predictions import prediction_halves
 from detector.testing.labelled import LabelledStream
 
 

@@ -10,7 +10,7 @@ from detector._native import pairwise_sum, update_all
 from detector.columns import Categories
 from detector.config import parse_config
 from detector.detectors import distribution  # not TestResult bare: pytest would collect it
-from detector.engine import test_level as level_of  # not test_*: pytest would collect it
+from detector.false_alarms import test_level as level_of  # not test_*: pytest would collect it
 from detector.quality import rate_check
 from detector.reference import CategoricalReference, NumericReference
 from detector.series import CategoricalSeries, NumericSeries, SeriesContext

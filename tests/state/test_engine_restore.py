@@ -38,16 +38,17 @@ DRIFTS = [
 def restored(engine: Engine, make: Callable[[], Engine]) -> Engine:
     """Every unit of ``engine`` through bytes into a fresh engine from ``make``."""
     fresh = make()
-    mine, theirs = engine.shared_state(), fresh.shared_state()
-    for key in engine.unit_keys():
-        unit = engine.unit(key)
-        fresh.install(key, decode_state(encode_state(unit, mine), theirs))
+    mine, theirs = engine.units.shared_state(), fresh.units.shared_state()
+    for key in engine.units.unit_keys():
+        unit = engine.units.unit(key)
+        fresh.units.install(key, decode_state(encode_state(unit, mine), theirs))
     return fresh
 
 
 def final_state(engine: Engine) -> list[bytes]:
-    shared = engine.shared_state()
-    return [encode_state(engine.unit(key), shared) for key in sorted(engine.unit_keys(), key=str)]
+    units = engine.units
+    shared = units.shared_state()
+    return [encode_state(units.unit(key), shared) for key in sorted(units.unit_keys(), key=str)]
 
 
 def first_alert_batch(alert_batches: list[list[AlertEvent]]) -> int:
@@ -116,7 +117,7 @@ def _labelled_slices(
 
 
 def _apply(engine: Engine, slices: list[Slice]) -> list[AlertEvent]:
-    return [a for part in slices for a in engine.apply(engine.chunks(part))]
+    return [a for part in slices for a in engine.applier.apply(engine.splitter.chunks(part))]
 
 
 def test_performance_monitor_continues_exactly_after_restore() -> None:

@@ -18,7 +18,7 @@ import pytest
 from detector.baseline import Baseline, SeriesKey
 from detector.columns import Categories
 from detector.config import Config, parse_config
-from detector.engine import test_level as level_of  # not test_*: pytest would collect it
+from detector.false_alarms import test_level as level_of  # not test_*: pytest would collect it
 from detector.reference import CategoricalReference, NumericReference, Reference
 from detector.series import CategoricalSeries, NumericSeries, SeriesContext
 from detector.state import decode_state, encode_state

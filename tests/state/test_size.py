@@ -37,7 +37,7 @@ def test_series_state_fits_the_budget(
     ]
     for batch in event_batches(source, events, drifts):
         engine.process(batch)
-    shared = engine.shared_state()
+    shared = engine.units.shared_state()
     sizes = {key[0]: len(encode_state(engine.series[key], shared)) for key in engine.series}
     with capsys.disabled():
         print(f"\nstate after {events:,} {noise} events: {sizes} bytes")
@@ -55,7 +55,7 @@ def test_performance_series_state_fits_the_budget(capsys: pytest.CaptureFixture[
     assert monitor is not None
     everything = monitor.series[(None, None)]
     assert everything.pairs > 16_384 and everything.lifecycles["error"].detections > 0
-    shared = engine.shared_state()
+    shared = engine.units.shared_state()
     sizes = {key: len(encode_state(s, shared)) for key, s in monitor.series.items()}
     with capsys.disabled():
         print(f"\nperformance series state: max {max(sizes.values()):,} bytes")

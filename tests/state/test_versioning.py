@@ -301,10 +301,10 @@ def _used_objects() -> list[object]:
     engine = Engine(parse_config(config))
     batches = list(event_batches(source, 6000, [Drift("x", 3000, 2.0)], size=1000))
     objects: list[object] = [engine.split(batches[0])]
-    engine.apply(objects[0])  # type: ignore[arg-type]
+    engine.applier.apply(objects[0])  # type: ignore[arg-type]
     for batch in batches[1:]:
         engine.process(batch)
-    objects += [engine.unit(key) for key in engine.unit_keys()]
+    objects += [engine.units.unit(key) for key in engine.units.unit_keys()]
     router = SegmentRouter(engine.config.segments)
     router.capped({"s": Categories.from_values(["A", "B", "A"])})
     objects.append(router)
@@ -318,10 +318,10 @@ def _used_objects() -> list[object]:
         else:
             feed.push_labels(part)
         for released in feed.merge.release():
-            chunks = labelled.chunks(released)
+            chunks = labelled.splitter.chunks(released)
             objects.append(chunks)
-            labelled.apply(chunks)
-    objects += [labelled.unit(key) for key in labelled.unit_keys()]
+            labelled.applier.apply(chunks)
+    objects += [labelled.units.unit(key) for key in labelled.units.unit_keys()]
     return objects
 
 
