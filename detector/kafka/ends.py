@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from detector.config import Config
 from detector.errors import KafkaBoundaryError
-from detector.kafka.clients import describe_error
+from detector.kafka.clients import create_client, describe_error
 
 log = logging.getLogger("detector.worker")
 _TIMEOUT = 30.0
@@ -36,7 +36,7 @@ def true_end_offsets(props: dict[str, Any], topic: str, partitions: list[int]) -
     """High watermarks past any open transaction (a read_uncommitted reader's)."""
     reader = {k: v for k, v in props.items() if not str(k).startswith(("group.", "isolation."))}
     reader.update({"group.id": "drift-end-offsets", "isolation.level": "read_uncommitted"})
-    consumer = Consumer(reader)
+    consumer = create_client(Consumer, reader)  # its connection errors condensed like the rest
     try:
         return _ends(consumer, topic, partitions)
     finally:

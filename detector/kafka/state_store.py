@@ -39,7 +39,7 @@ from confluent_kafka import (
 from detector.chunks import UnitKey, unit_partition
 from detector.config import Config
 from detector.errors import KafkaBoundaryError, StateError
-from detector.kafka.clients import Props, describe_error, produce
+from detector.kafka.clients import Props, create_client, describe_error, produce
 from detector.kafka.internal import InternalTopics, unit_key_bytes, unit_key_of
 from detector.merge import MergeState
 from detector.order import Bound
@@ -141,7 +141,7 @@ class StateStore:
         latest: dict[bytes, bytes | None] = {}
         props = {**self._props, "group.id": f"{self._props.get('group.id')}-restore"}
         props.update({"enable.auto.commit": False, "enable.partition.eof": True})
-        consumer = Consumer(props)
+        consumer = create_client(Consumer, props)
         try:
             ends = _ends(consumer, sources)
             topic = self.internal.changelog
