@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from detector.routing.notifications import ALERT_LABELS
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "deploy"))
 from deploy_checks import (  # noqa: E402
@@ -162,6 +164,23 @@ def test_compose_prometheus_config_passes_promtool(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_compose_alertmanager_config_passes_amtool() -> None:
+    """The stack's Alertmanager config passes amtool (Debian's prometheus-alertmanager), and
+    it groups by labels the router's Alertmanager sink really sends."""
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        if os.environ.get("CI"):
+            pytest.fail("amtool is not installed (make test-deps)")
+        pytest.skip("amtool is not installed (make test-deps)")
+    path = ROOT / "deploy" / "compose" / "alertmanager.yml"
+    done = subprocess.run(
+        [amtool, "check-config", str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    group_by = yaml.safe_load(path.read_text())["route"]["group_by"]
+    assert set(group_by) <= set(ALERT_LABELS)
 
 
 def test_grafana_is_provisioned_with_the_dashboard_and_prometheus() -> None:
