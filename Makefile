@@ -97,11 +97,13 @@ dist: $(STAMP) ## wheel (abi3, one per platform) and sdist into $$(DIST)/, check
 	$(VENV)/bin/twine check --strict $(DIST)/*
 	@echo "dist: done:"; ls -l $(DIST)
 
-bench: $(STAMP) ## throughput, memory and alert latency (bench/README.md); BENCH_ARGS="--events 50000"
+bench: $(STAMP) ## throughput, memory, alert latency, then input formats (bench/README.md); BENCH_ARGS="--events 50000"
 	$(PY) bench/run.py $(BENCH_ARGS)
+	@echo "bench: decode throughput of Avro and Protobuf against JSON (bench/formats.py)"
+	$(PY) bench/formats.py $(FORMATS_ARGS)
 
-bench-formats: $(STAMP) ## decode throughput of Avro and Protobuf against JSON (bench/README.md)
-	$(PY) bench/formats.py $(BENCH_ARGS)
+bench-formats: $(STAMP) ## only the input formats' decode throughput; FORMATS_ARGS="--events 20000 --rounds 1"
+	$(PY) bench/formats.py $(FORMATS_ARGS)
 
 kafka: $(KAFKA_DEPS) ## start a single-node KRaft broker on 127.0.0.1:$$KAFKA_PORT (9092; idempotent)
 	$(KAFKA_START) --if-taken fail
