@@ -19,6 +19,7 @@ from detector.baseline import Baseline, SeriesKey
 from detector.chunks import PERFORMANCE_UNIT, STREAM_UNIT, UnitKey
 from detector.config import Config
 from detector.detectors.plugins import Plugin, river_detector
+from detector.errors import ConfigError
 from detector.false_alarms import test_level as level_for  # not test_*: pytest collects it
 from detector.labels.monitor import PerformanceMonitor
 from detector.reference import CategoricalReference, NumericReference
@@ -43,7 +44,7 @@ class Units:
             spec.name: spec for spec in config.monitored_fields() + config.derived_fields()
         }
         self.alpha = level_for(config)
-        self.plugins = _configured(config) + tuple(plugins)
+        self.plugins = _checked(_configured(config) + tuple(plugins))
         self._contexts = {
             f.name: SeriesContext(
                 config.detection,
@@ -172,6 +173,18 @@ class Units:
         """(series, events, missing, type errors) for every series."""
         for key, series in self.series.items():
             yield key, series.events, series.missing, series.type_errors
+
+
+def _checked(plugins: tuple[Plugin, ...]) -> tuple[Plugin, ...]:
+    """The config's and the API's plugins together: names unique, none a built-in detector's
+    (alerts name their detector, and saved state is matched by name)."""
+    names = [p.name for p in plugins]
+    taken = sorted(
+        {n for n in names if names.count(n) > 1} | {"adwin", "page_hinkley", "plugin"} & set(names)
+    )
+    if taken:
+        raise ConfigError(f"plugins: names {taken} are taken (another plugin or a built-in)")
+    return plugins
 
 
 def _configured(config: Config) -> tuple[Plugin, ...]:

@@ -202,3 +202,14 @@ def test_readme_plugins_sample_loads() -> None:
         ("river.KSWIN", "features"),
         ("river.DDM", "errors"),
     ]
+
+
+def test_plugin_names_are_unique_and_not_built_in() -> None:
+    """The API's plugins may not reuse a configured plugin's name or a built-in detector's:
+    alerts name their detector and saved state is matched by name."""
+    stream = _stream()
+    cfg = _config(stream, plugins=[{"detector": "KSWIN", "features": ["amount"]}])
+    with pytest.raises(ConfigError, match=r"river\.KSWIN"):
+        Monitor(cfg, plugins=[Plugin(VarianceChart(), "river.KSWIN")])
+    with pytest.raises(ConfigError, match="adwin"):
+        Monitor(_config(stream), plugins=[Plugin(VarianceChart(), "adwin")])
