@@ -1,8 +1,8 @@
 """Real servers on 127.0.0.1 for the router's tests: HTTP receivers, Alertmanager, the router.
 
 The receivers shaped like PagerDuty and Slack are in :mod:`.receivers` (re-exported here).
-:class:`AlertmanagerProcess` and :class:`PrometheusProcess` run Debian's
-``prometheus-alertmanager`` and ``prometheus``; :class:`RouterThread` runs a router in a
+:class:`AlertmanagerProcess` and :class:`PrometheusProcess` (one :class:`ServerProcess`) run
+Debian's ``prometheus-alertmanager`` and ``prometheus``; :class:`RouterThread` runs a router in a
 thread; :func:`alert_event` builds alert CloudEvents as the detector writes them.
 """
 
@@ -17,7 +17,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import orjson
 from confluent_kafka import Consumer, TopicPartition
@@ -118,39 +118,32 @@ def alert_event(
     )
 
 
-class AlertmanagerProcess:
-    """``prometheus-alertmanager`` on a free 127.0.0.1 port, clustering off."""
+class ServerProcess:
+    """A Prometheus-family server (``name`` is its binary and log name) on a free 127.0.0.1
+    port: started with :meth:`args`, ready once ``/-/ready`` answers 200, stopped on exit."""
 
-    def __init__(self, workdir: Path, webhook_url: str, binary: str | None = None) -> None:
-        self.workdir = workdir
-        self.webhook_url = webhook_url
-        self.binary = binary or shutil.which("prometheus-alertmanager") or "alertmanager"
+    name = ""
+    start_seconds = 30.0
+
+    def __init__(self, workdir: Path, binary: str) -> None:
+        self.workdir, self.binary = workdir, binary
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> AlertmanagerProcess:
-        config = self.workdir / "alertmanager.yml"
-        config.write_text(
-            "route:\n  receiver: hook\n  group_by: [model]\n  group_wait: 100ms\n"
-            "  group_interval: 500ms\n  repeat_interval: 1h\n"
-            f"receivers:\n  - name: hook\n    webhook_configs:\n"
-            f"      - url: {self.webhook_url}\n        send_resolved: true\n"
-        )
-        log = (self.workdir / "alertmanager.log").open("wb")
+    def args(self) -> list[str]:
+        """The command line after the binary (writes the config it names)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        log = (self.workdir / f"{self.name}.log").open("wb")
         self._proc = subprocess.Popen(
-            [
-                self.binary,
-                f"--config.file={config}",
-                f"--storage.path={self.workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",
-            ],
+            [self.binary, *self.args()],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        until = time.monotonic() + 30
+        until = time.monotonic() + self.start_seconds
         while time.monotonic() < until and self._proc.poll() is None:
             try:
                 with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
@@ -159,8 +152,8 @@ class AlertmanagerProcess:
             except OSError:
                 time.sleep(0.1)
         self.__exit__(None, None, None)
-        tail = (self.workdir / "alertmanager.log").read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"alertmanager did not become ready:\n{tail}")
+        tail = (self.workdir / f"{self.name}.log").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"{self.name} did not become ready:\n{tail}")
 
     def __exit__(
         self,
@@ -176,71 +169,73 @@ class AlertmanagerProcess:
                 self._proc.kill()
                 self._proc.wait(10)
 
+    def get_json(self, path: str) -> Any:
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=5) as response:
+            return orjson.loads(response.read())
+
+
+class AlertmanagerProcess(ServerProcess):
+    """``prometheus-alertmanager``, clustering off, sending to one webhook receiver."""
+
+    name = "alertmanager"
+
+    def __init__(self, workdir: Path, webhook_url: str, binary: str | None = None) -> None:
+        super().__init__(
+            workdir, binary or shutil.which("prometheus-alertmanager") or "alertmanager"
+        )
+        self.webhook_url = webhook_url
+
+    def args(self) -> list[str]:
+        config = self.workdir / "alertmanager.yml"
+        config.write_text(
+            "route:\n  receiver: hook\n  group_by: [model]\n  group_wait: 100ms\n"
+            "  group_interval: 500ms\n  repeat_interval: 1h\n"
+            f"receivers:\n  - name: hook\n    webhook_configs:\n"
+            f"      - url: {self.webhook_url}\n        send_resolved: true\n"
+        )
+        return [
+            f"--config.file={config}",
+            f"--storage.path={self.workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--cluster.listen-address=",
+        ]
+
     def alerts(self) -> list[dict[str, Any]]:
         """``GET /api/v2/alerts``: the alerts Alertmanager holds as not resolved."""
-        with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=5) as response:
-            result: list[dict[str, Any]] = orjson.loads(response.read())
-            return result
+        result: list[dict[str, Any]] = self.get_json("/api/v2/alerts")
+        return result
 
 
-class PrometheusProcess:
-    """Debian's ``prometheus`` on a free 127.0.0.1 port, scraping ``target`` every second under
-    the Prometheus job name the deployment uses for the router."""
+class PrometheusProcess(ServerProcess):
+    """Debian's ``prometheus`` scraping ``target`` every second under the Prometheus job name
+    the deployment uses for the router."""
 
+    name = "prometheus"
+    start_seconds = 60.0
     JOB = "kafka-drift-router"
 
     def __init__(self, workdir: Path, target: str, binary: str | None = None) -> None:
-        self.workdir, self.target = workdir, target
-        self.binary = binary or shutil.which("prometheus") or "prometheus"
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self._proc: subprocess.Popen[bytes] | None = None
+        super().__init__(workdir, binary or shutil.which("prometheus") or "prometheus")
+        self.target = target
 
-    def __enter__(self) -> PrometheusProcess:
+    def args(self) -> list[str]:
         config = self.workdir / "prometheus.yml"
         config.write_text(
             "global: {scrape_interval: 1s}\nscrape_configs:\n"
             f"  - job_name: {self.JOB}\n    static_configs: [{{targets: ['{self.target}']}}]\n"
         )
-        log = (self.workdir / "prometheus.log").open("wb")
-        self._proc = subprocess.Popen(
-            [
-                self.binary,
-                f"--config.file={config}",
-                f"--web.listen-address={self.url.removeprefix('http://')}",
-                f"--storage.tsdb.path={self.workdir / 'tsdb'}",
-                "--log.level=warn",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        until = time.monotonic() + 60
-        while time.monotonic() < until and self._proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        self.__exit__()
-        tail = (self.workdir / "prometheus.log").read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"prometheus did not become ready:\n{tail}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(10)
+        return [
+            f"--config.file={config}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+            "--log.level=warn",
+        ]
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         """An instant query's result vector."""
-        url = f"{self.url}/api/v1/query?query={urllib.parse.quote(promql)}"
-        with urllib.request.urlopen(url, timeout=5) as response:
-            result: list[dict[str, Any]] = orjson.loads(response.read())["data"]["result"]
-            return result
+        found = self.get_json(f"/api/v1/query?query={urllib.parse.quote(promql)}")
+        result: list[dict[str, Any]] = found["data"]["result"]
+        return result
 
 
 class RouterThread:
