@@ -26,7 +26,8 @@ from detector.alerts import Lifecycle, Signal, Summary, Window, rfc3339
 from detector.config import DetectionConfig
 from detector.detectors.distribution import TestResult, chi2_level
 from detector.detectors.plugins import Plugin
-from detector.reference import inflation_of
+from detector.quality import rate_prior
+from detector.reference import CategoricalReference, NumericReference, inflation_of
 
 RESOLVE_ALPHA = 1e-3  # looser than any firing level, so a borderline window does not flap
 
@@ -62,16 +63,13 @@ def column(values: np.ndarray, dtype: type) -> np.ndarray:
 
 
 def window_settings(
-    context: SeriesContext,
-    missing: tuple[float, float],
-    type_errors: tuple[float, float],
-    missing_dependence: float,
-    cells: int,
+    context: SeriesContext, reference: NumericReference | CategoricalReference, cells: int
 ) -> WindowSettings:
     """The settings both cores take: windows, levels (the chi-square's for ``cells`` reference
-    cells), resolve rule and two check priors (the missing check's at the effective sample size
-    its dependence leaves). Typed: a wrong or missing name is a TypeError here."""
-    config = context.config
+    cells), resolve rule and the missing and type-error checks' priors from the reference's
+    rates (the missing check's at the effective sample size its dependence leaves). Typed: a
+    wrong or missing name is a TypeError here."""
+    config, events = context.config, reference.events
     return WindowSettings(
         window=config.window,
         window_seconds=config.window_seconds,
@@ -82,9 +80,9 @@ def window_settings(
         resolve_alpha=RESOLVE_ALPHA,
         chi2_level=chi2_level(context.alpha, cells),
         chi2_resolve_level=chi2_level(RESOLVE_ALPHA, cells),
-        missing=missing,
-        type_errors=type_errors,
-        missing_inflation=inflation_of(missing_dependence),
+        missing=rate_prior(reference.missing_rate * events, events),
+        type_errors=rate_prior(reference.type_error_rate * events, events),
+        missing_inflation=inflation_of(reference.missing_dependence),
     )
 
 

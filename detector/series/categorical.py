@@ -50,15 +50,8 @@ class CategoricalSeries(SeriesBase):
     def _start(self, reference: CategoricalReference) -> None:
         self.reference = reference
         cells = int((reference.shares > 0).sum())
-        windows = window_settings(
-            self.context,
-            rate_prior(reference.missing_rate * reference.events, reference.events),
-            rate_prior(reference.type_error_rate * reference.events, reference.events),
-            reference.missing_dependence,
-            cells,
-        )
         settings = CategoricalSettings(
-            windows=windows,
+            windows=window_settings(self.context, reference, cells),
             unseen=rate_prior(reference.unseen_rate * reference.count, reference.count),
             inflation=inflation_of(reference.dependence),
         )

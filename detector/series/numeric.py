@@ -92,15 +92,8 @@ class NumericSeries(SeriesBase):
             range_check = ("beyond", 1.0, float(ref.count))
         else:
             range_check = ("off", 0.0, 0.0)
-        windows = window_settings(
-            self.context,
-            rate_prior(ref.missing_rate * ref.events, ref.events),
-            rate_prior(ref.type_error_rate * ref.events, ref.events),
-            ref.missing_dependence,
-            cells,
-        )
         return NumericSettings(
-            windows=windows,
+            windows=window_settings(self.context, ref, cells),
             warmup=config.warmup,
             adwin_delta=config.adwin_delta,
             ph_delta=config.ph_delta,
