@@ -54,6 +54,11 @@ class Summary(_Model):
     p50: float | None = None
     max: float | None = None
     shares: dict[str, float] | None = None
+    correlations: dict[str, float] | None = Field(
+        None,
+        description="The joint test's pairs (feature~feature) that moved most: correlations "
+        "of their normal scores.",
+    )
 
 
 class AlertData(_Model):

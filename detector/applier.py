@@ -23,8 +23,19 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from detector.alerts import AlertEvent, build_alert
-from detector.chunks import STREAM_UNIT, Chunk, SeriesChunk, StreamChunk, UnitKey, chunk_unit
+from detector.chunks import (
+    STREAM_UNIT,
+    Chunk,
+    SeriesChunk,
+    StreamChunk,
+    UnitKey,
+    chunk_unit,
+    is_joint,
+)
+from detector.joint import FEATURE as JOINT_FEATURE
 from detector.series.batch import rounds, update_series
 from detector.slices import PerformanceTape
 from detector.units import Units
@@ -61,7 +72,7 @@ class Applier:
         for chunk in chunks:
             key = chunk_unit(chunk)
             self.units.touch(key)
-            if isinstance(chunk, SeriesChunk):
+            if isinstance(chunk, SeriesChunk) and not is_joint(key):
                 series_chunks.append(chunk)
                 continue
             for attempt in (1, 2):  # a fresh unit takes the rows its broken one failed on
@@ -78,7 +89,9 @@ class Applier:
         return self._count([alert for *_, alert in ranked])
 
     def _apply_other(self, chunk: Chunk) -> list[Ranked]:
-        """The stream unit's or the performance unit's update."""
+        """The stream unit's, the performance unit's or a joint unit's update."""
+        if isinstance(chunk, SeriesChunk):
+            return self._apply_joint(chunk)
         if isinstance(chunk, StreamChunk):
             return [(row, 0, 0, alert) for row, alert in self.units.stream_unit().update(chunk)]
         assert isinstance(chunk, PerformanceTape)
@@ -87,6 +100,20 @@ class Applier:
             (o.row, 1, o.order, build_alert(self.model, o.feature, o.segment, o.signal))
             for o in performance.tape(chunk)
         ]
+
+    def _apply_joint(self, chunk: SeriesChunk) -> list[Ranked]:
+        """A joint unit's update: its rows of every joint field, as one matrix."""
+        unit = self.units.joint_of(chunk.key)
+        part, members = chunk.part, chunk.members
+        rows = np.column_stack([part.numeric[name][members] for name in unit.context.names])
+        _, dimension, value = chunk.key
+        segment = {} if dimension is None or value is None else {dimension: value}
+        ranked: list[Ranked] = []
+        for signal in unit.update(rows, part.times[members]):
+            row = int(part.rows[members[signal.position]])
+            alert = build_alert(self.model, JOINT_FEATURE, segment, signal)
+            ranked.append((row, 0, chunk.order, alert))
+        return ranked
 
     def _reset(self, key: UnitKey, error: Exception, retry: bool = False) -> None:
         """Replace a unit whose update raised by a fresh one (it warms up again), say so, and

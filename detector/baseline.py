@@ -16,6 +16,13 @@ profile, so live values are adjusted the same way. Such a file is written as ver
 readers refuse it rather than test raw values against an adjusted reference); files without a
 profile stay version 1.
 
+**Joint test.** With ``detection.joint.enabled``, the builder also keeps a uniform reservoir of
+rows (the joint fields of one event) per segment value and writes, per segment, a
+:class:`~detector.multivariate.JointReference` (``joint`` in the file): each field's quantiles,
+the correlations of the rows' normal scores, and the pairs' inflation from each field's
+dependence. Readers that know no ``joint`` entry ignore it; a reader whose joint fields differ
+from the file's ignores it too (its joint units then warm up).
+
 The file is versioned JSON (``format``/``version``); it holds numbers and strings only, so loading
 one can never execute code.
 """
@@ -34,6 +41,7 @@ from detector._native import block_dependence, dependence
 from detector.config import Config
 from detector.errors import ConfigError
 from detector.events import Decoder, EventBatch
+from detector.multivariate import JointReference
 from detector.predictions import with_derived_fields
 from detector.reference import (
     CategoricalReference,
@@ -55,6 +63,7 @@ SEASONAL_VERSION = 2  # a file with phase profiles (readable only by readers tha
 RESERVOIR = 20_000
 PREFIX_BLOCKS = 20  # windows of values kept in file order for a short file's dependence
 SeriesKey = tuple[str, str | None, str | None]  # feature, segment dimension, segment value
+SegmentKey = tuple[str | None, str | None]  # segment dimension, value; (None, None): all traffic
 
 
 @dataclass
@@ -233,6 +242,7 @@ class Baseline:
     events: int
     references: dict[SeriesKey, Reference]
     fields: list[str] = field(default_factory=list)
+    joint: dict[SegmentKey, JointReference] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         series = [
@@ -248,6 +258,11 @@ class Baseline:
             "fields": self.fields,
             "series": series,
         }
+        if self.joint:
+            document["joint"] = [
+                {"dimension": d, "value": v, "reference": ref.to_dict()}
+                for (d, v), ref in self.joint.items()
+            ]
         return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
@@ -285,7 +300,17 @@ def load_baseline(path: str | Path, config: Config) -> Baseline:
         except ValueError as exc:  # e.g. a phase profile that makes no sense
             raise ConfigError(f"baseline: {feature} in {path}: {exc}") from exc
         references[(feature, entry["dimension"], entry["value"])] = reference
-    return Baseline(config.model, int(document["events"]), references, list(document["fields"]))
+    joint: dict[SegmentKey, JointReference] = {}
+    names = tuple(config.joint_fields())
+    for entry in document.get("joint", []) if names else []:
+        try:
+            found = JointReference.from_dict(entry["reference"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"baseline: joint reference in {path}: {exc}") from exc
+        if found.correlation.names == names:  # else the joint units warm up
+            joint[(entry["dimension"], entry["value"])] = found
+    fields = list(document["fields"])
+    return Baseline(config.model, int(document["events"]), references, fields, joint)
 
 
 class BaselineBuilder:
@@ -301,6 +326,7 @@ class BaselineBuilder:
         self._numeric: dict[SeriesKey, _NumericAccumulator] = {}
         self._categorical: dict[SeriesKey, _CategoricalAccumulator] = {}
         self._rng = np.random.default_rng(seed)
+        self._joint: dict[SegmentKey, _RowReservoir] = {}
         self._scale = config.detection.window
         # Cycles are read from event times: without an event.time path they are row numbers.
         timed = config.event.time is not None
@@ -339,6 +365,12 @@ class BaselineBuilder:
                     cat.errors += int(errors[rows].sum())
                     cat.missing += int((column.codes < 0).sum()) - int(errors[rows].sum())
                     cat.absent.add(((column.codes < 0) & ~errors[rows]).astype(np.float64))
+        names = self.config.joint_fields()
+        if names:
+            matrix = np.column_stack([batch.numeric[n] for n in names])
+            for dimension, value, rows in groups:
+                reservoir = self._joint.setdefault((dimension, value), _RowReservoir(len(names)))
+                reservoir.add(matrix[rows], self._rng)
 
     def _new_numeric(self, key: SeriesKey) -> _NumericAccumulator:
         num = self._numeric[key] = _NumericAccumulator(self._scale)
@@ -387,7 +419,41 @@ class BaselineBuilder:
                 reference.dependence = cat.dependence(reference)
                 reference.missing_dependence = cat.absent.indicator_dependence()
                 references[key] = reference
-        return Baseline(self.config.model, self.events, references, sorted(self.fields))
+        joint = {
+            segment: reservoir.reference(self.config, segment, references)
+            for segment, reservoir in self._joint.items()
+            if reservoir.seen >= self.config.detection.min_window_values
+        }
+        return Baseline(self.config.model, self.events, references, sorted(self.fields), joint)
+
+
+class _RowReservoir:
+    """A uniform sample of up to ``RESERVOIR`` rows of the joint fields (algorithm R)."""
+
+    def __init__(self, fields: int) -> None:
+        self.rows = np.empty((0, fields))
+        self.seen = 0
+
+    def add(self, rows: np.ndarray, rng: np.random.Generator) -> None:
+        room = RESERVOIR - len(self.rows)
+        if room > 0:
+            self.rows = np.concatenate([self.rows, rows[:room]])
+            self.seen += min(room, len(rows))
+            rows = rows[room:]
+        if len(rows):  # row j replaces slot r < RESERVOIR
+            slots = rng.integers(0, self.seen + np.arange(1, len(rows) + 1))
+            keep = slots < RESERVOIR
+            self.rows[slots[keep]] = rows[keep]
+            self.seen += len(rows)
+
+    def reference(
+        self, config: Config, segment: SegmentKey, references: dict[SeriesKey, Reference]
+    ) -> JointReference:
+        """The segment's joint reference; each field's dependence from its series' reference
+        (the reservoir has lost the file's order)."""
+        names = tuple(config.joint_fields())
+        phi = np.array([getattr(references.get((n, *segment)), "dependence", 0.0) for n in names])
+        return JointReference.from_rows(names, self.rows, phi)
 
 
 def _seasonal_reference(num: _NumericAccumulator, season: PhaseProfile) -> NumericReference:

@@ -1,7 +1,9 @@
 """A micro-batch cut into the shares of its state units, and which partition owns each unit.
 
 A *unit* is state with one owner: each data series (model x feature x segment), the stream-wide
-checks (volume, schema, silence) and, with labels, the performance monitor. The first stage of
+checks (volume, schema, silence), with labels the performance monitor and, with
+``detection.joint``, one joint unit per segment (:mod:`detector.joint`), whose chunks are
+series chunks over every joint field's column. The first stage of
 the engine (:class:`detector.split.Splitter`) cuts each decoded batch into one chunk per unit;
 the second stage (:meth:`detector.applier.Applier.apply`) updates the units. In one process the
 chunks go straight from one to the other; the Kafka worker sends slices (:mod:`detector.slices`)
@@ -32,6 +34,11 @@ from detector.slices import PerformanceTape, Slice
 UnitKey = tuple[str, str | None, str | None]  # (feature, dimension, value); specials below
 STREAM_UNIT: UnitKey = ("#stream", None, None)
 PERFORMANCE_UNIT: UnitKey = ("#performance", None, None)
+JOINT = "#joint"  # the joint (multivariate) units: (JOINT, dimension, value)
+
+
+def is_joint(key: UnitKey) -> bool:
+    return key[0] == JOINT
 
 
 def unit_partition(key: UnitKey, partitions: int) -> int:

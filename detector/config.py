@@ -326,6 +326,25 @@ class PluginConfig(_Strict):
         return self.name or f"river.{self.detector.removeprefix('binary.')}"
 
 
+class JointConfig(_Strict):
+    """Multivariate drift: the correlations between numeric fields, per model and segment."""
+
+    enabled: bool = Field(
+        False,
+        description="Test, each window, whether the correlations of the numeric fields' normal "
+        "scores moved from the reference's (drift the marginals cannot see); adds one test per "
+        "window and segment to the false-alarm budget.",
+    )
+    features: list[str] | None = Field(
+        None,
+        description="Numeric features (or prediction) whose pairs are tested; default every "
+        "numeric one (at least two).",
+    )
+    top_pairs: int = Field(
+        3, ge=1, le=20, description="Pairs named in an alert: those that moved most."
+    )
+
+
 class DetectionConfig(_Strict):
     """Detector settings. The defaults suit any feature scale (inputs are standardised)."""
 
@@ -379,6 +398,10 @@ class DetectionConfig(_Strict):
         default_factory=list,
         description="More drift detectors from river on numeric features, next to ADWIN and "
         "Page-Hinkley (same alert lifecycle and state snapshots).",
+    )
+    joint: JointConfig = Field(
+        JointConfig(),
+        description="Multivariate drift: pairwise correlations of the numeric fields.",
     )
 
 
@@ -573,6 +596,23 @@ class Config(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _joint(self) -> Config:
+        joint = self.detection.joint
+        if not joint.enabled:
+            return self
+        numeric = [f.name for f in self.monitored_fields() if f.type == "numeric"]
+        unknown = sorted(set(joint.features or ()) - set(numeric))
+        if unknown:
+            raise ValueError(
+                f"detection.joint.features: {unknown} are not numeric features (numeric: {numeric})"
+            )
+        if len(self.joint_fields()) < 2:
+            raise ValueError(
+                "detection.joint.features: the joint test needs at least two numeric fields"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _labels(self) -> Config:
         prediction, label = self.prediction, self.label
         if prediction is not None and prediction.threshold is not None:
@@ -618,6 +658,15 @@ class Config(_Strict):
                 FeatureSpec(name="prediction", path=self.prediction.path, type=self.prediction.type)
             )
         return fields
+
+    def joint_fields(self) -> list[str]:
+        """The numeric fields of the joint (multivariate) test, in config order; [] when off."""
+        joint = self.detection.joint
+        if not joint.enabled:
+            return []
+        numeric = [f.name for f in self.monitored_fields() if f.type == "numeric"]
+        wanted = set(numeric if joint.features is None else joint.features)
+        return [n for n in numeric if n in wanted]
 
     def derived_fields(self) -> list[FeatureSpec]:
         """Fields computed from others rather than read: ``predicted_class`` (a thresholded

@@ -5,7 +5,8 @@ segment dimensions and windows of ``W`` events, a model runs about
 ``1e7 * F * (1 + D) / W * TESTS_PER_WINDOW`` tests per 10 million events; each test's level is
 the budget (``detection.false_alarms_per_10m_events``) divided by that number (a union bound, so
 the real rate is lower). With labels, each segment's performance window adds one more test (the
-segment against the rest of the traffic).
+segment against the rest of the traffic), and with ``detection.joint`` each window of the
+all-traffic and segment joint units one more (the correlations, :mod:`detector.joint`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def test_level(config: Config) -> float:
     fields = len(config.monitored_fields()) + len(config.derived_fields())
     series_updates = fields * (1 + len(config.segments))
     tests = 1e7 * series_updates / detection.window * TESTS_PER_WINDOW
+    if config.joint_fields():  # one correlation test per joint window (all traffic, segments)
+        tests += 1e7 * (1 + len(config.segments)) / detection.window
     if config.label is not None:  # one segment-versus-rest test per segment window
         tests += 1e7 * len(config.segments) / config.performance.window
     low, high = _ALPHA_RANGE

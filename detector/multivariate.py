@@ -39,6 +39,9 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
+from detector._native import normal_scores
+from detector.reference import GRID
+
 MIN_PAIR_ROWS = 30  # a pair seen in fewer rows of a window is not tested
 _CLIP = 0.999_999  # |r| below 1, so atanh stays finite
 
@@ -103,6 +106,110 @@ class CorrelationReference:
         return cls(names, window.correlations(), window.n.copy())
 
 
+@dataclass
+class JointReference:
+    """What the joint test compares windows with: each field's quantile grid (its marginal,
+    for normal scores), the correlations of those scores, and each pair's variance inflation
+    under serial dependence, ``(1 + phi_i phi_j) / (1 - phi_i phi_j)`` with ``phi`` a field's
+    AR(1)-equivalent dependence (the variance of a sample correlation of two AR(1) series)."""
+
+    quantiles: np.ndarray  # fields x GRID points; a row of NaN: too few values to score
+    counts: np.ndarray  # values behind each field's quantiles
+    correlation: CorrelationReference
+    inflation: np.ndarray  # fields x fields
+
+    @classmethod
+    def from_rows(
+        cls, names: tuple[str, ...], rows: np.ndarray, dependence: np.ndarray | None = None
+    ) -> JointReference:
+        """From rows (rows x fields, NaN = missing); ``dependence`` per field, else measured
+        as the lag-1 autocorrelation of the rows' scores (the rows must then be in order)."""
+        k = len(names)
+        quantiles = np.full((k, len(GRID)), np.nan)
+        counts = np.zeros(k)
+        for i in range(k):
+            present = rows[:, i][~np.isnan(rows[:, i])]
+            if len(present) >= MIN_PAIR_ROWS:
+                quantiles[i] = np.quantile(present, GRID)
+                counts[i] = len(present)
+        scores = score_rows(quantiles, counts, rows)
+        phi = _lag1(scores) if dependence is None else np.clip(dependence, 0.0, 0.95)
+        pair = np.outer(phi, phi)
+        inflation = (1.0 + pair) / (1.0 - pair)
+        return cls(quantiles, counts, CorrelationReference.from_scores(names, scores), inflation)
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        return score_rows(self.quantiles, self.counts, rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain numbers for the baseline file (a field without values: null quantiles)."""
+        corr = self.correlation
+        return {
+            "fields": list(corr.names),
+            "quantiles": [
+                None if c == 0 else q.tolist()
+                for q, c in zip(self.quantiles, self.counts, strict=True)
+            ],
+            "counts": self.counts.tolist(),
+            "correlations": corr.corr.tolist(),
+            "pair_counts": corr.count.tolist(),
+            "inflation": self.inflation.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JointReference:
+        """From :meth:`to_dict`'s output; ValueError when the shapes or values make no sense."""
+        names = tuple(str(n) for n in data["fields"])
+        k = len(names)
+        if k < 2:
+            raise ValueError("a joint reference needs two fields or more")
+        grid = len(GRID)
+        quantiles = np.array(
+            [np.full(grid, np.nan) if q is None else q for q in data["quantiles"]], dtype=float
+        )
+        counts = np.asarray(data["counts"], dtype=float)
+        square = [
+            np.asarray(data[f], dtype=float) for f in ("correlations", "pair_counts", "inflation")
+        ]
+        if (
+            quantiles.shape != (k, grid)
+            or counts.shape != (k,)
+            or any(m.shape != (k, k) for m in square)
+        ):
+            raise ValueError(f"shapes do not match {k} fields")
+        present = counts > 0
+        if np.any(np.diff(quantiles[present], axis=1) < 0) or np.isnan(quantiles[present]).any():
+            raise ValueError("quantiles must ascend")
+        corr, pair_counts, inflation = square
+        if np.isnan(corr).any() or np.abs(corr).max() >= 1.0 or (inflation < 1.0).any():
+            raise ValueError("correlations must lie in (-1, 1) and inflation be >= 1")
+        return cls(quantiles, counts, CorrelationReference(names, corr, pair_counts), inflation)
+
+
+def score_rows(quantiles: np.ndarray, counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Each column's normal scores against its quantile grid (the series cores' transform,
+    :func:`detector._native.normal_scores`); NaN where a value is missing or a field has none."""
+    out = np.full(rows.shape, np.nan)
+    for i in range(rows.shape[1]):
+        if counts[i] > 0:
+            out[:, i] = normal_scores(
+                quantiles[i], float(counts[i]), np.ascontiguousarray(rows[:, i])
+            )
+    return out
+
+
+def _lag1(scores: np.ndarray) -> np.ndarray:
+    """Each column's lag-1 autocorrelation (over consecutive rows with both values), >= 0."""
+    phi = np.zeros(scores.shape[1])
+    for i in range(scores.shape[1]):
+        x, y = scores[:-1, i], scores[1:, i]
+        both = ~(np.isnan(x) | np.isnan(y))
+        if both.sum() >= MIN_PAIR_ROWS:
+            r = np.corrcoef(x[both], y[both])[0, 1]
+            phi[i] = float(np.clip(np.nan_to_num(r), 0.0, 0.95))
+    return phi
+
+
 @dataclass(frozen=True)
 class CorrelationResult:
     """The window's largest |z| over the pairs, the level, and the pairs that moved most:
@@ -117,7 +224,7 @@ def correlation_test(
     window: CorrelationWindow,
     reference: CorrelationReference,
     threshold: float,
-    inflation: float = 1.0,
+    inflation: float | np.ndarray = 1.0,
     top: int = 3,
 ) -> CorrelationResult:
     """Compare a window's correlations with the reference's (see the module's docstring)."""

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from detector.chunks import (
+    JOINT,
     PERFORMANCE_UNIT,
     STREAM_UNIT,
     Chunk,
@@ -126,8 +127,9 @@ def slice_chunks(
     config: Config, part: Slice, keep: Callable[[UnitKey], bool] = _keep_all
 ) -> list[Chunk]:
     """The chunks of the units in ``part`` that ``keep`` accepts: the stream unit's and the
-    performance unit's, then each series' in config order (``order`` counts every series of
-    the batch, kept or not, so alerts sort alike wherever their units are applied)."""
+    performance unit's, then each series' in config order, then the joint units' (``order``
+    counts every series of the batch, kept or not, so alerts sort alike wherever their units
+    are applied)."""
     chunks: list[Chunk] = []
     tape = part.performance
     if tape is not None and tape.size and keep(PERFORMANCE_UNIT):
@@ -146,6 +148,12 @@ def slice_chunks(
             if spec.name not in part.errors or not keep((spec.name, dimension, value)):
                 continue
             chunks.append(SeriesChunk((spec.name, dimension, value), order, part, members))
+    joint = config.joint_fields()
+    if joint and all(name in part.numeric for name in joint):
+        for dimension, value, members in groups:
+            order += 1
+            if keep((JOINT, dimension, value)):
+                chunks.append(SeriesChunk((JOINT, dimension, value), order, part, members))
     return chunks
 
 
@@ -157,6 +165,12 @@ def partition_slices(config: Config, whole: Slice, partitions: int) -> dict[int,
     for name in whole.errors:
         for dimension, value, _ in groups:
             wanted.setdefault(unit_partition((name, dimension, value), partitions), set()).add(name)
+    joint = config.joint_fields()
+    if joint and all(name in whole.numeric for name in joint):
+        for dimension, value, _ in groups:
+            wanted.setdefault(unit_partition((JOINT, dimension, value), partitions), set()).update(
+                joint
+            )
     stream = unit_partition(STREAM_UNIT, partitions)
     performance = unit_partition(PERFORMANCE_UNIT, partitions)
     if whole.size:

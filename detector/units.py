@@ -1,7 +1,8 @@
 """The state units one owner holds: created on first use, replaced, installed, dropped.
 
 A *unit* (:mod:`detector.chunks`) is state with one owner: each data series, the stream-wide
-checks and, with labels, the performance monitor. :class:`Units` holds the units of one
+checks, with labels the performance monitor and, with ``detection.joint``, the joint units
+(:mod:`detector.joint`). :class:`Units` holds the units of one
 process or one Kafka worker: a series is created on its first chunk (from the baseline's
 reference when there is one), so a worker that owns some units only holds those.
 
@@ -16,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 
 from detector.baseline import Baseline, SeriesKey
-from detector.chunks import PERFORMANCE_UNIT, STREAM_UNIT, UnitKey
+from detector.chunks import PERFORMANCE_UNIT, STREAM_UNIT, UnitKey, is_joint
 from detector.config import Config
 from detector.detectors.plugins import Plugin, river_detector
 from detector.errors import ConfigError
 from detector.false_alarms import test_level as level_for  # not test_*: pytest collects it
+from detector.joint import JointContext, JointUnit
 from detector.labels.monitor import PerformanceMonitor
 from detector.reference import CategoricalReference, NumericReference
 from detector.series import CategoricalSeries, NumericSeries, SeriesContext
@@ -29,7 +31,7 @@ from detector.state.shared import shared_objects
 from detector.stream_checks import StreamUnit
 
 Series = NumericSeries | CategoricalSeries
-Unit = Series | StreamUnit | PerformanceMonitor
+Unit = Series | StreamUnit | PerformanceMonitor | JointUnit
 
 
 class Units:
@@ -54,7 +56,9 @@ class Units:
             )
             for f in self.specs.values()
         }
+        self.joint_context = _joint_context(config, self.alpha)
         self.series: dict[SeriesKey, Series] = {}
+        self.joint: dict[UnitKey, JointUnit] = {}
         self.stream: StreamUnit | None = None
         self.performance = self._new_performance() if config.label else None
         self._dirty: set[UnitKey] = set()
@@ -67,6 +71,19 @@ class Units:
         if series is None:
             series = self.series[key] = self._new_series(key)
         return series
+
+    def joint_of(self, key: UnitKey) -> JointUnit:
+        """A joint unit, created on first use."""
+        unit = self.joint.get(key)
+        if unit is None:
+            unit = self.joint[key] = self._new_joint(key)
+        return unit
+
+    def _new_joint(self, key: UnitKey) -> JointUnit:
+        if self.joint_context is None:
+            raise ValueError("joint units need detection.joint.enabled")
+        reference = self.baseline.joint.get(key[1:]) if self.baseline else None
+        return JointUnit(self.joint_context, reference)
 
     def stream_unit(self) -> StreamUnit:
         """The stream-wide checks, created on first use."""
@@ -100,6 +117,8 @@ class Units:
             if self.config.label is None:
                 raise ValueError("a performance unit needs a config with a label section")
             return self._new_performance()
+        if is_joint(key):
+            return self._new_joint(key)
         if key[0] not in self.specs:
             raise ValueError(f"no monitored field {key[0]!r}")
         return self._new_series(key)
@@ -111,6 +130,8 @@ class Units:
             self.stream = StreamUnit(self.config, self.alpha)
         elif key == PERFORMANCE_UNIT:
             self.performance = self._new_performance()
+        elif is_joint(key):
+            self.joint[key] = self._new_joint(key)
         else:
             self.series[key] = self._new_series(key)
 
@@ -122,6 +143,8 @@ class Units:
             return self.stream
         if key == PERFORMANCE_UNIT:
             return self.performance
+        if is_joint(key):
+            return self.joint.get(key)
         return self.series.get(key)
 
     def install(self, key: UnitKey, unit: Unit) -> None:
@@ -130,6 +153,8 @@ class Units:
             self.stream = unit
         elif key == PERFORMANCE_UNIT and isinstance(unit, PerformanceMonitor):
             self.performance = unit
+        elif isinstance(unit, JointUnit) and is_joint(key):
+            self.joint[key] = unit
         elif isinstance(unit, NumericSeries | CategoricalSeries) and key[0] in self.specs:
             self.series[key] = unit
         else:
@@ -142,12 +167,14 @@ class Units:
                 self.stream = None
             elif key == PERFORMANCE_UNIT and self.performance is not None:
                 self.performance = self._new_performance()
+            elif is_joint(key):
+                self.joint.pop(key, None)
             else:
                 self.series.pop(key, None)
             self._dirty.discard(key)
 
     def unit_keys(self) -> list[UnitKey]:
-        keys: list[UnitKey] = list(self.series)
+        keys: list[UnitKey] = [*self.series, *self.joint]
         if self.stream is not None:
             keys.append(STREAM_UNIT)
         if self.performance is not None:
@@ -167,12 +194,32 @@ class Units:
         """Objects units refer to that come from config or baseline, not from the stream:
         snapshots name them instead of copying them (:mod:`detector.state.codec`)."""
         context = self.performance.context if self.performance is not None else None
-        return shared_objects(self.config, self._contexts, self.baseline, context)
+        return shared_objects(
+            self.config, self._contexts, self.baseline, context, self.joint_context
+        )
 
     def counters(self) -> Iterator[tuple[SeriesKey, int, int, int]]:
         """(series, events, missing, type errors) for every series."""
         for key, series in self.series.items():
             yield key, series.events, series.missing, series.type_errors
+
+
+def _joint_context(config: Config, alpha: float) -> JointContext | None:
+    """What the model's joint units share; None when the joint test is off."""
+    names = config.joint_fields()
+    if not names:
+        return None
+    detection = config.detection
+    return JointContext(
+        names=tuple(names),
+        alpha=alpha,
+        window=detection.window,
+        window_seconds=detection.window_seconds,
+        warmup=detection.warmup,
+        min_rows=detection.min_window_values,
+        resolve_windows=detection.resolve_windows,
+        top=detection.joint.top_pairs,
+    )
 
 
 def _checked(plugins: tuple[Plugin, ...]) -> tuple[Plugin, ...]:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from detector._native import normal_scores as native_normal_scores
 from detector.alerts import Lifecycle, Severity, Signal
 from detector.columns import Categories
 from detector.config import DetectionConfig
@@ -393,6 +394,8 @@ def test_normal_scores(seed: int) -> None:
             expected = oracles.normal_scores(ref, live)
         got = series._core.normal_scores(live)
         assert np.array_equal(got, expected), name
+        column = native_normal_scores(ref.quantiles, float(ref.count), live)  # the joint test's
+        assert np.array_equal(column, expected), name
 
 
 def test_every_category_is_tracked_in_the_differential_reference() -> None:

@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, list[str]]] = [  # lowest first
             "detector.false_alarms",
             "detector.formats",
             "detector.inputs",
+            "detector.joint",
             "detector.merge",
             "detector.multivariate",
             "detector.order",

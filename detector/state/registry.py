@@ -18,11 +18,13 @@ from detector.chunks import StreamChunk
 from detector.columns import Categories
 from detector.detectors.adwin import Adwin
 from detector.detectors.plugins import PluginSet
+from detector.joint import JointUnit
 from detector.labels.join import JoinStats, JoinStore
 from detector.labels.metrics import MetricAccumulator
 from detector.labels.monitor import PerformanceMonitor
 from detector.labels.ring import PairRing
 from detector.labels.series import Columns, PerformanceSeries
+from detector.multivariate import CorrelationReference, JointReference
 from detector.order import Keys
 from detector.reference import CategoricalReference, NumericReference
 from detector.segments import SegmentRouter
@@ -41,6 +43,10 @@ PERSISTED: tuple[type, ...] = (
     CategoricalCore,  # to_state / from_state, likewise
     NumericReference,  # learned in warm-up; a baseline's is shared instead
     CategoricalReference,
+    # joint (multivariate) units
+    JointUnit,
+    JointReference,  # learned in warm-up; a baseline's is shared instead
+    CorrelationReference,
     # performance series (labels) and their detectors
     WindowClock,
     Lifecycle,

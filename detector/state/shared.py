@@ -15,6 +15,7 @@ import orjson
 
 from detector.baseline import Baseline
 from detector.config import Config
+from detector.joint import JointContext
 from detector.labels.series import PerformanceContext
 from detector.series import SeriesContext
 from detector.state.codec import Shared
@@ -25,9 +26,11 @@ def shared_objects(
     contexts: Mapping[str, SeriesContext],
     baseline: Baseline | None = None,
     performance: PerformanceContext | None = None,
+    joint: JointContext | None = None,
 ) -> Shared:
     """Shared objects by name: the config and its detection section, each field's series
-    context (``contexts`` by field name), the performance context and the baseline references.
+    context (``contexts`` by field name), the performance and joint contexts and the baseline
+    references (per series, and the joint ones per segment).
 
     Build it once per snapshot round and pass it as is: a :class:`Shared` keeps its reverse
     index, a plain dict is indexed again on every call.
@@ -37,7 +40,11 @@ def shared_objects(
         objects[f"context:{field}"] = context
     if performance is not None:
         objects["performance"] = performance
+    if joint is not None:
+        objects["joint"] = joint
     if baseline is not None:  # JSON names: unambiguous whatever the segment values contain
         for key, reference in baseline.references.items():
             objects["baseline:" + orjson.dumps(list(key)).decode()] = reference
+        for segment, joint_reference in baseline.joint.items():
+            objects["baseline-joint:" + orjson.dumps(list(segment)).decode()] = joint_reference
     return Shared(objects)

@@ -76,6 +76,27 @@ fn block_dependence(
     Ok(inflation.map(stats::equivalent_dependence))
 }
 
+/// Normal scores of `values` against a reference's 201 quantiles of `count` values
+/// (`reference::Reference::normal_score`, the transform every numeric series applies); NaN stays
+/// NaN. The joint (multivariate) test scores whole columns with it.
+#[pyfunction]
+fn normal_scores<'py>(
+    py: Python<'py>,
+    quantiles: numpy::PyReadonlyArray1<'py, f64>,
+    count: f64,
+    values: numpy::PyReadonlyArray1<'py, f64>,
+) -> PyResult<Bound<'py, numpy::PyArray1<f64>>> {
+    let q = quantiles.as_slice()?.to_vec();
+    let reference = reference::Reference::new(q, count, 0.0, 1.0, vec![], vec![1.0], 0.0, 0.0, 0.0)
+        .map_err(pyo3::exceptions::PyValueError::new_err)?;
+    let scores: Vec<f64> = values
+        .as_slice()?
+        .iter()
+        .map(|&v| if v.is_nan() { f64::NAN } else { reference.normal_score(v) })
+        .collect();
+    Ok(numpy::PyArray1::from_vec(py, scores))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stats::load_ndtri(m.py())?;
@@ -93,6 +114,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pairwise_sum, m)?)?;
     m.add_function(wrap_pyfunction!(dependence, m)?)?;
     m.add_function(wrap_pyfunction!(block_dependence, m)?)?;
+    m.add_function(wrap_pyfunction!(normal_scores, m)?)?;
     m.add_function(wrap_pyfunction!(py_batch::update_all, m)?)?;
     m.add_function(wrap_pyfunction!(py_records::sort_records, m)?)?;
     m.add_class::<py_records::SortedRecords>()?;

@@ -3,14 +3,11 @@ restarted in the middle of a change continues it exactly (the alerts are replay'
 
 from __future__ import annotations
 
-import contextlib
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from detector.alerts import AlertEvent, alert_bytes
 from detector.config import parse_config
@@ -29,19 +26,6 @@ PLUGIN = {
     "params": {"delta": 0.25, "threshold": 25.0, "min_instances": 30},
     "features": ["amount"],
 }
-
-
-@pytest.fixture
-def group(kafka_bootstrap: str) -> Iterator[str]:
-    """A fresh consumer group; the worker's internal topics (named after it) go afterwards."""
-    name = f"plugins-{uuid.uuid4().hex[:8]}"
-    yield name
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    internal = [t for t in admin.list_topics(timeout=30).topics if t.startswith(name)]
-    if internal:
-        for future in admin.delete_topics(internal, operation_timeout=30).values():
-            with contextlib.suppress(Exception):
-                future.result(timeout=30)
 
 
 def test_restart_mid_change_continues_the_plugin_exactly(

@@ -10,20 +10,41 @@ from __future__ import annotations
 from collections import Counter, deque
 from typing import Any
 
+import orjson
+
 from detector.columns import Categories
 from detector.config import parse_config
 from detector.engine import Engine
-from detector.events import EventBatch
+from detector.events import Decoder, EventBatch
 from detector.feed import Feed
 from detector.order import LABEL_SOURCES
 from detector.segments import SegmentRouter
 from detector.state.format import STATE_VERSION
 from detector.state.registry import HOOKED, PERSISTED, class_name
+from detector.testing.joint import CorrelationChange, JointStream
 from detector.testing.labelled import ErrorChange, LabelledStream
 from detector.testing.synthetic import Drift, SyntheticStream, config_dict, event_batches
 
-PINNED_VERSION = 8
+PINNED_VERSION = 9
+PAIR = ("amount", "latency")
 PINNED: dict[str, list[str]] = {
+    "detector.joint.JointUnit": [
+        "_clock",
+        "_first",
+        "_open",
+        "_rows",
+        "_warm",
+        "_warm_rows",
+        "context",
+        "events",
+        "history",
+        "last_pairs",
+        "last_statistic",
+        "lifecycle",
+        "reference",
+    ],
+    "detector.multivariate.CorrelationReference": ["corr", "count", "names"],
+    "detector.multivariate.JointReference": ["correlation", "counts", "inflation", "quantiles"],
     "detector.columns.Categories": ["codes", "vocabulary"],
     "detector._native.CategoricalCore": [
         "clock",
@@ -322,6 +343,16 @@ def _used_objects() -> list[object]:
             objects.append(chunks)
             labelled.applier.apply(chunks)
     objects += [labelled.units.unit(key) for key in labelled.units.unit_keys()]
+
+    joint = JointStream(seed=2)
+    cfg = joint.config()
+    cfg.pop("label")
+    cfg["detection"] = {"window": 200, "joint": {"enabled": True}}
+    joint_engine = Engine(parse_config(cfg))
+    records = [orjson.dumps(e) for e in joint.events(3000, [CorrelationChange(2000, PAIR, 0.0)])]
+    decoded = Decoder(joint_engine.config).decode(records, [0.0] * len(records))
+    joint_engine.process(decoded.batch)
+    objects += [joint_engine.units.unit(key) for key in joint_engine.units.unit_keys()]
     return objects
 
 
