@@ -172,6 +172,18 @@ def run(
     results["replay_labels_events_per_s"] = round(joined.per_second)
     results["replay_labels_slowdown"] = round(alone.per_second / joined.per_second, 2)
 
+    _step("replay joint", "the same events with detection.joint on (21 numeric fields)")
+    joint_config = detector_config(bootstrap, "unused", topics)
+    joint_config["detection"] = {"joint": {"enabled": True}}
+    jointed, engine = measure.replay_file(parse_config(joint_config), read_lines(path))
+    results["replay_joint_events_per_s"] = round(jointed.per_second)
+    results["joint_units"] = len(engine.joint)
+    results["joint_us_per_event"] = round(
+        1e6 / jointed.per_second - 1e6 / results["replay_events_per_s"], 2
+    )
+    results["joint_alerts"] = sum(u.lifecycle.detections for u in engine.joint.values())
+    del engine
+
     rate = results["D_events_per_s"] / 2
     _step("latency", f"{args.latency_drifts} drifts produced at D/2 = {rate:,.0f} events/s")
     latency = measure_latency(
@@ -246,6 +258,12 @@ def table(r: dict[str, Any]) -> str:
             rate.format(r["replay_labels_events_per_s"]),
             f"{r['replay_labels_slowdown']:.2f}x the time of replay without labels "
             f"({r['replay_labelled_events_per_s']:,} ev/s)",
+        ),
+        (
+            "   replay, detection.joint on",
+            rate.format(r["replay_joint_events_per_s"]),
+            f"+{r['joint_us_per_event']:.1f} us/event for {r['joint_units']} joint units; "
+            f"{r['joint_alerts']} joint detections (stationary: 0 expected)",
         ),
         ("D/L, median of the rounds' ratios", f"{r['D/L']:>10.3f}", mark("D >= 0.5 L", ">= 0.5")),
         ("   D/L of each round", f"{'':>10}", ", ".join(f"{x:.3f}" for x in r["D/L_rounds"])),

@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from detector.alerts import AlertEvent
 from detector.applier import Applier
 from detector.baseline import Baseline, SeriesKey, load_baseline
-from detector.chunks import Chunk
+from detector.chunks import Chunk, UnitKey
 from detector.config import Config
 from detector.detectors.plugins import Plugin
 from detector.events import EventBatch
+from detector.joint import JointUnit
 from detector.labels.monitor import PerformanceMonitor
 from detector.split import Splitter
 from detector.units import Series, Units
@@ -74,6 +75,11 @@ class Engine:
     @property
     def series(self) -> dict[SeriesKey, Series]:
         return self.units.series
+
+    @property
+    def joint(self) -> dict[UnitKey, JointUnit]:
+        """The joint (multivariate) units, by (``#joint``, dimension, value)."""
+        return self.units.joint
 
     @property
     def performance(self) -> PerformanceMonitor | None:

@@ -61,14 +61,13 @@ class JointContext:
     min_rows: int
     resolve_windows: int
     top: int
+    threshold: float = 0.0  # the pair level at ``alpha`` (computed once, below)
+    resolve_threshold: float = 0.0  # and at RESOLVE_ALPHA
 
-    @property
-    def threshold(self) -> float:
-        return pair_level(self.alpha, len(self.names))
-
-    @property
-    def resolve_threshold(self) -> float:
-        return pair_level(RESOLVE_ALPHA, len(self.names))
+    def __post_init__(self) -> None:
+        k = len(self.names)
+        object.__setattr__(self, "threshold", pair_level(self.alpha, k))
+        object.__setattr__(self, "resolve_threshold", pair_level(RESOLVE_ALPHA, k))
 
 
 class JointUnit:
@@ -90,6 +89,13 @@ class JointUnit:
         self._open: list[np.ndarray] = []
         self._rows = 0  # rows in the open window
         self._first = 0.0  # event time of its first row
+
+    def drift_statistics(self) -> dict[str, tuple[float, float]]:
+        """The latest tested window's statistic and level (metrics and report); empty before
+        the first."""
+        if not self.history:
+            return {}
+        return {STATISTIC: (self.last_statistic, self.context.threshold)}
 
     def update(self, rows: np.ndarray, times: np.ndarray) -> list[Signal]:
         """Feed the unit's rows (rows x fields, in order) and their event times; the signals,

@@ -5,7 +5,7 @@ metadata. Every metric carries ``model``; other labels are bounded: a topic, a p
 dead-letter reason, an error name, an alert kind, severity and status, a feature. Per-series
 metrics (``feature`` x ``segment``) are exported for at most ``metrics.series_cap`` series,
 firing ones first, then all-traffic ones, then the busiest; ``drift_series_not_exported`` counts
-the rest.
+the rest. Joint units (:mod:`detector.joint`) are series with the feature ``joint``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from prometheus_client.core import (
 )
 
 from detector.alerts import segment_label
+from detector.joint import FEATURE as JOINT_FEATURE
 from detector.observability.metrics import BATCH_BUCKETS, WorkerMetrics
 from detector.observability.series_stats import firing_alerts, series_statistics
 
@@ -74,7 +75,11 @@ class EngineCollector:
         self.series_cap = series_cap
 
     def collect(self) -> Iterator[Metric]:
-        items = _items(getattr(self.engine, "series", {}))
+        series = _items(getattr(self.engine, "series", {}))
+        joint = [
+            ((JOINT_FEATURE, d, v), u) for (_, d, v), u in _items(getattr(self.engine, "joint", {}))
+        ]
+        items = series + joint
         m = self.model
         states: Counter[str] = Counter()
         firing: Counter[tuple[str, str]] = Counter()
@@ -88,18 +93,20 @@ class EngineCollector:
             "Values of the wrong type, per monitored feature (all traffic).",
             labels=["model", "feature"],
         )
-        for (feature, dimension, _), series in items:
-            states["warmup" if getattr(series, "reference", None) is None else "monitoring"] += 1
-            firing.update(firing_alerts(series))
+        for _, unit in items:
+            states["warmup" if getattr(unit, "reference", None) is None else "monitoring"] += 1
+            firing.update(firing_alerts(unit))
+        for (feature, dimension, _), unit in series:
             if dimension is None:
-                missing.add_metric([m, feature], int(getattr(series, "missing", 0)))
-                type_errors.add_metric([m, feature], int(getattr(series, "type_errors", 0)))
+                missing.add_metric([m, feature], int(getattr(unit, "missing", 0)))
+                type_errors.add_metric([m, feature], int(getattr(unit, "type_errors", 0)))
         yield missing
         yield type_errors
 
         count = GaugeMetricFamily(
             "drift_series",
-            "Series (feature x segment) by state: warmup (building the reference) or monitoring.",
+            "Series (feature x segment, and joint units) by state: warmup (building the reference) "
+            "or monitoring.",
             labels=["model", "state"],
         )
         for state in ("warmup", "monitoring"):

@@ -13,7 +13,9 @@ that level (the threshold it alerts above):
 - numeric series: ``cusum_sd``, Page-Hinkley's running value against its level
   (``detection.ph_threshold`` times the dependence inflation), and ``mean_score_sd``, the mean
   normal score of the last ``detection.window`` values: a description of the shift in reference
-  standard deviations that no detector compares with a level, so it has no threshold.
+  standard deviations that no detector compares with a level, so it has no threshold;
+- joint units (feature ``joint``, :mod:`detector.joint`): ``max_pair_z``, the latest window's
+  largest pair |z| against the pair level.
 
 Seasonal series are tested on adjusted values, so their statistics are the adjusted ones. ADWIN
 decides inside the core without exposing a margin, so it has no statistic here.
@@ -39,8 +41,9 @@ DRIFT_TESTS = frozenset({"psi", "js", "ks", "wasserstein", "chi_square"})
 QUALITY_CHECKS = frozenset(
     {"missing_rate", "type_errors", "out_of_range", "constant", "unseen_categories"}
 )
-CHANGE_POINT = {"cusum_sd": "page_hinkley"}  # statistic -> the detector that compares it
-DECIDED = DRIFT_TESTS | QUALITY_CHECKS | CHANGE_POINT.keys()
+# statistic -> the detector that compares it, where the names differ
+DETECTOR_OF = {"cusum_sd": "page_hinkley", "max_pair_z": "correlation"}
+DECIDED = DRIFT_TESTS | QUALITY_CHECKS | DETECTOR_OF.keys()
 
 
 class Statistic(NamedTuple):
@@ -103,7 +106,7 @@ def alarm_statistics(series: Any) -> dict[str, Alarm]:
         if stat.threshold is None or stat.threshold <= 0:
             continue
         kind = "quality" if name in QUALITY_CHECKS else "drift"
-        detector = CHANGE_POINT.get(name, name)
+        detector = DETECTOR_OF.get(name, name)
         out[name] = Alarm(name, detector, kind, stat.value, stat.threshold, ratio_of(stat))
     return out
 

@@ -20,6 +20,7 @@ from detector.baseline import SeriesKey
 from detector.engine import Engine
 from detector.observability.series_stats import alarm_statistics, drift_alarm
 from detector.reference import OTHER, CategoricalReference, NumericReference
+from detector.report.joint import joint_section
 from detector.report.performance import anchor, performance_section
 
 SCHEMA = "kafka-drift-detector/report/v1"
@@ -245,6 +246,7 @@ def build(engine: Engine, generated_at: str) -> dict[str, Any]:
     ]
     entries.sort(key=_rank)
     warming = sum(1 for s in list(engine.series.values()) if s.reference is None)
+    timeline = [_alert_dict(a) for a in alerts[::-1]]
     return {
         "schema": SCHEMA,
         "model": engine.config.model,
@@ -253,6 +255,7 @@ def build(engine: Engine, generated_at: str) -> dict[str, Any]:
         "series_warming_up": warming,
         "firing_series": sum(1 for e in entries if e["firing"]),
         "series": entries,
-        "alerts": [_alert_dict(a) for a in alerts[::-1][:TIMELINE_ALERTS]],
+        "alerts": timeline[:TIMELINE_ALERTS],
         "performance": performance_section(engine),
+        "joint": joint_section(engine, timeline),
     }

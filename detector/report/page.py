@@ -18,6 +18,7 @@ from detector.report.charts import (
     histogram,
     series_chart,
 )
+from detector.report.joint import joint_html
 from detector.report.performance_page import performance_html
 
 OPEN_SERIES = 12  # series whose sections start open (the rest are one click, or a link, away)
@@ -229,7 +230,7 @@ def render_page(data: dict[str, Any]) -> str:
     model = escape(data["model"])
     series = data["series"]
     cards = "".join(series_html(e, i) for i, e in enumerate(series))
-    perf = data["performance"]
+    perf, joint = data["performance"], data["joint"]
     return (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>Drift report · {model}</title><style>{CSS}</style></head><body>"
@@ -243,6 +244,7 @@ def render_page(data: dict[str, Any]) -> str:
         f"aria-label='filter series'>"
         f"<h2>All series</h2>{_index(series)}"
         f"<h2>Series</h2>{cards}"
+        f"{joint_html(joint, alerts_html) if joint else ''}"
         f"{performance_html(perf) if perf else ''}"
         f"<h2>Alert timeline</h2>{alerts_html(data['alerts'])}"
         f"<script>{SCRIPT}</script></body></html>"

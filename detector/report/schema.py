@@ -127,6 +127,34 @@ PERFORMANCE = _object(
     },
     nullable=True,
 )
+JOINT = _object(
+    {
+        "fields": {"type": "array", "items": STR},
+        "window": {"type": "integer"},
+        "units": {
+            "type": "array",
+            "items": _object(
+                {
+                    "id": {"type": "string", "pattern": "^joint-"},
+                    "segment": STR,
+                    "events": {"type": "integer"},
+                    "warming_up": {"type": "boolean"},
+                    "statistic": NUM,
+                    "threshold": NUM,
+                    "ratio": NUM,
+                    "firing": _object({"since": TIME, "severity": STR}, nullable=True),
+                    "pairs": {
+                        "type": "array",
+                        "items": _object({"pair": STR, "reference": NUM, "current": NUM, "z": NUM}),
+                    },
+                    "windows": {"type": "array", "items": _object({"time": TIME, "ratio": NUM})},
+                    "alerts": {"type": "array", "items": ALERT},
+                }
+            ),
+        },
+    },
+    nullable=True,
+)
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "kafka-drift-detector report v1",
@@ -141,6 +169,7 @@ SCHEMA: dict[str, Any] = {
             "series": {"type": "array", "items": SERIES},
             "alerts": {"type": "array", "items": ALERT},
             "performance": PERFORMANCE,
+            "joint": JOINT,
         }
     ),
 }
