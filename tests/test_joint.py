@@ -16,13 +16,14 @@ from prometheus_client import generate_latest
 from detector.api import Monitor
 from detector.baseline import load_baseline
 from detector.config import parse_config
-from detector.errors import ConfigError
+from detector.errors import ConfigError, StateError
 from detector.joint import FEATURE
 from detector.multivariate import JointReference
 from detector.observability.collectors import build_registry
 from detector.replay import replay
 from detector.report.charts import fmt_number
 from detector.report.schema import SCHEMA
+from detector.state.codec import decode_state, encode_state
 from detector.testing.joint import FEATURES, CorrelationChange, JointStream
 from detector.testing.menelaus import NUMERIC, example_batch_data
 from detector.testing.report_pages import measure
@@ -278,3 +279,21 @@ def test_the_docs_config_snippet_turns_the_test_on() -> None:
     cfg = joint_config()
     cfg["detection"] = yaml.safe_load(snippet)["detection"]
     assert parse_config(cfg).joint_fields() == list(FEATURES)
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [("_rows", "many"), ("_open", {"not": "arrays"}), ("lifecycle", 3), ("last_pairs", {})],
+)
+def test_hostile_joint_state_is_refused(field: str, bad: object) -> None:
+    """A Monitor state whose joint unit was tampered with (a counter become text, a window
+    that is no list of arrays, a lifecycle or pair list of the wrong type) is refused."""
+    stream = JointStream(seed=20)
+    monitor = Monitor(joint_config())
+    monitor.process(stream.events(3_000))
+    shared = monitor.engine.units.shared_state()
+    snapshot = decode_state(monitor.state(), shared)
+    unit = next(u for k, u in snapshot["units"] if k[0] == "#joint")
+    setattr(unit, field, bad)
+    with pytest.raises(StateError):
+        Monitor.restore(encode_state(snapshot, shared), joint_config())

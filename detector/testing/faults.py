@@ -43,10 +43,15 @@ STREAM = SyntheticStream(
 
 
 def drift_events(n: int) -> list[dict[str, Any]]:
-    """``n`` events; from the middle on, ``amount`` shifts 2 sd in country=DE and ``latency``
-    1.5 sd everywhere (so a handful of series fire, each once)."""
+    """``n`` events; from the middle on, ``amount`` shifts 2 sd in country=DE, ``latency``
+    1.5 sd everywhere, and ``amount`` follows ``latency`` (correlation 0.8, marginals
+    unchanged: the joint units fire), so a handful of series fire, each once."""
     half = n // 2
-    drifts = [Drift("amount", half, 2.0, ("country", "DE")), Drift("latency", half, 1.5)]
+    drifts = [
+        Drift("amount", half, 2.0, ("country", "DE")),
+        Drift("latency", half, 1.5),
+        Drift("amount", half, 0.8, kind="couple", partner="latency"),
+    ]
     return list(STREAM.events(n, drifts))
 
 
@@ -55,6 +60,7 @@ def scenario_config(bootstrap: str, topics: dict[str, str], **processing: Any) -
     cfg = config_dict(STREAM, "fraud", topics)
     cfg["kafka"] = {"bootstrap.servers": bootstrap, "group.id": f"g-{uuid.uuid4().hex[:8]}"}
     cfg["metrics"] = {"enabled": False}
+    cfg["detection"] = {"joint": {"enabled": True}}
     cfg["run"] = {"batch_size": 2000, "batch_timeout": 0.1}
     cfg["processing"] = {"commit_interval": 0.5, **processing}
     return cfg

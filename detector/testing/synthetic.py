@@ -44,16 +44,22 @@ class Drift:
     - ``share``: moves a categorical feature's ``category`` to share ``shift``;
     - ``missing``: the feature is absent with probability ``shift``;
     - ``strings``: the numeric feature arrives as a JSON string;
-    - ``silence``: the segment's events stop (``feature`` is ignored).
+    - ``silence``: the segment's events stop (``feature`` is ignored);
+    - ``couple``: the numeric feature's noise becomes correlated ``shift`` with ``partner``'s
+      (``shift * partner + sqrt(1 - shift ** 2) * own``): its marginal does not move, only the
+      joint distribution does.
     """
 
     feature: str
     start: int
     shift: float = 1.0
     segment: tuple[str, str] | None = None
-    kind: Literal["mean", "ramp", "scale", "share", "missing", "strings", "silence"] = "mean"
+    kind: Literal["mean", "ramp", "scale", "share", "missing", "strings", "silence", "couple"] = (
+        "mean"
+    )
     category: str | None = None
     duration: int = 1
+    partner: str | None = None  # ``couple``: the feature whose noise it follows
 
 
 @dataclass
@@ -121,6 +127,14 @@ class SyntheticStream:
                 missing[drift.feature] |= mask & (rng.random(n) < drift.shift)
             elif drift.kind == "strings":
                 strings[drift.feature] |= mask
+            elif drift.kind == "couple":
+                if drift.partner not in noise:
+                    raise ValueError(f"couple needs a numeric partner, not {drift.partner!r}")
+                mixed = (
+                    drift.shift * noise[drift.partner]
+                    + np.sqrt(1 - drift.shift**2) * (noise[drift.feature])
+                )
+                cols[drift.feature] = cols[drift.feature] + mask * (mixed - noise[drift.feature])
             else:
                 keep &= ~mask
         cols["prediction"] = 1.0 / (1.0 + np.exp(-rng.standard_normal(n)))
