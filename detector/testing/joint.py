@@ -156,5 +156,5 @@ class JointStream:
             "segments": [{"name": "country", "path": "segment.country"}],
             "features": [{"name": f, "path": f"features.{f}", "type": "numeric"} for f in FEATURES],
             "prediction": {"path": "prediction.score", "type": "numeric", "threshold": 0.5},
-            "label": {"path": "label", "type": "categorical"},
+            "label": {"path": "label", "type": "binary"},
         }
