@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -233,6 +234,7 @@ class Baseline:
     events: int
     references: dict[SeriesKey, Reference]
     fields: list[str] = field(default_factory=list)
+    labels: dict[str, Any] | None = None  # the labels entry as read (detector.labels reads it)
 
     def to_json(self) -> bytes:
         series = [
@@ -248,6 +250,8 @@ class Baseline:
             "fields": self.fields,
             "series": series,
         }
+        if self.labels is not None:
+            document["labels"] = self.labels
         return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
@@ -285,7 +289,11 @@ def load_baseline(path: str | Path, config: Config) -> Baseline:
         except ValueError as exc:  # e.g. a phase profile that makes no sense
             raise ConfigError(f"baseline: {feature} in {path}: {exc}") from exc
         references[(feature, entry["dimension"], entry["value"])] = reference
-    return Baseline(config.model, int(document["events"]), references, list(document["fields"]))
+    labels = document.get("labels")
+    if labels is not None and not isinstance(labels, dict):
+        raise ConfigError(f"baseline: labels in {path} is not an object")
+    events = int(document["events"])
+    return Baseline(config.model, events, references, list(document["fields"]), labels)
 
 
 class BaselineBuilder:

@@ -90,7 +90,8 @@ class Units:
         return CategoricalSeries(context, categorical)
 
     def _new_performance(self) -> PerformanceMonitor:
-        return PerformanceMonitor(self.config, self.alpha, self.plugins)
+        labels = self.baseline.labels if self.baseline is not None else None  # its calibration
+        return PerformanceMonitor(self.config, self.alpha, self.plugins, labels)
 
     def template(self, key: UnitKey) -> Unit:
         """A fresh unit for ``key``, not installed: what restored state must look like."""

@@ -24,7 +24,7 @@ import struct
 
 MAGIC = b"KDDS"
 FORMAT = 1
-STATE_VERSION = 8  # bump on any change to a registered class's fields (tests/state pins them)
+STATE_VERSION = 9  # bump on any change to a registered class's fields (tests/state pins them)
 MAX_DEPTH = 100  # nesting of nodes; real state is about 10 deep
 DTYPES = frozenset(
     ["|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "<f2", "<f4", "<f8"]

@@ -18,6 +18,7 @@ from detector.chunks import StreamChunk
 from detector.columns import Categories
 from detector.detectors.adwin import Adwin
 from detector.detectors.plugins import PluginSet
+from detector.labels.estimate import EstimateSeries, EstimateSums
 from detector.labels.join import JoinStats, JoinStore
 from detector.labels.metrics import MetricAccumulator
 from detector.labels.monitor import PerformanceMonitor
@@ -59,6 +60,8 @@ PERSISTED: tuple[type, ...] = (
     Columns,  # to_state / from_state: class labels live in object arrays
     PairRing,  # to_state / from_state: packed flags, integer time steps
     MetricAccumulator,
+    EstimateSeries,  # estimated performance; its calibration comes with the shared context
+    EstimateSums,
     # repartition records (stage one to stage two): slices travel as flat arrays
     # (detector.state.slice_format), their performance tape through this codec
     StreamChunk,
