@@ -86,6 +86,13 @@ def estimate_context(
     return context, ""
 
 
+def _running(start: float, values: np.ndarray) -> float:
+    """``start`` plus ``values`` added one after the other (``numpy.sum`` adds pairwise)."""
+    if len(values) == 0:
+        return start
+    return float(np.cumsum(np.concatenate(([start], values)))[-1])
+
+
 @dataclass
 class EstimateSums:
     """A window's sums: mergeable, their size independent of the window's."""
@@ -101,23 +108,25 @@ class EstimateSums:
 
     def add(self, expected: np.ndarray, probability: np.ndarray | None, ones: np.ndarray) -> None:
         """Add events: their expected correctness (or loss); binary: P(label 1) and whether
-        the predicted class is 1."""
+        the predicted class is 1. Sums run event after event (never pairwise), so a window's
+        figures are the same bits however its events were cut into batches."""
         self.n += len(expected)
-        self.total += float(expected.sum())
-        self.squares += float((expected * expected).sum())
+        self.total = _running(self.total, expected)
+        self.squares = _running(self.squares, expected * expected)
         if probability is None:
             return
         p = probability
-        self.tp += float(p[ones].sum())
-        self.fp += float((1.0 - p[ones]).sum())
-        self.fn += float(p[~ones].sum())
+        self.tp = _running(self.tp, p[ones])
+        self.fp = _running(self.fp, 1.0 - p[ones])
+        self.fn = _running(self.fn, p[~ones])
         bins = np.minimum((np.clip(p, 0.0, 1.0) * AUC_BINS).astype(np.int64), AUC_BINS - 1)
-        pos = np.bincount(bins, weights=p, minlength=AUC_BINS)
-        neg = np.bincount(bins, weights=1.0 - p, minlength=AUC_BINS)
-        self.positive = pos if self.positive is None else self.positive + pos
-        self.negative = neg if self.negative is None else self.negative + neg
+        if self.positive is None or self.negative is None:
+            self.positive, self.negative = np.zeros(AUC_BINS), np.zeros(AUC_BINS)
+        np.add.at(self.positive, bins, p)  # unbuffered: in event order, bin by bin
+        np.add.at(self.negative, bins, 1.0 - p)
 
     def merge(self, other: EstimateSums) -> None:
+        """Pool a closed window into this one (warm-up: its count and sums only)."""
         self.n += other.n
         self.total += other.total
         self.squares += other.squares
