@@ -6,6 +6,7 @@ predictions, baselines of 50,000 labelled training rows from another seed.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +181,7 @@ def test_replay_api_batches_and_restore_agree(baseline: Baseline, tmp_path: Path
     assert dumped(Monitor(config).process(events)) == expected
     small = Monitor({**config, "run": {"batch_size": 137}})
     cut = [0, 999, 1000, 7_777, 20_500, 31_313, 40_000]
-    got = [a for lo, hi in zip(cut, cut[1:], strict=False) for a in small.process(events[lo:hi])]
+    got = [a for lo, hi in itertools.pairwise(cut) for a in small.process(events[lo:hi])]
     assert dumped(got) == expected
     first = Monitor(config)
     alerts = first.process(events[:20_700])
@@ -206,18 +207,18 @@ def test_estimate_off_without_calibration_and_config_errors() -> None:
     assert monitor.engine.performance is not None
     assert monitor.engine.performance.context.estimate is None
     assert "labels.calibration" in monitor.engine.performance.context.estimate_off
-    with pytest.raises(ConfigError, match="performance.estimate.enabled"):
+    with pytest.raises(ConfigError, match=r"performance\.estimate.enabled"):
         Monitor({**stream.config(), "performance": {"estimate": {"enabled": True}}})
     bad = {**stream.config(), "performance": {"estimate": {"min_accuracy_drop": 2}}}
-    with pytest.raises(ConfigError, match="performance.estimate.min_accuracy_drop"):
+    with pytest.raises(ConfigError, match=r"performance\.estimate.min_accuracy_drop"):
         parse_config(bad)
     regression = {
         **RegressionStream().config(),
         "performance": {"estimate": {"calibration": "identity"}},
     }
-    with pytest.raises(ConfigError, match="performance.estimate.calibration"):
+    with pytest.raises(ConfigError, match=r"performance\.estimate.calibration"):
         parse_config(regression)
     confidence = {**stream.config(), "prediction": {**stream.config()["prediction"]}}
     confidence["prediction"]["confidence"] = "prediction.p"
-    with pytest.raises(ConfigError, match="prediction.confidence"):
+    with pytest.raises(ConfigError, match=r"prediction\.confidence"):
         parse_config(confidence)
