@@ -87,8 +87,13 @@ class AlertData(_Model):
     )
     value: float
     threshold: float = Field(
-        description="What value had to exceed to fire (segment_volume: fall below); for "
-        "adwin, its delta."
+        description="What value had to exceed to fire (segment_volume and estimated_accuracy: "
+        "fall below); for adwin, its delta."
+    )
+    estimated: bool = Field(
+        False,
+        description="True for estimated performance (detectors cbpe and dle): computed from "
+        "predictions and a calibration before labels arrive, not measured on labels.",
     )
     window: Window
     reference: Summary
@@ -187,6 +192,7 @@ class Signal:
     detections: int
     headline: str  # what changed, for the summary sentence
     check: str | None = None  # quality check name; part of the dedup key
+    estimated: bool = False  # an estimate from predictions (cbpe, dle), not from labels
 
 
 @dataclass
@@ -245,7 +251,8 @@ def build_alert(model: str, feature: str, segment: dict[str, str], signal: Signa
         elif signal.statistic == "drift_detected":  # a configured detector (plugins)
             evidence = f"{signal.detector}: drift detected"
         else:
-            op = "<" if signal.check == "segment_volume" else ">"  # volume: too few events
+            below = signal.check == "segment_volume" or signal.statistic == "estimated_accuracy"
+            op = "<" if below else ">"  # volume: too few events; accuracy: too low
             evidence = (
                 f"{signal.detector}, {signal.statistic}={signal.value:.3g} {op} "
                 f"{signal.threshold:.3g}"
@@ -266,6 +273,7 @@ def build_alert(model: str, feature: str, segment: dict[str, str], signal: Signa
         statistic=signal.statistic,
         value=signal.value,
         threshold=signal.threshold,
+        estimated=signal.estimated,
         window=signal.window,
         reference=signal.reference,
         current=signal.current,

@@ -46,6 +46,7 @@ from detector.errors import ConfigError, StateError
 from detector.events import Decoder, Rejection
 from detector.feed import Feed
 from detector.inputs import nest
+from detector.labels.baseline import LabelSummary
 from detector.labels.decode import LabelDecoder
 from detector.labels.summary import labels_summary
 from detector.merge import MergeState, OrderedMerge
@@ -176,11 +177,19 @@ class Monitor:
         config: Config | Mapping[str, Any] | str | Path, training_events: Events
     ) -> Baseline:
         """The baseline ``drift-detector baseline`` builds from the same training events (save
-        it with ``path.write_bytes(baseline.to_json())``)."""
-        builder = BaselineBuilder(_as_config(config))
+        it with ``path.write_bytes(baseline.to_json())``); with a label section, rows carrying
+        their label at ``label.path`` add the ``labels`` entry and its calibration."""
+        config = _as_config(config)
+        builder = BaselineBuilder(config)
+        labels = LabelSummary(config) if config.label is not None else None
         for chunk in line_batches(records(training_events), 5000):
             builder.add(chunk)
-        return builder.build()
+            if labels is not None:  # rows with their label: the estimate's calibration
+                labels.add(chunk)
+        baseline = builder.build()
+        if labels is not None:
+            baseline.labels = labels.build()
+        return baseline
 
     def process(
         self, events: Events | None = None, labels: Events | None = None

@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -243,6 +244,7 @@ class Baseline:
     references: dict[SeriesKey, Reference]
     fields: list[str] = field(default_factory=list)
     joint: dict[SegmentKey, JointReference] = field(default_factory=dict)
+    labels: dict[str, Any] | None = None  # the labels entry as read (detector.labels reads it)
 
     def to_json(self) -> bytes:
         series = [
@@ -263,6 +265,8 @@ class Baseline:
                 {"dimension": d, "value": v, "reference": ref.to_dict()}
                 for (d, v), ref in self.joint.items()
             ]
+        if self.labels is not None:
+            document["labels"] = self.labels
         return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
@@ -309,8 +313,11 @@ def load_baseline(path: str | Path, config: Config) -> Baseline:
             raise ConfigError(f"baseline: joint reference in {path}: {exc}") from exc
         if found.correlation.names == names:  # else the joint units warm up
             joint[(entry["dimension"], entry["value"])] = found
-    fields = list(document["fields"])
-    return Baseline(config.model, int(document["events"]), references, fields, joint)
+    labels = document.get("labels")
+    if labels is not None and not isinstance(labels, dict):
+        raise ConfigError(f"baseline: labels in {path} is not an object")
+    events, fields = int(document["events"]), list(document["fields"])
+    return Baseline(config.model, events, references, fields, joint, labels)
 
 
 class BaselineBuilder:

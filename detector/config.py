@@ -22,6 +22,7 @@ from detector.detectors.plugins import Plugin, river_detector
 from detector.errors import ConfigError
 
 FieldType = Literal["numeric", "categorical"]
+CONFIDENCE = "prediction_confidence"  # the decoded name of prediction.confidence
 _NAME = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
 _PATH = Annotated[str, Field(min_length=1, pattern=r"^[^.]+(\.[^.]+)*$")]
 # One token of a string value: `$$` (a literal $), a well-formed ${VAR} / ${VAR:-default} (the
@@ -187,6 +188,12 @@ class PredictionSpec(_Strict):
         "else 0. Watched like a categorical feature named predicted_class (the class balance) "
         "and used as the predicted class for binary labels (default 0.5 there).",
     )
+    confidence: _PATH | None = Field(
+        None,
+        description="Categorical predictions only: dotted path of the probability the model "
+        "gives its predicted class. Multi-class estimated performance (CBPE) calibrates it; "
+        "it is decoded as prediction_confidence but not watched for drift.",
+    )
 
 
 LabelType = Literal["binary", "categorical", "numeric"]
@@ -227,6 +234,43 @@ class LabelSpec(_FormatFields):
     )
 
 
+class EstimateConfig(_Strict):
+    """Estimated performance before labels arrive (CBPE, DLE): docs/estimated-performance.md."""
+
+    enabled: bool | None = Field(
+        None,
+        description="Estimate performance from predictions alone. Default (unset): on when the "
+        "baseline holds a calibration (labels.calibration) or calibration is identity, else "
+        "off; true: a start without a calibration is an error.",
+    )
+    calibration: Literal["baseline", "identity"] = Field(
+        "baseline",
+        description="baseline: the isotonic map (classification) or loss table (regression) "
+        "the baseline learned from its labelled rows; identity: the scores are calibrated "
+        "probabilities already (classification only), and the reference comes from the first "
+        "warmup_windows windows of each series.",
+    )
+    warmup_windows: int = Field(
+        5,
+        ge=1,
+        description="Windows whose per-event estimates make a series' reference when the "
+        "baseline has none for it (identity calibration, or a segment value rare in training).",
+    )
+    min_accuracy_drop: float = Field(
+        0.02,
+        ge=0,
+        lt=1,
+        description="Classification: the smallest drop of the estimated accuracy below the "
+        "reference that may alert (accuracy points, 0.02 = 2 points), whatever the test says.",
+    )
+    min_mae_increase: float = Field(
+        0.05,
+        ge=0,
+        description="Regression: the smallest relative rise of the estimated MAE above the "
+        "reference that may alert (0.05 = 5%), whatever the test says.",
+    )
+
+
 class PerformanceConfig(_Strict):
     """Windows and the segment test of model performance (needs `label`)."""
 
@@ -244,6 +288,11 @@ class PerformanceConfig(_Strict):
     )
     critical_ratio: float = Field(
         2.0, gt=1, description="An error rate this many times the comparison's is critical."
+    )
+    estimate: EstimateConfig = Field(
+        default_factory=EstimateConfig,
+        description="Estimated performance from predictions before labels arrive, per window "
+        "of `window` predictions (or window_seconds) and segment.",
     )
 
 
@@ -558,7 +607,7 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
-        names = [f.name for f in self.monitored_fields()]
+        names = [f.name for f in self.decoded_fields()]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"feature names must be unique (prediction counts as one): {dupes}")
@@ -637,6 +686,19 @@ class Config(_Strict):
             raise ValueError("numeric labels need a numeric prediction and label.tolerance")
         if label.type == "categorical" and prediction.type != "categorical":
             raise ValueError("categorical labels need a categorical prediction (the class)")
+        if prediction.confidence is not None and label.type != "categorical":
+            raise ValueError("prediction.confidence needs categorical labels and prediction")
+        estimate = self.performance.estimate
+        if estimate.calibration == "identity" and label.type == "numeric":
+            raise ValueError(
+                "performance.estimate.calibration: identity needs probabilities; regression "
+                "(DLE) needs the baseline's loss table"
+            )
+        if estimate.enabled and not _scored(prediction, label):
+            raise ValueError(
+                "performance.estimate.enabled: needs a score (binary labels with a numeric "
+                "prediction), prediction.confidence (categorical) or a numeric prediction"
+            )
         return self
 
     @property
@@ -668,6 +730,15 @@ class Config(_Strict):
         wanted = set(numeric if joint.features is None else joint.features)
         return [n for n in numeric if n in wanted]
 
+    def decoded_fields(self) -> list[FeatureSpec]:
+        """What decoders read: the monitored fields, plus the predicted class's confidence
+        (``prediction.confidence``, named ``prediction_confidence``; no series watches it)."""
+        fields = self.monitored_fields()
+        if self.prediction is not None and self.prediction.confidence is not None:
+            path = self.prediction.confidence
+            fields.append(FeatureSpec(name=CONFIDENCE, path=path, type="numeric"))
+        return fields
+
     def derived_fields(self) -> list[FeatureSpec]:
         """Fields computed from others rather than read: ``predicted_class`` (a thresholded
         score). Decoders do not read them; the engine and the baseline builder derive them."""
@@ -675,6 +746,15 @@ class Config(_Strict):
             return []
         path = self.prediction.path
         return [FeatureSpec(name="predicted_class", path=path, type="categorical")]
+
+
+def _scored(prediction: PredictionSpec, label: LabelSpec) -> bool:
+    """Whether each event carries what the performance estimate needs."""
+    if label.type == "binary":
+        return prediction.type == "numeric"
+    if label.type == "categorical":
+        return prediction.confidence is not None
+    return True
 
 
 def _malformed(text: str, at: int) -> tuple[str, str] | None:

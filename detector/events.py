@@ -293,7 +293,7 @@ class Decoder:
         self._id = compile_path(event.id) if event.id else None
         self._time = compile_path(event.time) if event.time else None
         self._time_name = event.time or None
-        fields = config.monitored_fields()
+        fields = config.decoded_fields()  # monitored fields and prediction.confidence
         self._segments = [(s.name, compile_path(s.path)) for s in config.segments]
         self._numeric = [(f.name, compile_path(f.path)) for f in fields if f.type == "numeric"]
         self._categorical = [

@@ -6,7 +6,9 @@ segment dimensions and windows of ``W`` events, a model runs about
 the budget (``detection.false_alarms_per_10m_events``) divided by that number (a union bound, so
 the real rate is lower). With labels, each segment's performance window adds one more test (the
 segment against the rest of the traffic), and with ``detection.joint`` each window of the
-all-traffic and segment joint units one more (the correlations, :mod:`detector.joint`).
+all-traffic and segment joint units one more (the correlations, :mod:`detector.joint`). With
+estimated performance (``estimating``), each window of predictions of all traffic and of each
+segment value adds one more (the estimate against its reference, :mod:`detector.labels.estimate`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ TESTS_PER_WINDOW = 8  # 4 distribution tests + up to 4 quality checks
 _ALPHA_RANGE = (1e-12, 1e-3)
 
 
-def test_level(config: Config) -> float:
+def test_level(config: Config, estimating: bool = False) -> float:
     """The per-test significance level that keeps the model within its false-alarm budget.
 
     >>> from detector.config import parse_config
@@ -34,5 +36,7 @@ def test_level(config: Config) -> float:
         tests += 1e7 * (1 + len(config.segments)) / detection.window
     if config.label is not None:  # one segment-versus-rest test per segment window
         tests += 1e7 * len(config.segments) / config.performance.window
+        if estimating:  # one estimate test per window of predictions, all traffic and segments
+            tests += 1e7 * (1 + len(config.segments)) / config.performance.window
     low, high = _ALPHA_RANGE
     return min(max(detection.false_alarms_per_10m_events / tests, low), high)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from detector.columns import Categories
-from detector.config import Config
+from detector.config import CONFIDENCE, Config
 from detector.events import EventBatch
 
 Value = str | float  # a class (text) or a regression target
@@ -87,8 +87,8 @@ def prediction_halves(batch: EventBatch, config: Config) -> tuple[list[Value | N
     """Each event's prediction as the join compares it with a label, and its score.
 
     The value is ``None`` where the event has no usable prediction; the score is NaN where there
-    is none (only numeric predictions of binary labels have one: the positive class's
-    probability).
+    is none (numeric predictions of binary labels have one: the positive class's probability;
+    categorical ones with ``prediction.confidence``: the predicted class's probability).
     """
     spec, label = config.prediction, config.label
     assert spec is not None and label is not None
@@ -102,4 +102,5 @@ def prediction_halves(batch: EventBatch, config: Config) -> tuple[list[Value | N
     texts = batch.categorical["prediction"].values()
     if label.type == "binary":
         return [None if t is None else binary_class(t) for t in texts], nan
-    return list(texts), nan
+    confidence = batch.numeric.get(CONFIDENCE) if spec.confidence is not None else None
+    return list(texts), nan if confidence is None else confidence

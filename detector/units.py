@@ -45,7 +45,7 @@ class Units:
         self.specs = {
             spec.name: spec for spec in config.monitored_fields() + config.derived_fields()
         }
-        self.alpha = level_for(config)
+        self.alpha = level_for(config, _estimating(config, baseline))
         self.plugins = _checked(_configured(config) + tuple(plugins))
         self._contexts = {
             f.name: SeriesContext(
@@ -107,7 +107,8 @@ class Units:
         return CategoricalSeries(context, categorical)
 
     def _new_performance(self) -> PerformanceMonitor:
-        return PerformanceMonitor(self.config, self.alpha, self.plugins)
+        labels = self.baseline.labels if self.baseline is not None else None  # its calibration
+        return PerformanceMonitor(self.config, self.alpha, self.plugins, labels)
 
     def template(self, key: UnitKey) -> Unit:
         """A fresh unit for ``key``, not installed: what restored state must look like."""
@@ -202,6 +203,18 @@ class Units:
         """(series, events, missing, type errors) for every series."""
         for key, series in self.series.items():
             yield key, series.events, series.missing, series.type_errors
+
+
+def _estimating(config: Config, baseline: Baseline | None) -> bool:
+    """Whether the performance unit may estimate performance (its tests count in the budget):
+    labels, estimation not turned off, and a calibration to estimate with."""
+    spec = config.performance.estimate
+    if config.label is None or spec.enabled is False:
+        return False
+    if spec.calibration == "identity":
+        return True
+    labels = baseline.labels if baseline is not None else None
+    return labels is not None and "calibration" in labels
 
 
 def _joint_context(config: Config, alpha: float) -> JointContext | None:

@@ -371,3 +371,33 @@ def test_live_report_of_a_worker_with_labels_has_performance(tmp_path: Path) -> 
         server.close()
     assert "<h2>Model performance</h2>" in body and f"id='{expected['id']}'" in body
     assert f"{expected['total']['error_rate']:.4f}" in body
+
+
+def test_report_shows_estimated_next_to_realised_performance() -> None:
+    """With a calibrated baseline, each performance segment carries its estimate windows next
+    to the realised metrics (same names); predictions without labels yet still show their
+    estimate; the firing cbpe alert is listed; the JSON meets the schema."""
+    from detector import Monitor
+    from detector.testing.joint import CovariateShift, JointStream
+
+    stream = JointStream(seed=1)
+    training = JointStream(seed=99).training(20_000)
+    monitor = Monitor(stream.config(), Monitor.baseline_from(stream.config(), training))
+    changes = [CovariateShift(10_000, "amount", shrink=0.3)]
+    monitor.process(stream.events(20_000, changes), labels=stream.labels(10_000, changes))
+    report = monitor.report()
+    data = report.to_dict()
+    Draft202012Validator(SCHEMA).validate(data)
+    segments = {s["segment"]: s for s in data["performance"]["segments"]}
+    whole = segments["all"]
+    assert whole["estimate"]["method"] == "cbpe" and whole["pairs"] == 10_000
+    assert len(whole["estimate"]["windows"]) == 20 and len(whole["windows"]) == 10
+    assert "estimated_performance" in whole["firing"]
+    assert set(whole["latest"]) >= {"accuracy", "f1"} and {"accuracy", "f1", "roc_auc"} <= set(
+        whole["estimate"]["latest"]
+    )
+    start = report.html.index(f"id='{whole['id']}'")
+    html = report.html[start:]
+    assert "estimated (cbpe), latest window" in html
+    assert f"{whole['estimate']['latest']['accuracy']:.4f}" in html
+    assert "20 estimate windows (cbpe, 20,000 predictions)" in html

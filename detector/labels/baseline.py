@@ -3,8 +3,10 @@
 When the config has a ``label`` section and the training rows carry the label at ``label.path``
 (next to the features and the prediction), ``drift-detector baseline`` adds a ``labels`` entry
 to the baseline file: how many rows had a label, the label's class shares (or mean and standard
-deviation for regression), and the metrics of the training predictions against them. Loading a
-baseline ignores it; it documents what "good" looked like.
+deviation for regression), the metrics of the training predictions against them, and, where
+the predictions carry what it needs, the ``calibration`` that estimated performance uses before
+labels arrive (:mod:`detector.labels.calibration`); loading a baseline hands that to the
+performance monitor.
 
 >>> from detector.config import parse_config
 >>> from detector.testing.labelled import LabelledStream
@@ -25,6 +27,7 @@ import orjson
 
 from detector.config import Config
 from detector.events import Decoder, compile_path, extract
+from detector.labels.calibration import fit_calibration
 from detector.labels.decode import label_value
 from detector.labels.metrics import MetricAccumulator
 from detector.predictions import Value, prediction_halves
@@ -45,6 +48,11 @@ class LabelSummary:
         self.classes: Counter[str] = Counter()
         self.values: list[float] = []
         self.metrics = MetricAccumulator(self.spec.type, self.spec.tolerance or 0.0)
+        self.dimensions = [s.name for s in config.segments]
+        self._predicted: list[Value] = []  # labelled rows with a prediction, for calibration
+        self._actual: list[Value] = []
+        self._scores: list[float] = []
+        self._segments: list[list[str | None]] = [[] for _ in self.dimensions]
 
     def add(self, records: list[bytes]) -> None:
         """Add training rows; rows the event decoder rejects are skipped."""
@@ -53,6 +61,8 @@ class LabelSummary:
         pairs_p: list[Value] = []
         pairs_a: list[Value] = []
         pair_scores: list[float] = []
+        numeric = self.spec.type == "numeric"
+        texts = [result.batch.segments[d].values() for d in self.dimensions]
         for row, position in enumerate(result.batch.positions):
             self.rows += 1
             label = label_value(self.spec, extract(orjson.loads(records[position]), self._path))
@@ -68,6 +78,11 @@ class LabelSummary:
                 pairs_p.append(guess)
                 pairs_a.append(label)
                 pair_scores.append(float(scores[row]))
+                self._scores.append(float(guess) if numeric else float(scores[row]))
+                for column, values in zip(self._segments, texts, strict=True):
+                    column.append(values[row])
+        self._predicted += pairs_p
+        self._actual += pairs_a
         self.metrics.add(pairs_p, pairs_a, np.asarray(pair_scores, dtype=np.float64))
 
     def build(self) -> dict[str, Any]:
@@ -80,4 +95,13 @@ class LabelSummary:
             out["mean"] = float(np.mean(self.values))
             out["std"] = float(np.std(self.values))
         out["metrics"] = self.metrics.metrics()
+        calibration = fit_calibration(
+            self.spec.type,
+            self._predicted,
+            self._actual,
+            np.asarray(self._scores, np.float64),
+            dict(zip(self.dimensions, self._segments, strict=True)),
+        )
+        if calibration is not None:
+            out["calibration"] = calibration.to_json()
         return out

@@ -5,24 +5,32 @@ order, see :mod:`detector.order`). Each record goes through the join in that ord
 out when their second half arrives. Each pair updates the all-traffic performance series and one
 series per segment dimension, keyed like the data series (segment values come from the
 prediction's event, capped by the engine's router, so they name the same segments).
+
+With a calibration (:mod:`detector.labels.estimate`), every prediction also feeds the estimate
+series of the same keys as it arrives, labelled or not: estimated performance before labels.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from detector.alerts import Signal
 from detector.config import Config
 from detector.detectors.plugins import Plugin
+from detector.labels.estimate import FEATURE, EstimateSeries, estimate_context
 from detector.labels.join import JoinStats, JoinStore, Pair
 from detector.labels.metrics import errors_of
 from detector.labels.series import Columns, PerformanceContext, PerformanceSeries
 from detector.slices import PerformanceTape
 
 PerformanceKey = tuple[str | None, str | None]  # segment dimension, value; (None, None): all
+ESTIMATE_ORDER = 1_000_000  # estimate signals of a row rank after its realised ones
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,7 @@ class Outcome:
 
     row: int  # the input row (event or label) whose arrival completed the deciding pair
     order: int  # among signals of the same row: all traffic first, then dimensions in order
-    feature: str  # error or error_vs_rest
+    feature: str  # error, error_vs_rest or estimated_performance
     segment: dict[str, str]
     signal: Signal
 
@@ -39,10 +47,21 @@ class Outcome:
 class PerformanceMonitor:
     """The join, the per-segment performance series and the global error counts."""
 
-    def __init__(self, config: Config, alpha: float, plugins: Sequence[Plugin] = ()) -> None:
+    def __init__(
+        self,
+        config: Config,
+        alpha: float,
+        plugins: Sequence[Plugin] = (),
+        baseline_labels: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``baseline_labels``: the baseline's ``labels`` entry, whose calibration the
+        estimated performance uses."""
         label = config.label
         if label is None:
             raise ValueError("the config has no label section")
+        estimate, off = estimate_context(config, alpha, baseline_labels)
+        if estimate is None and config.performance.estimate.enabled is None:
+            log.info("estimated performance is off: %s", off)
         self.config = config
         self.dimensions = [s.name for s in config.segments]
         self.join = JoinStore(label.max_pending, label.ttl_seconds)
@@ -57,8 +76,11 @@ class PerformanceMonitor:
             resolve_windows=config.detection.resolve_windows,
             alpha=alpha,
             plugins=tuple(p for p in plugins if p.stream == "errors"),
+            estimate=estimate,
+            estimate_off=off,
         )
         self.series: dict[PerformanceKey, PerformanceSeries] = {}
+        self.estimates: dict[PerformanceKey, EstimateSeries] = {}
         self.pairs = 0
         self.errors = 0
 
@@ -74,6 +96,7 @@ class PerformanceMonitor:
         add_prediction, add_label = self.join.add_prediction, self.join.add_label
         numbers, times, scores = tape.rows.tolist(), tape.times.tolist(), tape.scores.tolist()
         segments = list(zip(*tape.segments, strict=True)) if tape.segments else None
+        estimated: list[int] = []  # tape rows of predictions, for the estimate
         unusable = 0
         for row, (is_label, ident, value) in enumerate(
             zip(tape.is_label.tolist(), tape.ids, tape.values, strict=True)
@@ -86,11 +109,55 @@ class PerformanceMonitor:
             else:
                 groups = segments[row] if segments is not None else ()
                 pair = add_prediction(ident, times[row], groups, value, scores[row])
+                estimated.append(row)
             if pair is not None:
                 pairs.append(pair)
                 rows.append(numbers[row])
         self.join.stats.unusable_predictions += unusable
-        return self._feed(pairs, rows)
+        outcomes = self._feed(pairs, rows)
+        if self.context.estimate is not None and estimated:
+            outcomes += self._estimate(tape, np.asarray(estimated, np.int64))
+        return outcomes
+
+    def _estimate(self, tape: PerformanceTape, index: np.ndarray) -> list[Outcome]:
+        """Feed the predictions at tape rows ``index`` to the estimate series of all traffic
+        and of their segment values."""
+        estimate = self.context.estimate
+        assert estimate is not None
+        calibration = estimate.calibration
+        values = [tape.values[i] for i in index.tolist()]
+        if calibration.label_type == "numeric":
+            x = np.asarray(values, np.float64)
+        else:
+            x = tape.scores[index]
+        usable = ~np.isnan(x)
+        if not usable.all():  # no score (or confidence) to estimate from
+            index, x = index[usable], x[usable]
+            values = [v for v, u in zip(values, usable.tolist(), strict=True) if u]
+        if len(index) == 0:
+            return []
+        expected = calibration.expected(values, x)
+        binary = calibration.label_type == "binary"
+        probability = calibration.mapped(x) if binary else None
+        ones = np.fromiter((v == "1" for v in values), bool, len(values))
+        times = tape.times[index]
+        groups: list[tuple[PerformanceKey, np.ndarray]] = [((None, None), np.arange(len(index)))]
+        for d, dimension in enumerate(self.dimensions):
+            column = np.asarray(tape.segments[d], dtype=object)[index]
+            for value in dict.fromkeys(column.tolist()):
+                groups.append(((dimension, value), np.flatnonzero(column == value)))
+        outcomes: list[Outcome] = []
+        for order, (key, members) in enumerate(groups):
+            series = self.estimates.get(key)
+            if series is None:
+                series = self.estimates[key] = EstimateSeries(self.context, key)
+            p = None if probability is None else probability[members]
+            signals = series.update(times[members], expected[members], p, ones[members])
+            segment = {} if key[0] is None or key[1] is None else {key[0]: key[1]}
+            for signal in signals:
+                row = int(tape.rows[index[members[signal.position]]])
+                outcomes.append(Outcome(row, ESTIMATE_ORDER + order, FEATURE, segment, signal))
+        return outcomes
 
     def _series(self, key: PerformanceKey) -> PerformanceSeries:
         series = self.series.get(key)
@@ -135,6 +202,14 @@ class PerformanceMonitor:
         """Each series' latest window metrics, by segment label (``all`` for all traffic)."""
         out: dict[str, dict[str, float]] = {}
         for (dimension, value), series in list(self.series.items()):  # a scrape may read it
+            name = "all" if dimension is None else f"{dimension}={value}"
+            out[name] = dict(series.last_metrics)
+        return out
+
+    def estimated_metrics(self) -> dict[str, dict[str, float]]:
+        """Each estimate series' latest window metrics, by segment label (``all`` first)."""
+        out: dict[str, dict[str, float]] = {}
+        for (dimension, value), series in list(self.estimates.items()):
             name = "all" if dimension is None else f"{dimension}={value}"
             out[name] = dict(series.last_metrics)
         return out

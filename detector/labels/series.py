@@ -31,6 +31,7 @@ from detector.config import LabelType
 from detector.detectors.adwin import Adwin
 from detector.detectors.distribution import TestResult
 from detector.detectors.plugins import Plugin, PluginSet
+from detector.labels.calibration import EstimateContext
 from detector.labels.metrics import MetricAccumulator
 from detector.labels.ring import PairRing
 from detector.labels.versus_rest import segment_worse
@@ -58,6 +59,8 @@ class PerformanceContext:
     resolve_windows: int
     alpha: float
     plugins: tuple[Plugin, ...] = ()  # configured detectors of the error stream
+    estimate: EstimateContext | None = None  # estimated performance, None when it is off
+    estimate_off: str = ""  # why it is off
 
 
 class Detection(NamedTuple):

@@ -21,8 +21,9 @@ def labels_summary(
     monitor: PerformanceMonitor | None, records: int, rejected: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
     """Label records and rejections, the join's counters, all traffic's metrics over every
-    pair so far, and the segments whose performance alerts are firing (``monitor``: the
-    engine's performance unit, None without a label section)."""
+    pair so far, the segments whose performance alerts are firing, and the estimate's method
+    and firing segments, or why it is off (``monitor``: the engine's performance unit, None
+    without a label section)."""
     out: dict[str, Any] = {"records": records, "rejected": dict(rejected or {})}
     if monitor is None:
         return out
@@ -36,4 +37,17 @@ def labels_summary(
             if series.lifecycles[key].firing:
                 names.append(name)
     out["firing"] = {key: sorted(names) for key, names in firing.items()}
+    estimate = monitor.context.estimate
+    if estimate is None:
+        out["estimate"] = {"off": monitor.context.estimate_off}
+    else:
+        out["estimate"] = {
+            "method": estimate.calibration.method,
+            "calibration": estimate.calibration.source,
+            "firing": sorted(
+                "all" if d is None else f"{d}={v}"
+                for (d, v), series in monitor.estimates.items()
+                if series.lifecycle.firing
+            ),
+        }
     return out

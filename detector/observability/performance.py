@@ -2,7 +2,9 @@
 
 Only registered when the config has a ``label`` section. Labels stay bounded: a drop reason, a
 side, a metric name, and the segment of at most ``metrics.series_cap`` performance series (all
-traffic first).
+traffic first). Estimated performance (before labels) is ``drift_performance_estimate``, with
+the same ``segment`` and ``metric`` labels as the realised ``drift_performance_metric``, so the
+two plot side by side.
 
 >>> from detector.config import parse_config
 >>> from detector.engine import Engine
@@ -10,8 +12,8 @@ traffic first).
 >>> engine = Engine(parse_config(LabelledStream().config()))
 >>> sorted(m.name for m in PerformanceCollector(engine, "m", 10).collect())
 ... # doctest: +NORMALIZE_WHITESPACE
-['drift_join_dropped', 'drift_join_pairs', 'drift_join_pending', 'drift_performance_firing',
- 'drift_performance_metric']
+['drift_join_dropped', 'drift_join_pairs', 'drift_join_pending', 'drift_performance_estimate',
+ 'drift_performance_firing', 'drift_performance_metric']
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from detector.labels.estimate import FEATURE as ESTIMATED
 from detector.labels.series import ERROR, VS_REST
 
 _DROPPED = {
@@ -76,13 +79,25 @@ class PerformanceCollector:
             for name, value in sorted(values.items()):
                 metric.add_metric([m, segment, name], float(value))
         yield metric
+        estimate = GaugeMetricFamily(
+            "drift_performance_estimate",
+            "The latest closed estimate window's metrics, from predictions before labels "
+            "(cbpe: accuracy, precision, recall, f1, roc_auc; dle: mae; count) per segment.",
+            labels=["model", "segment", "metric"],
+        )
+        for segment, values in list(monitor.estimated_metrics().items())[: self.series_cap]:
+            for name, value in sorted(values.items()):
+                estimate.add_metric([m, segment, name], float(value))
+        yield estimate
         firing = GaugeMetricFamily(
             "drift_performance_firing",
-            "Performance alerts firing now: error (concept drift) or error_vs_rest (a segment "
-            "worse than the rest of the traffic).",
+            "Performance alerts firing now: error (concept drift), error_vs_rest (a segment "
+            "worse than the rest of the traffic) or estimated_performance (cbpe, dle).",
             labels=["model", "alert"],
         )
         for alert in (ERROR, VS_REST):
             count = sum(s.lifecycles[alert].firing for s in list(monitor.series.values()))
             firing.add_metric([m, alert], count)
+        estimated = sum(s.lifecycle.firing for s in list(monitor.estimates.values()))
+        firing.add_metric([m, ESTIMATED], estimated)
         yield firing

@@ -121,6 +121,18 @@ PERFORMANCE = _object(
                         "type": "array",
                         "items": _object({"time": TIME, "metrics": METRICS}),
                     },
+                    "estimate": _object(
+                        {
+                            "method": {"enum": ["cbpe", "dle"]},
+                            "predictions": {"type": "integer"},
+                            "latest": METRICS,
+                            "windows": {
+                                "type": "array",
+                                "items": _object({"time": TIME, "metrics": METRICS}),
+                            },
+                        },
+                        nullable=True,
+                    ),
                 }
             ),
         },

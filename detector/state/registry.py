@@ -19,6 +19,7 @@ from detector.columns import Categories
 from detector.detectors.adwin import Adwin
 from detector.detectors.plugins import PluginSet
 from detector.joint import JointUnit
+from detector.labels.estimate import EstimateSeries, EstimateSums
 from detector.labels.join import JoinStats, JoinStore
 from detector.labels.metrics import MetricAccumulator
 from detector.labels.monitor import PerformanceMonitor
@@ -65,6 +66,8 @@ PERSISTED: tuple[type, ...] = (
     Columns,  # to_state / from_state: class labels live in object arrays
     PairRing,  # to_state / from_state: packed flags, integer time steps
     MetricAccumulator,
+    EstimateSeries,  # estimated performance; its calibration comes with the shared context
+    EstimateSums,
     # repartition records (stage one to stage two): slices travel as flat arrays
     # (detector.state.slice_format), their performance tape through this codec
     StreamChunk,

@@ -148,6 +148,15 @@ class JointStream:
             for i in range(n)
         ]
 
+    def training(self, n: int, changes: Sequence[Change] = ()) -> list[dict[str, Any]]:
+        """Training rows: each event with its label (what ``drift-detector baseline`` reads
+        to calibrate estimated performance)."""
+        c = self.columns(n, changes)
+        return [
+            {**event, "label": int(label)}
+            for event, label in zip(self.events(n, changes), c["label"].tolist(), strict=True)
+        ]
+
     def config(self) -> dict[str, Any]:
         """A config (as parsed YAML) monitoring the four features and the score, with labels."""
         return {
@@ -156,5 +165,5 @@ class JointStream:
             "segments": [{"name": "country", "path": "segment.country"}],
             "features": [{"name": f, "path": f"features.{f}", "type": "numeric"} for f in FEATURES],
             "prediction": {"path": "prediction.score", "type": "numeric", "threshold": 0.5},
-            "label": {"path": "label", "type": "categorical"},
+            "label": {"path": "label", "type": "binary"},
         }

@@ -195,9 +195,35 @@ PINNED: dict[str, list[str]] = {
         "context",
         "dimensions",
         "errors",
+        "estimates",
         "join",
         "pairs",
         "series",
+    ],
+    "detector.labels.estimate.EstimateSeries": [
+        "_clock",
+        "_first",
+        "_last",
+        "_learned",
+        "_open",
+        "_warm",
+        "_warm_windows",
+        "context",
+        "history",
+        "key",
+        "last_metrics",
+        "lifecycle",
+        "predictions",
+    ],
+    "detector.labels.estimate.EstimateSums": [
+        "fn",
+        "fp",
+        "n",
+        "negative",
+        "positive",
+        "squares",
+        "total",
+        "tp",
     ],
     "detector.labels.series.Columns": [
         "actual",
@@ -331,7 +357,8 @@ def _used_objects() -> list[object]:
     objects.append(router)
 
     stream = LabelledStream(seed=1, label_delay=(0.0, 20.0))
-    labelled = Engine(parse_config(stream.config()))
+    estimated = {**stream.config(), "performance": {"estimate": {"calibration": "identity"}}}
+    labelled = Engine(parse_config(estimated))  # estimated performance too (warm-up reference)
     feed = Feed(labelled, [0, LABEL_SOURCES])
     for _side, part in stream.batches(8000, [ErrorChange(4000, 0.4)], size=1000):
         if isinstance(part, EventBatch):
