@@ -19,8 +19,8 @@ segment value) sums them over tumbling windows of ``performance.window`` predict
 
 Binary windows also estimate CBPE's expected confusion matrix (``TP = sum p`` over predicted
 positives, ``FP = sum (1 - p)`` there, ``FN = sum p`` over predicted negatives), hence
-precision, recall and F1, and ROC AUC from the calibrated probabilities (200 bins: positive
-weight ``p``, negative weight ``1 - p``).
+precision, recall and F1, and ROC AUC from the calibrated probabilities, binned as the realised
+one (:func:`detector.labels.metrics.binned_auc`; positive weight ``p``, negative ``1 - p``).
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ from detector.alerts import Lifecycle, Severity, Signal, Summary, Window, rfc333
 from detector.config import Config
 from detector.errors import ConfigError
 from detector.labels.calibration import Calibration, EstimateContext, Reference
+from detector.labels.metrics import AUC_BINS, binned_auc, score_bins
 from detector.labels.series import HISTORY_WINDOWS, RESOLVE_ALPHA, PerformanceContext
 from detector.windows import WindowClock
 
 FEATURE = "estimated_performance"  # the alerts' feature (their dedup key's)
-AUC_BINS = 200
 
 
 def estimate_context(
@@ -119,7 +119,7 @@ class EstimateSums:
         self.tp = _running(self.tp, p[ones])
         self.fp = _running(self.fp, 1.0 - p[ones])
         self.fn = _running(self.fn, p[~ones])
-        bins = np.minimum((np.clip(p, 0.0, 1.0) * AUC_BINS).astype(np.int64), AUC_BINS - 1)
+        bins = score_bins(p)
         if self.positive is None or self.negative is None:
             self.positive, self.negative = np.zeros(AUC_BINS), np.zeros(AUC_BINS)
         np.add.at(self.positive, bins, p)  # unbuffered: in event order, bin by bin
@@ -147,11 +147,9 @@ class EstimateSums:
             out["precision"] = tp / (tp + fp) if tp + fp else 0.0
             out["recall"] = tp / (tp + fn) if tp + fn else 0.0
             out["f1"] = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-            pos, neg = self.positive, self.negative
-            above = np.cumsum(pos[::-1])[::-1] - pos  # positive weight in higher bins
-            total = float(pos.sum() * neg.sum())
-            if total > 0:
-                out["roc_auc"] = float((neg * (above + 0.5 * pos)).sum() / total)
+            auc = binned_auc(self.positive, self.negative)
+            if auc is not None:
+                out["roc_auc"] = auc
         return out
 
 

@@ -4,8 +4,10 @@ Classification (``label.type`` binary or categorical): ``accuracy``, ``precision
 ``f1`` (binary: of class ``"1"``; multi-class: macro averages over the classes seen), and, where
 the prediction is a score (binary labels with a numeric prediction), ``log_loss`` (scores
 clipped to [1e-15, 1 - 1e-15]) and ``ece``, the expected calibration error over 10 equal-width
-score bins: ``sum_b n_b / n * |mean label_b - mean score_b|``. A ratio with an empty denominator
-is 0, as scikit-learn's ``zero_division=0``.
+score bins: ``sum_b n_b / n * |mean label_b - mean score_b|``, and ``roc_auc`` over
+``AUC_BINS`` equal-width score bins (:func:`binned_auc`: pairs within a bin count as ties, so it
+is within about 1 / AUC_BINS of the exact value). A ratio with an empty denominator is 0, as
+scikit-learn's ``zero_division=0``.
 
 Regression (``label.type`` numeric): ``mae`` and ``rmse``.
 
@@ -16,7 +18,7 @@ absolute error above ``label.tolerance``), the quantity the detectors watch, and
 >>> acc.add(["1", "1", "0", "0"], ["1", "0", "0", "0"], np.array([0.9, 0.6, 0.2, 0.4]))
 >>> {k: round(v, 3) for k, v in acc.metrics().items()}  # doctest: +NORMALIZE_WHITESPACE
 {'count': 4, 'error_rate': 0.25, 'accuracy': 0.75, 'precision': 0.5, 'recall': 1.0,
- 'f1': 0.667, 'log_loss': 0.439, 'ece': 0.325}
+ 'f1': 0.667, 'log_loss': 0.439, 'ece': 0.325, 'roc_auc': 1.0}
 """
 
 from __future__ import annotations
@@ -31,7 +33,31 @@ from detector.config import LabelType
 from detector.predictions import Value
 
 ECE_BINS = 10
+AUC_BINS = 200
 _EPS = 1e-15
+
+
+def score_bins(scores: np.ndarray) -> np.ndarray:
+    """The ROC AUC bin of each score in [0, 1]."""
+    bins: np.ndarray = np.minimum(
+        (np.clip(scores, 0.0, 1.0) * AUC_BINS).astype(np.int64), AUC_BINS - 1
+    )
+    return bins
+
+
+def binned_auc(positive: np.ndarray, negative: np.ndarray) -> float | None:
+    """ROC AUC from the (possibly fractional) positive and negative weight in each score bin,
+    pairs in the same bin counting half: ``sum_b neg_b (pos above b + pos_b / 2) / (P N)``.
+    None without both classes.
+
+    >>> binned_auc(np.array([0.0, 1.0]), np.array([1.0, 0.0]))
+    1.0
+    """
+    above = np.cumsum(positive[::-1])[::-1] - positive  # positive weight in higher bins
+    total = float(positive.sum() * negative.sum())
+    if total <= 0:
+        return None
+    return float((negative * (above + 0.5 * positive)).sum() / total)
 
 
 def _ratio(num: float, den: float) -> float:
@@ -65,6 +91,8 @@ class MetricAccumulator:
         self.bin_count = np.zeros(ECE_BINS, dtype=np.int64)
         self.bin_score = np.zeros(ECE_BINS)
         self.bin_label = np.zeros(ECE_BINS)
+        self.auc_positive = np.zeros(AUC_BINS)  # labels 1 per score bin
+        self.auc_negative = np.zeros(AUC_BINS)  # labels 0 per score bin
         self.abs_sum = 0.0
         self.sq_sum = 0.0
 
@@ -91,6 +119,9 @@ class MetricAccumulator:
             self.bin_count += np.bincount(bins, minlength=ECE_BINS)
             self.bin_score += np.bincount(bins, weights=scores[scored], minlength=ECE_BINS)
             self.bin_label += np.bincount(bins, weights=y, minlength=ECE_BINS)
+            fine = score_bins(scores[scored])
+            self.auc_positive += np.bincount(fine, weights=y, minlength=AUC_BINS)
+            self.auc_negative += np.bincount(fine, weights=1.0 - y, minlength=AUC_BINS)
 
     def merge(self, other: MetricAccumulator) -> None:
         """Add everything ``other`` has seen."""
@@ -102,6 +133,8 @@ class MetricAccumulator:
         self.bin_count += other.bin_count
         self.bin_score += other.bin_score
         self.bin_label += other.bin_label
+        self.auc_positive += other.auc_positive
+        self.auc_negative += other.auc_negative
         self.abs_sum += other.abs_sum
         self.sq_sum += other.sq_sum
 
@@ -137,4 +170,7 @@ class MetricAccumulator:
             out["log_loss"] = self.log_loss_sum / self.scored
             gaps = np.abs(self.bin_label - self.bin_score)  # |sum y - sum p| per bin
             out["ece"] = float(gaps.sum() / self.scored)
+            auc = binned_auc(self.auc_positive, self.auc_negative)
+            if auc is not None:
+                out["roc_auc"] = auc
         return out

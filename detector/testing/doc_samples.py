@@ -301,6 +301,26 @@ def sample_joint_alert(_: str | None) -> str:
     return str(first["data"]["summary"]) + "\n"
 
 
+def sample_estimate_alert(_: str | None) -> str:
+    """The summary of the first all-traffic estimated-performance alert: JointStream with a
+    baseline calibrated on 50,000 labelled rows of another seed, ``amount`` shrunk to 0.3 of
+    itself from prediction 30,000 on, no labels (as tests/labels/test_estimate.py)."""
+    from detector.api import Monitor
+    from detector.testing.joint import CovariateShift, JointStream
+
+    config = JointStream().config()
+    baseline = Monitor.baseline_from(config, JointStream(seed=99).training(50_000))
+    stream = JointStream(seed=1)
+    shift = CovariateShift(30_000, "amount", shrink=0.3)
+    alerts = Monitor(config, baseline).process(stream.events(60_000, [shift]))
+    first = next(
+        a
+        for a in alerts
+        if a["data"]["feature"] == "estimated_performance" and not a["data"]["segment"]
+    )
+    return str(first["data"]["summary"]) + "\n"
+
+
 @dataclass(frozen=True)
 class Sample:
     make: Callable[[str | None], str]  # given the Kafka bootstrap servers (or None)
@@ -320,6 +340,7 @@ SAMPLES: dict[str, Sample] = {
     "pagerduty": Sample(sample_pagerduty),
     "slack": Sample(sample_slack),
     "joint-alert": Sample(sample_joint_alert),
+    "estimate-alert": Sample(sample_estimate_alert),
 }
 
 

@@ -116,3 +116,20 @@ def run_until_end(config: Config, deadline: float = 120.0) -> WorkerReport:
         raise outcome["error"]
     report: WorkerReport = outcome["report"]
     return report
+
+
+def run_with_a_restart(
+    bootstrap: str, config: Config, lines: Sequence[bytes], at: int, deadline: float = 240.0
+) -> list[bytes]:
+    """Produce ``lines[:at]`` to the events topic, run a worker to the end, produce the rest,
+    run a new worker (same group: it restores from the changelog) to the end; the values of
+    every alert record both produced, in order."""
+    topics = config.kafka_topics
+    produce_records(bootstrap, topics.events, [(None, line) for line in lines[:at]])
+    first = run_until_end(config, deadline)
+    produce_records(bootstrap, topics.events, [(None, line) for line in lines[at:]])
+    second = run_until_end(config, deadline)
+    if first.records + second.records != len(lines):
+        raise AssertionError(f"read {first.records} + {second.records} of {len(lines)} records")
+    records = consume_records(bootstrap, topics.alerts, first.alerts + second.alerts)
+    return [r.value() or b"" for r in records]

@@ -14,7 +14,7 @@ from detector.config import parse_config
 from detector.joint import FEATURE
 from detector.replay import replay
 from detector.testing.joint import CorrelationChange, JointStream
-from detector.testing.kafka_io import consume_records, produce_records, run_until_end
+from detector.testing.kafka_io import run_with_a_restart
 
 pytestmark = pytest.mark.kafka
 
@@ -46,15 +46,5 @@ def test_restart_at_the_change_keeps_the_joint_reference(
     joint = [a for a in expected if a.data.feature == FEATURE and a.data.status == "firing"]
     assert joint and min(a.data.series_events for a in joint if not a.data.segment) > N_EVENTS // 2
 
-    half = N_EVENTS // 2
-    topic = cfg["topics"]["events"]
-    produce_records(kafka_bootstrap, topic, [(None, line) for line in lines[:half]])
-    first = run_until_end(config, 240.0)
-    produce_records(kafka_bootstrap, topic, [(None, line) for line in lines[half:]])
-    second = run_until_end(config, 240.0)
-
-    assert first.records + second.records == N_EVENTS
-    records = consume_records(
-        kafka_bootstrap, cfg["topics"]["alerts"], first.alerts + second.alerts
-    )
-    assert [r.value() for r in records] == [alert_bytes(a) for a in expected]
+    values = run_with_a_restart(kafka_bootstrap, config, lines, N_EVENTS // 2)
+    assert values == [alert_bytes(a) for a in expected]

@@ -178,6 +178,8 @@ PINNED: dict[str, list[str]] = {
     ],
     "detector.labels.metrics.MetricAccumulator": [
         "abs_sum",
+        "auc_negative",
+        "auc_positive",
         "bin_count",
         "bin_label",
         "bin_score",
