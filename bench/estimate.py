@@ -9,11 +9,16 @@ then the live stream (no labels) goes through :class:`detector.Monitor`:
   signed gap after the shift (bias);
 - **delay**: predictions after the shift until the all-traffic alert (cbpe or dle);
 - **false alarms**: estimated-performance alerts on ``--stationary`` stationary events, over
-  all windows tested (all traffic and each country).
+  all windows tested (all traffic and each country);
+- **3-class macro metrics**: ``ClassStream`` with every class's probability
+  (``prediction.probabilities``) and its labels supplied, the same shift; per window of all
+  traffic, |estimated - realised| macro F1 and macro one-vs-rest ROC AUC (realised: the
+  monitor's own windows of joined labels). ``--macro-only`` prints only this table.
 
 Reports only; nothing is asserted (tests/labels/test_estimate.py asserts the bounds).
 
     .venv/bin/python bench/estimate.py --seeds 5 --stationary 1000000
+    .venv/bin/python bench/estimate.py --seeds 5 --macro-only
 """
 
 from __future__ import annotations
@@ -91,16 +96,68 @@ def measure(seeds: int, stationary: int) -> list[dict[str, Any]]:
     return rows
 
 
+def measure_macro(seeds: int) -> list[dict[str, Any]]:
+    """Per metric: the mean, p95 and largest |estimated - realised| per window, and the mean
+    signed gap after the shift, over ``seeds`` seeds of the 3-class stream with probabilities."""
+    shift = [Shift(START, shrink=0.6)]
+    gaps: dict[str, list[float]] = {"f1": [], "roc_auc": []}
+    biases: dict[str, list[float]] = {"f1": [], "roc_auc": []}
+    levels: dict[str, list[tuple[float, float]]] = {"f1": [], "roc_auc": []}
+    for seed in range(1, seeds + 1):
+        stream = ClassStream(seed=seed, probabilities=True)
+        config = stream.config()
+        training = ClassStream(seed=1000 + seed, probabilities=True).training(TRAINING)
+        monitor = Monitor(config, Monitor.baseline_from(config, training))
+        monitor.process(stream.events(N, shift), labels=stream.labels(N, shift))
+        performance = monitor.engine.performance
+        assert performance is not None
+        estimated = [m for _, m in performance.estimates[(None, None)].history]
+        realised = [m for _, m in performance.series[(None, None)].history]
+        for metric in gaps:
+            e = np.array([m[metric] for m in estimated])
+            r = np.array([m[metric] for m in realised])
+            gaps[metric] += np.abs(e - r).tolist()
+            biases[metric].append(float(np.mean(e[30:] - r[30:])))
+            levels[metric].append((float(r[:30].mean()), float(r[30:].mean())))
+    return [
+        {
+            "metric": metric,
+            "before": float(np.mean([b for b, _ in levels[metric]])),
+            "after": float(np.mean([a for _, a in levels[metric]])),
+            "mean_gap": float(np.mean(gaps[metric])),
+            "p95_gap": float(np.quantile(gaps[metric], 0.95)),
+            "max_gap": float(np.max(gaps[metric])),
+            "bias_after": float(np.mean(biases[metric])),
+        }
+        for metric in gaps
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--stationary", type=int, default=200_000)
+    parser.add_argument("--macro-only", action="store_true", help="only the 3-class macro table")
     args = parser.parse_args()
+    if not args.macro_only:
+        table(args.seeds, args.stationary)
+        print()
+    print("| 3-class, macro | realised before -> after | mean abs gap | p95 gap | max gap | bias |")
+    print("|---|---|---|---|---|---|")
+    for r in measure_macro(args.seeds):
+        print(
+            f"| {r['metric']} | {r['before']:.3f} -> {r['after']:.3f} | {r['mean_gap']:.4f} | "
+            f"{r['p95_gap']:.4f} | {r['max_gap']:.4f} | {r['bias_after']:+.4f} |"
+        )
+
+
+def table(seeds: int, stationary: int) -> None:
+    """The tracking, delay and false-alarm table of every kind."""
     print(
         "| kind | mean abs gap | p95 gap | bias after shift | delay (predictions) | FA / windows |"
     )
     print("|---|---|---|---|---|---|")
-    for r in measure(args.seeds, args.stationary):
+    for r in measure(seeds, stationary):
         print(
             f"| {r['kind']} | {r['mean_gap']:.4f} | {r['p95_gap']:.4f} | {r['bias_after']:+.4f} "
             f"| {', '.join(str(d) for d in r['delays'])} | {r['false_alarms']} / "

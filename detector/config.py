@@ -23,6 +23,7 @@ from detector.errors import ConfigError
 
 FieldType = Literal["numeric", "categorical"]
 CONFIDENCE = "prediction_confidence"  # the decoded name of prediction.confidence
+PROBABILITY = "prediction_probability_"  # + class number: decoded prediction.probabilities
 _NAME = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
 _PATH = Annotated[str, Field(min_length=1, pattern=r"^[^.]+(\.[^.]+)*$")]
 # One token of a string value: `$$` (a literal $), a well-formed ${VAR} / ${VAR:-default} (the
@@ -194,6 +195,40 @@ class PredictionSpec(_Strict):
         "gives its predicted class. Multi-class estimated performance (CBPE) calibrates it; "
         "it is decoded as prediction_confidence but not watched for drift.",
     )
+    probabilities: dict[str, _PATH] | None = Field(
+        None,
+        description="Categorical predictions only: each class -> dotted path of the probability "
+        "the model gives it (at least 2 classes). Multi-class estimated performance calibrates "
+        "each one and estimates macro precision, recall, F1 and ROC AUC; the predicted class's "
+        "probability is its confidence (do not also set prediction.confidence). Decoded as "
+        "prediction_probability_<i> but not watched for drift.",
+    )
+
+    @field_validator("probabilities", mode="before")
+    @classmethod
+    def _class_names(cls, value: Any) -> Any:
+        """Classes as the decoder reads a categorical value (a YAML key 1 is the class "1")."""
+        if isinstance(value, dict):
+            out: dict[Any, Any] = {}
+            for key, path in value.items():
+                if isinstance(key, bool):
+                    key = "true" if key else "false"
+                elif isinstance(key, int | float):
+                    key = repr(key)
+                out[key] = path
+            return out
+        return value
+
+    @field_validator("probabilities")
+    @classmethod
+    def _two_classes(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is not None and len(value) < 2:
+            raise ValueError("needs at least 2 classes (class -> path of its probability)")
+        return value
+
+    def classes(self) -> tuple[str, ...]:
+        """The classes of ``probabilities``, in config order (empty without it)."""
+        return tuple(self.probabilities or ())
 
 
 LabelType = Literal["binary", "categorical", "numeric"]
@@ -688,6 +723,14 @@ class Config(_Strict):
             raise ValueError("categorical labels need a categorical prediction (the class)")
         if prediction.confidence is not None and label.type != "categorical":
             raise ValueError("prediction.confidence needs categorical labels and prediction")
+        if prediction.probabilities is not None:
+            if label.type != "categorical":
+                raise ValueError("prediction.probabilities needs categorical labels and prediction")
+            if prediction.confidence is not None:
+                raise ValueError(
+                    "prediction.probabilities and prediction.confidence: give one (with "
+                    "probabilities, the confidence is the predicted class's probability)"
+                )
         estimate = self.performance.estimate
         if estimate.calibration == "identity" and label.type == "numeric":
             raise ValueError(
@@ -697,7 +740,8 @@ class Config(_Strict):
         if estimate.enabled and not _scored(prediction, label):
             raise ValueError(
                 "performance.estimate.enabled: needs a score (binary labels with a numeric "
-                "prediction), prediction.confidence (categorical) or a numeric prediction"
+                "prediction), prediction.confidence or prediction.probabilities (categorical) "
+                "or a numeric prediction"
             )
         return self
 
@@ -732,11 +776,16 @@ class Config(_Strict):
 
     def decoded_fields(self) -> list[FeatureSpec]:
         """What decoders read: the monitored fields, plus the predicted class's confidence
-        (``prediction.confidence``, named ``prediction_confidence``; no series watches it)."""
+        (``prediction.confidence``, named ``prediction_confidence``) or each class's
+        probability (``prediction.probabilities``, ``prediction_probability_<i>`` in config
+        order); no series watches them."""
         fields = self.monitored_fields()
         if self.prediction is not None and self.prediction.confidence is not None:
             path = self.prediction.confidence
             fields.append(FeatureSpec(name=CONFIDENCE, path=path, type="numeric"))
+        if self.prediction is not None and self.prediction.probabilities is not None:
+            for i, path in enumerate(self.prediction.probabilities.values()):
+                fields.append(FeatureSpec(name=f"{PROBABILITY}{i}", path=path, type="numeric"))
         return fields
 
     def derived_fields(self) -> list[FeatureSpec]:
@@ -753,7 +802,7 @@ def _scored(prediction: PredictionSpec, label: LabelSpec) -> bool:
     if label.type == "binary":
         return prediction.type == "numeric"
     if label.type == "categorical":
-        return prediction.confidence is not None
+        return prediction.confidence is not None or prediction.probabilities is not None
     return True
 
 

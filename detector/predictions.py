@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from detector.columns import Categories
-from detector.config import CONFIDENCE, Config
+from detector.config import CONFIDENCE, PROBABILITY, Config
 from detector.events import EventBatch
 
 Value = str | float  # a class (text) or a regression target
@@ -88,7 +88,9 @@ def prediction_halves(batch: EventBatch, config: Config) -> tuple[list[Value | N
 
     The value is ``None`` where the event has no usable prediction; the score is NaN where there
     is none (numeric predictions of binary labels have one: the positive class's probability;
-    categorical ones with ``prediction.confidence``: the predicted class's probability).
+    categorical ones with ``prediction.confidence`` or ``prediction.probabilities``: the
+    predicted class's probability, NaN when a class's probability is missing or the predicted
+    class is not one of them).
     """
     spec, label = config.prediction, config.label
     assert spec is not None and label is not None
@@ -102,5 +104,46 @@ def prediction_halves(batch: EventBatch, config: Config) -> tuple[list[Value | N
     texts = batch.categorical["prediction"].values()
     if label.type == "binary":
         return [None if t is None else binary_class(t) for t in texts], nan
+    if spec.probabilities is not None:
+        probabilities = prediction_probabilities(batch, config)
+        assert probabilities is not None
+        return list(texts), predicted_probability(probabilities, spec.classes(), texts)
     confidence = batch.numeric.get(CONFIDENCE) if spec.confidence is not None else None
     return list(texts), nan if confidence is None else confidence
+
+
+def prediction_probabilities(batch: EventBatch, config: Config) -> np.ndarray | None:
+    """Each event's class probabilities (``prediction.probabilities``, n x classes in config
+    order, NaN where missing), or None when the config has none."""
+    spec = config.prediction
+    if spec is None or spec.probabilities is None:
+        return None
+    k = len(spec.probabilities)
+    columns = [batch.numeric.get(f"{PROBABILITY}{i}") for i in range(k)]
+    out = np.full((batch.size, k), np.nan)
+    for i, column in enumerate(columns):
+        if column is not None:
+            out[:, i] = column
+    return out
+
+
+def class_index(classes: tuple[str, ...], predicted: list[Any]) -> np.ndarray:
+    """Each predicted class's position in ``classes`` (-1: none of them, or no prediction).
+
+    >>> class_index(("a", "b"), ["b", "z", None]).tolist()
+    [1, -1, -1]
+    """
+    where = {c: i for i, c in enumerate(classes)}
+    return np.fromiter((where.get(p, -1) for p in predicted), np.int64, len(predicted))
+
+
+def predicted_probability(
+    probabilities: np.ndarray, classes: tuple[str, ...], predicted: list[Any]
+) -> np.ndarray:
+    """The predicted class's probability per event: NaN when the predicted class is none of
+    ``classes`` or any class's probability is missing (the estimate needs them all)."""
+    index = class_index(classes, predicted)
+    rows = np.arange(len(index))
+    picked = probabilities[rows, np.maximum(index, 0)] if len(index) else np.zeros(0)
+    usable = (index >= 0) & np.isfinite(probabilities).all(axis=1)
+    return np.where(usable, picked, np.nan)

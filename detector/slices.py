@@ -33,7 +33,9 @@ class PerformanceTape:
 
     ``values`` holds a prediction as the join compares it with a label (None where the event
     has none) or the label; ``scores`` the positive class's score (NaN where there is none,
-    and for labels); ``segments`` each dimension's capped value per row ("" for labels).
+    and for labels); ``segments`` each dimension's capped value per row ("" for labels);
+    ``probabilities``, only with ``prediction.probabilities``, each prediction's class
+    probabilities (rows x classes, NaN rows for labels and where missing), else None.
     """
 
     rows: np.ndarray  # int64 sequence numbers, for the order of alerts
@@ -44,6 +46,7 @@ class PerformanceTape:
     values: list[TapeValue | None]
     scores: np.ndarray
     segments: list[list[str]]
+    probabilities: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -51,6 +54,7 @@ class PerformanceTape:
 
     def take(self, index: np.ndarray | slice) -> PerformanceTape:
         picked = np.arange(self.size)[index].tolist()
+        probabilities = self.probabilities
         return PerformanceTape(
             self.rows[index],
             self.keys.take(index),
@@ -60,6 +64,7 @@ class PerformanceTape:
             [self.values[i] for i in picked],
             self.scores[index],
             [[column[i] for i in picked] for column in self.segments],
+            None if probabilities is None else probabilities[index],
         )
 
     @staticmethod
@@ -75,7 +80,25 @@ class PerformanceTape:
             [v for p in parts for v in p.values],
             np.concatenate([p.scores for p in parts]),
             [[v for p in parts for v in p.segments[d]] for d in range(len(parts[0].segments))],
+            _probabilities(parts),
         )
+
+
+def _probabilities(parts: list[PerformanceTape]) -> np.ndarray | None:
+    """The parts' class probabilities one after another (NaN rows for a part without), or None
+    when no part has any."""
+    widths = {p.probabilities.shape[1] for p in parts if p.probabilities is not None}
+    if not widths:
+        return None
+    if len(widths) > 1:
+        raise ValueError("tapes with different numbers of classes")
+    k = widths.pop()
+    return np.concatenate(
+        [
+            p.probabilities if p.probabilities is not None else np.full((p.size, k), np.nan)
+            for p in parts
+        ]
+    )
 
 
 @dataclass

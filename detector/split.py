@@ -30,7 +30,12 @@ from detector.columns import Categories
 from detector.config import Config
 from detector.events import EventBatch
 from detector.order import Keys
-from detector.predictions import LabelBatch, prediction_halves, with_derived_fields
+from detector.predictions import (
+    LabelBatch,
+    prediction_halves,
+    prediction_probabilities,
+    with_derived_fields,
+)
 from detector.segments import SegmentRouter, segment_groups
 from detector.slices import PerformanceTape, Slice, in_key_order
 
@@ -82,6 +87,7 @@ class Splitter:
                 values=list(predicted),
                 scores=scores,
                 segments=[capped[s.name].texts() for s in self.config.segments],
+                probabilities=prediction_probabilities(batch, self.config),
             )
         return in_key_order(part) if ordered else part
 
@@ -99,6 +105,7 @@ class Splitter:
             values=list(batch.values),
             scores=np.full(n, np.nan),
             segments=[[""] * n for _ in self.config.segments],
+            probabilities=_no_probabilities(self.config, n),
         )
         empty = np.empty(0, np.int64)
         none = {s.name: Categories(np.empty(0, np.int32), []) for s in self.config.segments}
@@ -117,6 +124,14 @@ class Splitter:
         if keep is None:
             return slice_chunks(self.config, part)
         return slice_chunks(self.config, part, keep)
+
+
+def _no_probabilities(config: Config, n: int) -> np.ndarray | None:
+    """Labels' rows of the tape's class probabilities (NaN), when the config has them."""
+    prediction = config.prediction
+    if prediction is None or prediction.probabilities is None:
+        return None
+    return np.full((n, len(prediction.probabilities)), np.nan)
 
 
 def _keep_all(key: UnitKey) -> bool:

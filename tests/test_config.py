@@ -228,3 +228,54 @@ def test_sink_secrets_and_url_passwords_are_redacted() -> None:
         },
         "am": {"type": "alertmanager", "url": "http://am:9093"},
     }
+
+
+def _classes(**prediction: object) -> dict[str, object]:
+    """A multi-class config (categorical labels and prediction) with ``prediction`` fields."""
+    return minimal(
+        event={"id": "id", "time": "ts"},
+        prediction={"path": "p.class", "type": "categorical", **prediction},
+        label={"path": "label", "type": "categorical"},
+    )
+
+
+def test_class_probabilities_are_hidden_decoded_fields() -> None:
+    """prediction.probabilities: classes in config order (YAML number keys as the decoder
+    writes them), decoded as hidden numeric columns, not monitored."""
+    config = parse_config(_classes(probabilities={"a": "p.a", 2: "p.two"}))
+    assert config.prediction is not None and config.prediction.classes() == ("a", "2")
+    hidden = [f for f in config.decoded_fields() if f not in config.monitored_fields()]
+    assert [(f.name, f.path, f.type) for f in hidden] == [
+        ("prediction_probability_0", "p.a", "numeric"),
+        ("prediction_probability_1", "p.two", "numeric"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            _classes(probabilities={"a": "p.a"}),
+            "prediction.probabilities: Value error, needs at least 2",
+        ),
+        (_classes(probabilities={"a": "p.a", "b": "p..b"}), "prediction.probabilities.b:"),
+        (_classes(probabilities=["p.a", "p.b"]), "prediction.probabilities"),
+        (
+            _classes(confidence="p.c", probabilities={"a": "p.a", "b": "p.b"}),
+            "prediction.probabilities and prediction.confidence: give one",
+        ),
+        (
+            {
+                **_classes(probabilities={"a": "p.a", "b": "p.b"}),
+                "label": {"path": "label", "type": "binary"},
+            },
+            "prediction.probabilities needs categorical labels",
+        ),
+    ],
+)
+def test_class_probability_errors_name_the_field(config: dict[str, object], message: str) -> None:
+    """Fewer than 2 classes, a bad path, a list, with confidence, or without categorical
+    labels: refused, naming prediction.probabilities."""
+    with pytest.raises(ConfigError) as info:
+        parse_config(config)
+    assert message in str(info.value)

@@ -30,7 +30,7 @@ from detector.events import Decoder, compile_path, extract
 from detector.labels.calibration import fit_calibration
 from detector.labels.decode import label_value
 from detector.labels.metrics import MetricAccumulator
-from detector.predictions import Value, prediction_halves
+from detector.predictions import Value, prediction_halves, prediction_probabilities
 
 
 class LabelSummary:
@@ -47,17 +47,24 @@ class LabelSummary:
         self.missing = 0
         self.classes: Counter[str] = Counter()
         self.values: list[float] = []
-        self.metrics = MetricAccumulator(self.spec.type, self.spec.tolerance or 0.0)
+        assert config.prediction is not None
+        self.probability_classes = config.prediction.classes()
+        self.metrics = MetricAccumulator(
+            self.spec.type, self.spec.tolerance or 0.0, self.probability_classes
+        )
         self.dimensions = [s.name for s in config.segments]
         self._predicted: list[Value] = []  # labelled rows with a prediction, for calibration
         self._actual: list[Value] = []
         self._scores: list[float] = []
+        self._probabilities: list[np.ndarray] = []  # with prediction.probabilities: rows x k
         self._segments: list[list[str | None]] = [[] for _ in self.dimensions]
 
     def add(self, records: list[bytes]) -> None:
         """Add training rows; rows the event decoder rejects are skipped."""
         result = self.decoder.decode(records, [0.0] * len(records))
         predicted, scores = prediction_halves(result.batch, self.config)
+        probabilities = prediction_probabilities(result.batch, self.config)
+        kept: list[int] = []  # rows of the labelled pairs
         pairs_p: list[Value] = []
         pairs_a: list[Value] = []
         pair_scores: list[float] = []
@@ -78,12 +85,16 @@ class LabelSummary:
                 pairs_p.append(guess)
                 pairs_a.append(label)
                 pair_scores.append(float(scores[row]))
+                kept.append(row)
                 self._scores.append(float(guess) if numeric else float(scores[row]))
                 for column, values in zip(self._segments, texts, strict=True):
                     column.append(values[row])
         self._predicted += pairs_p
         self._actual += pairs_a
-        self.metrics.add(pairs_p, pairs_a, np.asarray(pair_scores, dtype=np.float64))
+        picked = None if probabilities is None else probabilities[np.asarray(kept, np.int64)]
+        if picked is not None:
+            self._probabilities.append(picked)
+        self.metrics.add(pairs_p, pairs_a, np.asarray(pair_scores, dtype=np.float64), picked)
 
     def build(self) -> dict[str, Any]:
         """The ``labels`` entry of the baseline file."""
@@ -101,6 +112,8 @@ class LabelSummary:
             self._actual,
             np.asarray(self._scores, np.float64),
             dict(zip(self.dimensions, self._segments, strict=True)),
+            np.concatenate(self._probabilities) if self._probabilities else None,
+            self.probability_classes,
         )
         if calibration is not None:
             out["calibration"] = calibration.to_json()

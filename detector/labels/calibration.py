@@ -6,7 +6,10 @@ teach a map from what each event carries to what its label will probably say:
 - **binary** (CBPE): an isotonic map from the score to ``P(label = 1)``, fitted by
   pool-adjacent-violators (:func:`isotonic`), kept as a small monotone piecewise-linear table;
 - **categorical** (CBPE, top label): an isotonic map from the confidence of the predicted
-  class (``prediction.confidence``) to ``P(prediction correct)``;
+  class (``prediction.confidence``) to ``P(prediction correct)``; with every class's
+  probability (``prediction.probabilities``) also one-vs-rest isotonic maps per class,
+  ``p_c -> P(label = c)``, whose outputs are normalised to sum to 1 per event (as NannyML's
+  CBPE does): :meth:`Calibration.calibrated`;
 - **numeric** (DLE, a direct loss estimator): the mean absolute error of the training rows by
   quantile bin of the prediction, as a piecewise-linear table through the bins' medians (flat
   beyond the first and last), so predictions that move where the model erred more raise it.
@@ -23,12 +26,13 @@ Their mean and variance over the training rows, for all traffic and per segment 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
 from detector.config import LabelType
+from detector.predictions import class_index
 
 Method = Literal["cbpe", "dle"]
 Key = tuple[str | None, str | None]  # segment dimension, value; (None, None): all traffic
@@ -106,6 +110,8 @@ class Calibration:
     ys: np.ndarray
     references: Mapping[Key, Reference] = field(default_factory=dict)
     source: Literal["baseline", "identity"] = "baseline"
+    classes: tuple[str, ...] = ()  # multi-class: the classes of the per-class maps
+    class_maps: tuple[tuple[np.ndarray, np.ndarray], ...] = ()  # one (xs, ys) per class
 
     @property
     def method(self) -> Method:
@@ -116,13 +122,57 @@ class Calibration:
         """Scores taken as calibrated probabilities as they are; references from warm-up."""
         return cls(label_type, np.array([0.0, 1.0]), np.array([0.0, 1.0]), {}, "identity")
 
+    def with_classes(self, classes: tuple[str, ...]) -> Calibration:
+        """This calibration for the config's ``classes``, in their order: identity maps when it
+        has none (identity calibration), else its own maps reordered; ValueError when its
+        classes are not those, or it has per-class maps and the config none."""
+        if not classes:
+            if self.classes:
+                raise ValueError(
+                    f"it has per-class maps for {list(self.classes)}: set "
+                    "prediction.probabilities (or rebuild the baseline without it)"
+                )
+            return self
+        if self.source == "identity":
+            unit = (np.array([0.0, 1.0]), np.array([0.0, 1.0]))
+            return replace(self, classes=classes, class_maps=tuple(unit for _ in classes))
+        if not self.classes:
+            return self  # an older baseline: top-label accuracy only
+        if set(self.classes) != set(classes):
+            raise ValueError(
+                f"its per-class maps are for {sorted(self.classes)}, prediction.probabilities "
+                f"names {sorted(classes)}"
+            )
+        maps = dict(zip(self.classes, self.class_maps, strict=True))
+        return replace(self, classes=classes, class_maps=tuple(maps[c] for c in classes))
+
+    def calibrated(self, probabilities: np.ndarray) -> np.ndarray:
+        """Each event's class probabilities through the per-class maps, normalised to sum to 1
+        (uniform where every map gives 0); rows x classes, as given."""
+        out = np.empty(probabilities.shape, np.float64)
+        for c, (xs, ys) in enumerate(self.class_maps):
+            out[:, c] = np.interp(probabilities[:, c], xs, ys)
+        total = out.sum(axis=1, keepdims=True)
+        k = max(len(self.class_maps), 1)
+        return np.where(total > 0, out / np.where(total > 0, total, 1.0), 1.0 / k)
+
     def mapped(self, scores: np.ndarray) -> np.ndarray:
         """The table at ``scores``: P(label 1), P(correct) or the expected absolute error."""
         return np.asarray(np.interp(scores, self.xs, self.ys), np.float64)
 
-    def expected(self, predicted: Sequence[Any], scores: np.ndarray) -> np.ndarray:
+    def expected(
+        self,
+        predicted: Sequence[Any],
+        scores: np.ndarray,
+        calibrated: np.ndarray | None = None,
+        index: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Per event: the probability its prediction is right (classification) or its expected
-        absolute error (regression, ``scores`` then holds the predictions)."""
+        absolute error (regression, ``scores`` then holds the predictions). Multi-class with
+        per-class maps: the predicted class's (at ``index``) ``calibrated`` probability."""
+        if calibrated is not None and index is not None:
+            picked: np.ndarray = calibrated[np.arange(len(index)), index]
+            return picked
         mapped = self.mapped(scores)
         if self.label_type != "binary":
             return mapped
@@ -130,7 +180,7 @@ class Calibration:
         return np.where(positive, mapped, 1.0 - mapped)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "method": self.method,
             "xs": self.xs.tolist(),
             "ys": self.ys.tolist(),
@@ -139,26 +189,66 @@ class Calibration:
                 for (d, v), r in self.references.items()
             ],
         }
+        if self.classes:
+            out["classes"] = [
+                {"class": c, "xs": xs.tolist(), "ys": ys.tolist()}
+                for c, (xs, ys) in zip(self.classes, self.class_maps, strict=True)
+            ]
+        return out
 
     @classmethod
     def from_json(cls, label_type: LabelType, data: Mapping[str, Any]) -> Calibration:
         """The calibration of a baseline's ``labels.calibration`` entry; ValueError if bad."""
-        xs = np.asarray(data.get("xs", []), np.float64)
-        ys = np.asarray(data.get("ys", []), np.float64)
+        xs, ys = _table(data, "its table")
         method: Method = "dle" if label_type == "numeric" else "cbpe"
         if data.get("method") != method:
             raise ValueError(f"its method is {data.get('method')!r}, {label_type} needs {method}")
-        if xs.ndim != 1 or xs.shape != ys.shape or len(xs) == 0 or np.any(np.diff(xs) < 0):
-            raise ValueError("its table needs increasing xs and as many ys")
-        if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
-            raise ValueError("its table holds values that are not finite")
+        classes, maps = _class_maps(label_type, data.get("classes"))
         references: dict[Key, Reference] = {}
         for entry in data.get("references", []):
             ref = Reference(int(entry["count"]), float(entry["mean"]), float(entry["var"]))
             if ref.rows < 1 or ref.var < 0:
                 raise ValueError("a reference needs a positive count and a variance >= 0")
             references[(entry["dimension"], entry["value"])] = ref
-        return cls(label_type, xs, ys, references)
+        return cls(label_type, xs, ys, references, classes=classes, class_maps=maps)
+
+
+def _table(data: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """A piecewise-linear table's knots from JSON: ValueError unless non-decreasing finite xs
+    and as many finite ys."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{what} must be an object with xs and ys")
+    xs = np.asarray(data.get("xs", []), np.float64)
+    ys = np.asarray(data.get("ys", []), np.float64)
+    if xs.ndim != 1 or xs.shape != ys.shape or len(xs) == 0 or np.any(np.diff(xs) < 0):
+        raise ValueError(f"{what} needs increasing xs and as many ys")
+    if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
+        raise ValueError(f"{what} holds values that are not finite")
+    return xs, ys
+
+
+def _class_maps(
+    label_type: LabelType, data: Any
+) -> tuple[tuple[str, ...], tuple[tuple[np.ndarray, np.ndarray], ...]]:
+    """The per-class maps of a calibration's ``classes`` entry (none without one)."""
+    if data is None:
+        return (), ()
+    if label_type != "categorical":
+        raise ValueError("per-class maps need categorical labels")
+    if not isinstance(data, list) or len(data) < 2:
+        raise ValueError("classes must be a list of at least 2 per-class maps")
+    classes: list[str] = []
+    maps: list[tuple[np.ndarray, np.ndarray]] = []
+    for entry in data:
+        name = entry.get("class") if isinstance(entry, Mapping) else None
+        if not isinstance(name, str) or name in classes:
+            raise ValueError("each per-class map needs its own class (a string)")
+        xs, ys = _table(entry, f"the map of class {name!r}")
+        if np.any(ys < 0) or np.any(ys > 1) or np.any(np.diff(ys) < 0):
+            raise ValueError(f"the map of class {name!r} must be non-decreasing within [0, 1]")
+        classes.append(name)
+        maps.append((xs, ys))
+    return tuple(classes), tuple(maps)
 
 
 def fit_calibration(
@@ -167,10 +257,13 @@ def fit_calibration(
     actual: Sequence[Any],
     scores: np.ndarray,
     segments: Mapping[str, Sequence[str | None]],
+    probabilities: np.ndarray | None = None,
+    classes: tuple[str, ...] = (),
 ) -> Calibration | None:
     """The calibration of labelled training rows (``scores``: the positive class's score, the
     predicted class's confidence, or the regression prediction; NaN where absent), or None
-    without rows that have one."""
+    without rows that have one. Multi-class with ``probabilities`` (rows x ``classes``; a
+    row's score is then NaN unless they are all there): per-class maps too."""
     usable = ~np.isnan(scores)
     if not usable.any():
         return None
@@ -185,8 +278,20 @@ def fit_calibration(
         ]
         hits = np.asarray(outcome, np.float64)
         xs, ys = isotonic(scores[usable], hits[usable])
-    fitted = Calibration(label_type, xs, ys)
-    expected = fitted.expected(list(predicted), np.where(usable, scores, 0.0))
+    maps: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+    calibrated = index = None
+    if probabilities is not None and classes:
+        rows = probabilities[usable]
+        truth = np.asarray(actual, dtype=object)[usable]
+        maps = tuple(
+            isotonic(rows[:, c], (truth == k).astype(np.float64)) for c, k in enumerate(classes)
+        )
+        fitted = Calibration(label_type, xs, ys, classes=classes, class_maps=maps)
+        calibrated = fitted.calibrated(np.where(np.isfinite(probabilities), probabilities, 0.0))
+        index = np.maximum(class_index(classes, list(predicted)), 0)
+    else:
+        fitted = Calibration(label_type, xs, ys)
+    expected = fitted.expected(list(predicted), np.where(usable, scores, 0.0), calibrated, index)
     references: dict[Key, Reference] = {(None, None): _reference(expected[usable])}
     for dimension, values in segments.items():
         column = np.asarray([v if v is not None else "" for v in values], dtype=object)
@@ -194,7 +299,7 @@ def fit_calibration(
             members = usable & (column == value)
             if members.sum() >= MIN_SEGMENT_ROWS:
                 references[(dimension, value)] = _reference(expected[members])
-    return Calibration(label_type, xs, ys, references)
+    return replace(fitted, references=references)
 
 
 def _reference(values: np.ndarray) -> Reference:

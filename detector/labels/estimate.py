@@ -21,6 +21,10 @@ Binary windows also estimate CBPE's expected confusion matrix (``TP = sum p`` ov
 positives, ``FP = sum (1 - p)`` there, ``FN = sum p`` over predicted negatives), hence
 precision, recall and F1, and ROC AUC from the calibrated probabilities, binned as the realised
 one (:func:`detector.labels.metrics.binned_auc`; positive weight ``p``, negative ``1 - p``).
+Multi-class windows with every class's calibrated probability ``p_c`` do the same per class,
+one versus the rest (``TP_c = sum p_c`` over events predicted ``c``, ``FP_c = sum (1 - p_c)``
+there, ``FN_c = sum p_c`` over the other events; ROC AUC binned on ``p_c``), and report the
+macro means: precision, recall, F1 and ROC AUC.
 """
 
 from __future__ import annotations
@@ -70,8 +74,17 @@ def estimate_context(
         return None, why
     if config.prediction.type == "categorical" and label.type == "binary":
         return None, "a binary class prediction has no score to calibrate"
-    if label.type == "categorical" and config.prediction.confidence is None:
-        return None, "categorical labels need prediction.confidence to estimate"
+    prediction = config.prediction
+    unscored = prediction.confidence is None and prediction.probabilities is None
+    if label.type == "categorical" and unscored:
+        return None, (
+            "categorical labels need prediction.confidence or prediction.probabilities to estimate"
+        )
+    if label.type == "categorical":
+        try:
+            calibration = calibration.with_classes(config.prediction.classes())
+        except ValueError as exc:
+            raise ConfigError(f"baseline: labels.calibration: {exc}") from exc
     context = EstimateContext(
         calibration=calibration,
         window=config.performance.window,
@@ -103,17 +116,24 @@ class EstimateSums:
     tp: float = 0.0
     fp: float = 0.0
     fn: float = 0.0
-    positive: np.ndarray | None = None  # binary: calibrated p summed by bin of p
-    negative: np.ndarray | None = None  # binary: 1 - p summed by bin of p
+    # calibrated p summed by bin of p (binary: AUC_BINS; multi-class: classes x AUC_BINS, p_c)
+    positive: np.ndarray | None = None
+    negative: np.ndarray | None = None  # 1 - p summed alike
+    confusion: np.ndarray | None = None  # multi-class: expected (TP, FP, FN) per class
 
     def add(self, expected: np.ndarray, probability: np.ndarray | None, ones: np.ndarray) -> None:
         """Add events: their expected correctness (or loss); binary: P(label 1) and whether
-        the predicted class is 1. Sums run event after event (never pairwise), so a window's
-        figures are the same bits however its events were cut into batches."""
+        the predicted class is 1; multi-class: every class's calibrated probability (rows x
+        classes) and the predicted class's position. Sums run event after event (never
+        pairwise), so a window's figures are the same bits however its events were cut into
+        batches."""
         self.n += len(expected)
         self.total = _running(self.total, expected)
         self.squares = _running(self.squares, expected * expected)
         if probability is None:
+            return
+        if probability.ndim == 2:
+            self._add_classes(probability, ones)
             return
         p = probability
         self.tp = _running(self.tp, p[ones])
@@ -124,6 +144,22 @@ class EstimateSums:
             self.positive, self.negative = np.zeros(AUC_BINS), np.zeros(AUC_BINS)
         np.add.at(self.positive, bins, p)  # unbuffered: in event order, bin by bin
         np.add.at(self.negative, bins, 1.0 - p)
+
+    def _add_classes(self, p: np.ndarray, predicted: np.ndarray) -> None:
+        """Multi-class, one class versus the rest at a time, event after event."""
+        k = p.shape[1]
+        if self.confusion is None or self.positive is None or self.negative is None:
+            self.confusion = np.zeros((k, 3))
+            self.positive, self.negative = np.zeros((k, AUC_BINS)), np.zeros((k, AUC_BINS))
+        for c in range(k):
+            mine, pc = predicted == c, p[:, c]
+            row = self.confusion[c]
+            row[0] = _running(row[0], pc[mine])
+            row[1] = _running(row[1], 1.0 - pc[mine])
+            row[2] = _running(row[2], pc[~mine])
+            bins = score_bins(pc)
+            np.add.at(self.positive[c], bins, pc)
+            np.add.at(self.negative[c], bins, 1.0 - pc)
 
     def merge(self, other: EstimateSums) -> None:
         """Pool a closed window into this one (warm-up: its count and sums only)."""
@@ -142,7 +178,9 @@ class EstimateSums:
             out["mae"] = self.total / self.n
             return out
         out["accuracy"] = self.total / self.n
-        if self.positive is not None and self.negative is not None:
+        if self.confusion is not None and self.positive is not None and self.negative is not None:
+            out.update(_macro(self.confusion, self.positive, self.negative))
+        elif self.positive is not None and self.negative is not None:
             tp, fp, fn = self.tp, self.fp, self.fn
             out["precision"] = tp / (tp + fp) if tp + fp else 0.0
             out["recall"] = tp / (tp + fn) if tp + fn else 0.0
@@ -151,6 +189,27 @@ class EstimateSums:
             if auc is not None:
                 out["roc_auc"] = auc
         return out
+
+
+def _macro(confusion: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> dict[str, float]:
+    """Macro precision, recall, F1 (zero for an empty denominator, as the realised ones) and
+    one-vs-rest ROC AUC (over the classes that have both weights) of per-class sums."""
+    precision, recall, f1, aucs = [], [], [], []
+    for (tp, fp, fn), pos, neg in zip(confusion.tolist(), positive, negative, strict=True):
+        precision.append(tp / (tp + fp) if tp + fp else 0.0)
+        recall.append(tp / (tp + fn) if tp + fn else 0.0)
+        f1.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+        auc = binned_auc(pos, neg)
+        if auc is not None:
+            aucs.append(auc)
+    out = {
+        "precision": float(np.mean(precision)),
+        "recall": float(np.mean(recall)),
+        "f1": float(np.mean(f1)),
+    }
+    if aucs:
+        out["roc_auc"] = float(np.mean(aucs))
+    return out
 
 
 class EstimateSeries:

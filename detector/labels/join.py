@@ -21,7 +21,7 @@ So ``predictions = matched + expired + evicted + duplicates + pending`` and
 >>> store.add_prediction("a", 0.0, ("DE",), "1", 0.9) is None
 True
 >>> store.add_label("a", 30.0, "0")
-(30.0, 0.0, ('DE',), '1', '0', 0.9)
+(30.0, 0.0, ('DE',), '1', '0', 0.9, None)
 >>> store.add_prediction("b", 31.0, ("FR",), "0", 0.1), store.add_label("b", 92.0, "0")
 (None, None)
 >>> store.stats.matched, store.stats.expired_predictions, store.stats.pending_labels
@@ -36,8 +36,10 @@ from typing import Any
 
 from detector.predictions import Value
 
-# (completion time, prediction time, segment values, predicted, actual, score)
-Pair = tuple[float, float, tuple[str, ...], Value, Value, float]
+# (completion time, prediction time, segment values, predicted, actual, score, class
+# probabilities: a list of floats with prediction.probabilities, else None)
+Probabilities = list[float] | None
+Pair = tuple[float, float, tuple[str, ...], Value, Value, float, Probabilities]
 _PREDICTION, _LABEL = 0, 1
 
 
@@ -69,14 +71,22 @@ class JoinStore:
         self.ttl = ttl
         self.clock = float("-inf")
         self.stats = JoinStats()
-        # id -> (seq, time, segments, predicted, score) / (seq, time, label)
-        self._predictions: dict[str, tuple[int, float, tuple[str, ...], Value, float]] = {}
+        # id -> (seq, time, segments, predicted, score, probabilities) / (seq, time, label)
+        self._predictions: dict[
+            str, tuple[int, float, tuple[str, ...], Value, float, Probabilities]
+        ] = {}
         self._labels: dict[str, tuple[int, float, Value]] = {}
         self._heap: list[tuple[float, int, int, str]] = []  # (time, seq, side, id); lazy
         self._seq = 0
 
     def add_prediction(
-        self, ident: str, when: float, segments: tuple[str, ...], predicted: Value, score: float
+        self,
+        ident: str,
+        when: float,
+        segments: tuple[str, ...],
+        predicted: Value,
+        score: float,
+        probabilities: Probabilities = None,
     ) -> Pair | None:
         """Offer a prediction; return the pair if its label was waiting."""
         stats = self.stats
@@ -87,13 +97,13 @@ class JoinStore:
         if label is not None:
             stats.matched += 1
             stats.pending_labels -= 1
-            return (when, when, segments, predicted, label[2], score)
+            return (when, when, segments, predicted, label[2], score, probabilities)
         if ident in self._predictions:
             stats.duplicates += 1
         elif when < self.clock - self.ttl:
             stats.expired_predictions += 1
         else:
-            self._add(_PREDICTION, ident, when, (segments, predicted, score))
+            self._add(_PREDICTION, ident, when, (segments, predicted, score, probabilities))
             stats.pending_predictions += 1
         return None
 
@@ -107,8 +117,8 @@ class JoinStore:
         if prediction is not None:
             stats.matched += 1
             stats.pending_predictions -= 1
-            _, at, segments, predicted, score = prediction
-            return (when, at, segments, predicted, value, score)
+            _, at, segments, predicted, score, probabilities = prediction
+            return (when, at, segments, predicted, value, score, probabilities)
         if ident in self._labels:
             stats.duplicates += 1
         elif when < self.clock - self.ttl:

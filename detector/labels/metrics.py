@@ -6,8 +6,10 @@ the prediction is a score (binary labels with a numeric prediction), ``log_loss`
 clipped to [1e-15, 1 - 1e-15]) and ``ece``, the expected calibration error over 10 equal-width
 score bins: ``sum_b n_b / n * |mean label_b - mean score_b|``, and ``roc_auc`` over
 ``AUC_BINS`` equal-width score bins (:func:`binned_auc`: pairs within a bin count as ties, so it
-is within about 1 / AUC_BINS of the exact value). A ratio with an empty denominator is 0, as
-scikit-learn's ``zero_division=0``.
+is within about 1 / AUC_BINS of the exact value). Multi-class with every class's probability
+(``prediction.probabilities``): ``roc_auc`` is the macro one-vs-rest mean, class ``c``'s
+binned on ``p_c`` with the label ``c`` as positive (over the classes with both). A ratio with an
+empty denominator is 0, as scikit-learn's ``zero_division=0``.
 
 Regression (``label.type`` numeric): ``mae`` and ``rmse``.
 
@@ -80,7 +82,10 @@ def errors_of(
 class MetricAccumulator:
     """Adds pairs in batches; :meth:`metrics` reads the metrics of everything added."""
 
-    def __init__(self, label_type: LabelType, tolerance: float = 0.0) -> None:
+    def __init__(
+        self, label_type: LabelType, tolerance: float = 0.0, classes: Sequence[str] = ()
+    ) -> None:
+        """``classes``: multi-class, the classes of the probabilities :meth:`add` receives."""
         self.label_type = label_type
         self.tolerance = tolerance
         self.count = 0
@@ -95,9 +100,20 @@ class MetricAccumulator:
         self.auc_negative = np.zeros(AUC_BINS)  # labels 0 per score bin
         self.abs_sum = 0.0
         self.sq_sum = 0.0
+        self.classes = list(classes)
+        # one-vs-rest, per class and bin of p_c: labels c, and labels of another class
+        self.ovr_positive = np.zeros((len(self.classes), AUC_BINS))
+        self.ovr_negative = np.zeros((len(self.classes), AUC_BINS))
 
-    def add(self, predicted: Sequence[Value], actual: Sequence[Value], scores: np.ndarray) -> None:
-        """Add pairs; ``scores`` holds the positive class's probability, NaN where absent."""
+    def add(
+        self,
+        predicted: Sequence[Value],
+        actual: Sequence[Value],
+        scores: np.ndarray,
+        probabilities: np.ndarray | None = None,
+    ) -> None:
+        """Add pairs; ``scores`` holds the positive class's probability, NaN where absent;
+        ``probabilities`` (multi-class) every class's, rows x classes, NaN where absent."""
         n = len(predicted)
         if n == 0:
             return
@@ -109,6 +125,8 @@ class MetricAccumulator:
             self.sq_sum += float((diff * diff).sum())
             return
         self.confusion.update(zip(actual, predicted, strict=True))
+        if self.classes and probabilities is not None and probabilities.shape[1]:
+            self._add_classes(actual, probabilities)
         scored = ~np.isnan(scores)
         if self.label_type == "binary" and scored.any():
             p = np.clip(scores[scored], _EPS, 1.0 - _EPS)
@@ -122,6 +140,18 @@ class MetricAccumulator:
             fine = score_bins(scores[scored])
             self.auc_positive += np.bincount(fine, weights=y, minlength=AUC_BINS)
             self.auc_negative += np.bincount(fine, weights=1.0 - y, minlength=AUC_BINS)
+
+    def _add_classes(self, actual: Sequence[Value], probabilities: np.ndarray) -> None:
+        complete = np.isfinite(probabilities).all(axis=1)
+        if not complete.any():
+            return
+        p = probabilities[complete]
+        truth = np.asarray(actual, dtype=object)[complete]
+        for c, name in enumerate(self.classes):
+            y = (truth == name).astype(np.float64)
+            bins = score_bins(p[:, c])
+            self.ovr_positive[c] += np.bincount(bins, weights=y, minlength=AUC_BINS)
+            self.ovr_negative[c] += np.bincount(bins, weights=1.0 - y, minlength=AUC_BINS)
 
     def merge(self, other: MetricAccumulator) -> None:
         """Add everything ``other`` has seen."""
@@ -137,6 +167,9 @@ class MetricAccumulator:
         self.auc_negative += other.auc_negative
         self.abs_sum += other.abs_sum
         self.sq_sum += other.sq_sum
+        if other.ovr_positive.shape == self.ovr_positive.shape:
+            self.ovr_positive += other.ovr_positive
+            self.ovr_negative += other.ovr_negative
 
     def metrics(self) -> dict[str, float]:
         """Metrics of everything added so far (empty before any pair)."""
@@ -166,6 +199,10 @@ class MetricAccumulator:
         out["precision"] = float(np.mean(precision))
         out["recall"] = float(np.mean(recall))
         out["f1"] = float(np.mean(f1))
+        aucs = [binned_auc(p, n) for p, n in zip(self.ovr_positive, self.ovr_negative, strict=True)]
+        known = [a for a in aucs if a is not None]
+        if known:
+            out["roc_auc"] = float(np.mean(known))
         if self.scored:
             out["log_loss"] = self.log_loss_sum / self.scored
             gaps = np.abs(self.bin_label - self.bin_score)  # |sum y - sum p| per bin

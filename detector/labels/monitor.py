@@ -26,6 +26,7 @@ from detector.labels.estimate import FEATURE, EstimateSeries, estimate_context
 from detector.labels.join import JoinStats, JoinStore, Pair
 from detector.labels.metrics import errors_of
 from detector.labels.series import Columns, PerformanceContext, PerformanceSeries
+from detector.predictions import class_index
 from detector.slices import PerformanceTape
 
 PerformanceKey = tuple[str | None, str | None]  # segment dimension, value; (None, None): all
@@ -78,6 +79,7 @@ class PerformanceMonitor:
             plugins=tuple(p for p in plugins if p.stream == "errors"),
             estimate=estimate,
             estimate_off=off,
+            classes=config.prediction.classes() if config.prediction is not None else (),
         )
         self.series: dict[PerformanceKey, PerformanceSeries] = {}
         self.estimates: dict[PerformanceKey, EstimateSeries] = {}
@@ -95,6 +97,7 @@ class PerformanceMonitor:
         rows: list[int] = []
         add_prediction, add_label = self.join.add_prediction, self.join.add_label
         numbers, times, scores = tape.rows.tolist(), tape.times.tolist(), tape.scores.tolist()
+        probabilities = None if tape.probabilities is None else tape.probabilities.tolist()
         segments = list(zip(*tape.segments, strict=True)) if tape.segments else None
         estimated: list[int] = []  # tape rows of predictions, for the estimate
         unusable = 0
@@ -108,7 +111,8 @@ class PerformanceMonitor:
                 continue
             else:
                 groups = segments[row] if segments is not None else ()
-                pair = add_prediction(ident, times[row], groups, value, scores[row])
+                probs = None if probabilities is None else probabilities[row]
+                pair = add_prediction(ident, times[row], groups, value, scores[row], probs)
                 estimated.append(row)
             if pair is not None:
                 pairs.append(pair)
@@ -136,10 +140,17 @@ class PerformanceMonitor:
             values = [v for v, u in zip(values, usable.tolist(), strict=True) if u]
         if len(index) == 0:
             return []
-        expected = calibration.expected(values, x)
-        binary = calibration.label_type == "binary"
-        probability = calibration.mapped(x) if binary else None
-        ones = np.fromiter((v == "1" for v in values), bool, len(values))
+        probability: np.ndarray | None = None
+        if calibration.class_maps and tape.probabilities is not None:
+            # multi-class: every class's calibrated probability, the predicted class's place
+            probability = calibration.calibrated(tape.probabilities[index])
+            ones = class_index(calibration.classes, values)
+            expected = calibration.expected(values, x, probability, ones)
+        else:
+            expected = calibration.expected(values, x)
+            if calibration.label_type == "binary":
+                probability = calibration.mapped(x)
+            ones = np.fromiter((v == "1" for v in values), bool, len(values))
         times = tape.times[index]
         groups: list[tuple[PerformanceKey, np.ndarray]] = [((None, None), np.arange(len(index)))]
         for d, dimension in enumerate(self.dimensions):
@@ -176,10 +187,13 @@ class PerformanceMonitor:
         predicted = np.asarray([p[3] for p in pairs], dtype=kind)
         actual = np.asarray([p[4] for p in pairs], dtype=kind)
         scores = np.fromiter((p[5] for p in pairs), np.float64, n)
+        probabilities = _pair_probabilities(pairs, len(self.context.classes))
         errors = errors_of(self.context.label_type, predicted, actual, self.context.tolerance)
         global_pairs = self.pairs + np.arange(1, n + 1)
         global_errors = self.errors + np.cumsum(errors)
-        cols = Columns(predicted, actual, scores, errors, times, global_pairs, global_errors)
+        cols = Columns(
+            predicted, actual, scores, errors, times, global_pairs, global_errors, probabilities
+        )
         groups: list[tuple[PerformanceKey, np.ndarray]] = [((None, None), np.arange(n))]
         for d, dimension in enumerate(self.dimensions):
             members: dict[str, list[int]] = {}
@@ -224,4 +238,13 @@ def _take(cols: Columns, index: np.ndarray) -> Columns:
         cols.times[index],
         cols.global_pairs[index],
         cols.global_errors[index],
+        cols.probabilities[index],
     )
+
+
+def _pair_probabilities(pairs: list[Pair], k: int) -> np.ndarray:
+    """The pairs' class probabilities, pairs x ``k`` (NaN rows where a pair has none)."""
+    if k == 0:
+        return np.zeros((len(pairs), 0))
+    missing = [np.nan] * k
+    return np.array([missing if p[6] is None else p[6] for p in pairs], np.float64).reshape(-1, k)

@@ -61,6 +61,7 @@ class PerformanceContext:
     plugins: tuple[Plugin, ...] = ()  # configured detectors of the error stream
     estimate: EstimateContext | None = None  # estimated performance, None when it is off
     estimate_off: str = ""  # why it is off
+    classes: tuple[str, ...] = ()  # multi-class: the classes of prediction.probabilities
 
 
 class Detection(NamedTuple):
@@ -85,6 +86,7 @@ class Columns:
     times: np.ndarray  # completion event times
     global_pairs: np.ndarray  # all traffic's pair count after each pair
     global_errors: np.ndarray  # all traffic's error count after each pair
+    probabilities: np.ndarray  # class probabilities, pairs x classes (x 0 without them)
 
     def part(self, start: int, stop: int) -> Columns:
         """Pairs ``start:stop`` for the open window. The all-traffic counts are read from the
@@ -92,7 +94,9 @@ class Columns:
         s = slice(start, stop)
         empty = np.zeros(0, dtype=np.int64)
         pairs = (self.predicted[s], self.actual[s], self.scores[s], self.errors[s], self.times[s])
-        return Columns(*pairs, global_pairs=empty, global_errors=empty)
+        return Columns(
+            *pairs, global_pairs=empty, global_errors=empty, probabilities=self.probabilities[s]
+        )
 
     @staticmethod
     def join(parts: list[Columns]) -> Columns:
@@ -112,6 +116,8 @@ class Columns:
     def from_state(cls, state: dict[str, Any]) -> Columns:
         """Columns from :meth:`to_state`'s output (lists become object arrays again)."""
         arrays = []
+        if "probabilities" not in state:  # saved before class probabilities: none
+            state = {**state, "probabilities": np.zeros((len(state["errors"]), 0))}
         for f in fields(cls):
             value = state[f.name]
             if isinstance(value, list):  # class labels: keep them an object array
@@ -155,7 +161,7 @@ class PerformanceSeries:
         self.segment = segment  # a segment value (tested against the rest), not all traffic
         self.pairs = 0
         self.errors = 0
-        self._closed = MetricAccumulator(context.label_type, context.tolerance)  # past windows
+        self._closed = self._accumulator()  # past windows
         self.last_metrics: dict[str, float] = {}
         self.history: deque[tuple[float, dict[str, float]]] = deque(maxlen=HISTORY_WINDOWS)
         self.lifecycles = {ERROR: Lifecycle(), VS_REST: Lifecycle()}
@@ -199,12 +205,18 @@ class PerformanceSeries:
 
     def total_metrics(self) -> dict[str, float]:
         """Metrics over every pair of the series so far (closed windows and the open one)."""
-        acc = MetricAccumulator(self.context.label_type, self.context.tolerance)
+        acc = self._accumulator()
         acc.merge(self._closed)
         if self._open:
             window = Columns.join(self._open)
-            acc.add(list(window.predicted), list(window.actual), window.scores)
+            acc.add(
+                list(window.predicted), list(window.actual), window.scores, window.probabilities
+            )
         return acc.metrics()
+
+    def _accumulator(self) -> MetricAccumulator:
+        context = self.context
+        return MetricAccumulator(context.label_type, context.tolerance, context.classes)
 
     def _adwin_steps(self, cols: Columns) -> list[tuple[int, int, Detection | None]]:
         """ADWIN detections where the error rate went up, as (position, 0, detection)."""
@@ -329,8 +341,8 @@ class PerformanceSeries:
         opened, self._opened_at = self._opened_at, now
         if n == 0:
             return []
-        acc = MetricAccumulator(self.context.label_type, self.context.tolerance)
-        acc.add(list(window.predicted), list(window.actual), window.scores)
+        acc = self._accumulator()
+        acc.add(list(window.predicted), list(window.actual), window.scores, window.probabilities)
         self.last_metrics = acc.metrics()
         self._closed.merge(acc)
         last_time = float(window.times[-1])

@@ -170,14 +170,25 @@ def _bound(entry: Any) -> Bound:
 
 
 def _valid_tape(tape: Any, dimensions: int) -> bool:
-    """A tape whose columns all have one entry per row."""
+    """A tape whose columns all have one entry per row (class probabilities: a float row)."""
     if not isinstance(tape, PerformanceTape) or not isinstance(tape.keys, Keys):
         return False
     n = tape.size
     arrays = [tape.is_label, tape.times, tape.scores, *vars(tape.keys).values()]
     lists = [tape.ids, tape.values, *tape.segments]
+    probabilities = tape.probabilities
     return (
-        all(isinstance(a, np.ndarray) and a.shape == (n,) for a in arrays)
+        (
+            probabilities is None
+            or (
+                isinstance(probabilities, np.ndarray)
+                and probabilities.dtype == np.float64
+                and probabilities.ndim == 2
+                and probabilities.shape[0] == n
+                and probabilities.shape[1] >= 1
+            )
+        )
+        and all(isinstance(a, np.ndarray) and a.shape == (n,) for a in arrays)
         and all(isinstance(v, list) and len(v) == n for v in lists)
         and len(tape.segments) == dimensions
     )

@@ -5,7 +5,10 @@
   the MAE rises and a loss table learned on training rows (DLE) sees it coming.
 - :class:`ClassStream`: three classes from a softmax of two features; the model predicts the
   most probable class with its probability as confidence (calibrated). A :class:`Shift` that
-  shrinks the features towards the origin (the decision boundaries) lowers accuracy.
+  shrinks the features towards the origin (the decision boundaries) lowers accuracy. With
+  ``probabilities=True`` its events also carry every class's probability (the softmax, so
+  calibrated) at ``prediction.proba.<class>`` and its config reads them
+  (``prediction.probabilities``) instead of the confidence; the draws are the same.
 
 Both give events, labels and training rows (events with their label) as JSON objects, and
 ``columns`` to compute realised metrics directly.
@@ -124,7 +127,10 @@ class RegressionStream(_Stream):
 
 @dataclass
 class ClassStream(_Stream):
-    """Two features, three classes; the predicted class and its (calibrated) probability."""
+    """Two features, three classes; the predicted class and its (calibrated) probability, or
+    (``probabilities``) every class's."""
+
+    probabilities: bool = False
 
     def columns(self, n: int, changes: Sequence[Shift] = ()) -> dict[str, np.ndarray]:
         rng, cols = self._base(n, 2)
@@ -138,10 +144,16 @@ class ClassStream(_Stream):
         cols["label"] = classes[np.minimum(label, 2)]
         cols["predicted"] = classes[p.argmax(axis=1)]
         cols["confidence"] = p.max(axis=1)
+        cols["proba"] = p
         return cols
 
     def _event(self, c: dict[str, np.ndarray], i: int) -> dict[str, Any]:
-        prediction = {"class": str(c["predicted"][i]), "confidence": float(c["confidence"][i])}
+        prediction: dict[str, Any] = {
+            "class": str(c["predicted"][i]),
+            "confidence": float(c["confidence"][i]),
+        }
+        if self.probabilities:
+            prediction["proba"] = {k: float(v) for k, v in zip("abc", c["proba"][i], strict=True)}
         return {**self._common(c, i), "prediction": prediction}
 
     def config(self) -> dict[str, Any]:
@@ -155,7 +167,11 @@ class ClassStream(_Stream):
             "prediction": {
                 "path": "prediction.class",
                 "type": "categorical",
-                "confidence": "prediction.confidence",
+                **(
+                    {"probabilities": {k: f"prediction.proba.{k}" for k in "abc"}}
+                    if self.probabilities
+                    else {"confidence": "prediction.confidence"}
+                ),
             },
             "label": {"path": "label", "type": "categorical"},
         }

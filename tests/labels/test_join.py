@@ -20,16 +20,17 @@ def _balanced(stats: JoinStats) -> bool:
 
 
 def test_pair_is_emitted_when_second_half_arrives_either_way() -> None:
-    """A label first or a prediction first: the pair comes out with the arrival of the second."""
+    """A label first or a prediction first: the pair comes out with the arrival of the second,
+    with the prediction's class probabilities when it has them."""
     store = JoinStore(max_pending=100, ttl=600.0)
 
     assert store.add_label("a", 5.0, "1") is None
     early = store.add_prediction("a", 1.0, ("DE",), "0", 0.2)
-    assert store.add_prediction("b", 6.0, ("FR",), "1", 0.9) is None
+    assert store.add_prediction("b", 6.0, ("FR",), "1", 0.9, [0.1, 0.9]) is None
     late = store.add_label("b", 9.0, "1")
 
-    assert early == (1.0, 1.0, ("DE",), "0", "1", 0.2)
-    assert late == (9.0, 6.0, ("FR",), "1", "1", 0.9)
+    assert early == (1.0, 1.0, ("DE",), "0", "1", 0.2, None)
+    assert late == (9.0, 6.0, ("FR",), "1", "1", 0.9, [0.1, 0.9])
     assert store.stats.matched == 2 and store.pending == 0
 
 

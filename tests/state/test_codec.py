@@ -104,12 +104,19 @@ def test_registered_objects_come_back_with_their_fields() -> None:
 
 
 def test_hooks_save_what_cannot_be_walked() -> None:
-    """Adwin and Columns go through to_state / from_state; object arrays become lists."""
+    """Adwin and Columns go through to_state / from_state; object arrays become lists, class
+    probabilities stay a rows x classes array."""
     adwin = Adwin(delta=0.01)
     adwin.update_many(np.random.default_rng(1).normal(size=100))
     labels = np.array(["1", "0"], dtype=object)
+    probabilities = np.array([[0.2, 0.8], [0.6, 0.4]])
     columns = Columns(
-        labels, labels.copy(), np.zeros(2), np.array([True, False]), *[np.ones(2)] * 3
+        labels,
+        labels.copy(),
+        np.zeros(2),
+        np.array([True, False]),
+        *[np.ones(2)] * 3,
+        probabilities,
     )
     back_adwin, back_columns = roundtrip([adwin, columns])
     assert back_adwin.to_state().keys() == adwin.to_state().keys()
@@ -117,6 +124,7 @@ def test_hooks_save_what_cannot_be_walked() -> None:
         np.testing.assert_array_equal(back_adwin.to_state()[key], value)
     assert back_adwin.width == adwin.width == 100
     assert back_columns.predicted.dtype == object and back_columns.predicted.tolist() == ["1", "0"]
+    np.testing.assert_array_equal(back_columns.probabilities, probabilities)
 
 
 def test_shared_objects_are_saved_by_name() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import struct
+from dataclasses import replace
 
 import numpy as np
 import orjson
@@ -153,3 +154,23 @@ def test_only_a_performance_tape_may_be_embedded() -> None:
     blob = encode_state(StreamChunk(np.arange(3), np.zeros(3), {}, []))
     with pytest.raises(StateError, match="performance tape"):
         decode_slice(_record(_header(performance=len(blob)), ONE_ROW + blob))
+
+
+def test_class_probabilities_ride_the_tape_through_cuts_and_records() -> None:
+    """A tape's class probabilities survive take, concat (a part without them gets NaN rows),
+    key order and a repartition record; a tape whose probabilities do not have one float row
+    per tape row is refused."""
+    part = _slice()
+    assert part.performance is not None
+    tape = replace(part.performance, probabilities=np.array([[0.2, 0.3, 0.5]]))
+    joined = PerformanceTape.concat([tape, part.performance, tape.take(slice(0, 1))])
+    assert joined.probabilities is not None and joined.probabilities.shape == (3, 3)
+    assert np.isnan(joined.probabilities[1]).all()
+    assert joined.take(np.array([2, 0])).probabilities.tolist() == [[0.2, 0.3, 0.5]] * 2  # type: ignore[union-attr]
+    back = decode_slice(encode_slice(replace(part, performance=tape)))
+    assert back.performance is not None and back.performance.probabilities is not None
+    assert back.performance.probabilities.tolist() == [[0.2, 0.3, 0.5]]
+    assert decode_slice(encode_slice(part)).performance.probabilities is None  # type: ignore[union-attr]
+    for bad in (np.array([0.2, 0.8]), np.zeros((2, 2)), np.array([[1, 2]])):
+        with pytest.raises(StateError, match="performance tape"):
+            decode_slice(encode_slice(replace(part, performance=replace(tape, probabilities=bad))))
