@@ -89,6 +89,7 @@ class JointUnit:
         self._open: list[np.ndarray] = []
         self._rows = 0  # rows in the open window
         self._first = 0.0  # event time of its first row
+        self._last = 0.0  # and of its last
 
     def drift_statistics(self) -> dict[str, tuple[float, float]]:
         """The latest tested window's statistic and level (metrics and report); empty before
@@ -112,8 +113,8 @@ class JointUnit:
         for end in ends:
             self._add(scores[begin : end + 1], times[start + begin : start + end + 1])
             begin = end + 1
-            at = start + max(end, 0)  # -1: the window ended with the previous batch
-            signal = self._close(reference, at, float(times[at]))
+            last = start + end  # the window's last row; -1: the previous batch's last
+            signal = self._close(reference, max(last, 0), self.events + last + 1)
             if signal is not None:
                 signals.append(signal)
         self._add(scores[begin:], times[start + begin :])
@@ -137,14 +138,17 @@ class JointUnit:
             return
         if self._rows == 0:
             self._first = float(times[0])
+        self._last = float(times[-1])
         self._open.append(scores)
         if len(self._open) > _OPEN_PARTS:
             self._open = [np.concatenate(self._open)]
         self._rows += len(scores)
 
-    def _close(self, reference: JointReference, position: int, when: float) -> Signal | None:
-        """Test the open window and start the next; a signal when the alert's status changes."""
-        rows, first, parts = self._rows, self._first, self._open
+    def _close(self, reference: JointReference, position: int, events: int) -> Signal | None:
+        """Test the open window and start the next; a signal when the alert's status changes,
+        at batch row ``position``, dated by the window's last row, the unit's ``events``-th
+        (the same whether a time window closed inside a batch or with the next one)."""
+        rows, first, when, parts = self._rows, self._first, self._last, self._open
         self._rows, self._open = 0, []
         if rows < self.context.min_rows:
             return None
@@ -158,7 +162,7 @@ class JointUnit:
         self.history.append((when, result.statistic))
         life = self.lifecycle
         span = Window(count=rows, first_event_time=rfc3339(first), last_event_time=rfc3339(when))
-        at = (position, when)
+        at = (position, when, events)
         if result.statistic > result.threshold:
             if life.detect(when, _severity(result)):
                 return self._signal("firing", result, at, span)
@@ -169,9 +173,9 @@ class JointUnit:
         return None
 
     def _signal(
-        self, status: Status, result: CorrelationResult, at: tuple[int, float], span: Window
+        self, status: Status, result: CorrelationResult, at: tuple[int, float, int], span: Window
     ) -> Signal:
-        position, when = at
+        position, when, events = at
         pairs = result.pairs
         before = {f"{a}~{b}": round(ref, 4) for a, b, ref, _, _ in pairs}
         after = {f"{a}~{b}": round(now, 4) for a, b, _, now, _ in pairs}
@@ -195,7 +199,7 @@ class JointUnit:
                 count=int(reference.correlation.count.max(initial=0)), correlations=before
             ),
             current=Summary(count=span.count, correlations=after),
-            series_events=self.events + position + 1,
+            series_events=events,
             detections=life.detections,
             headline=f"correlation of normal scores {moved}" if moved else "correlations",
         )

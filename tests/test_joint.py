@@ -297,3 +297,18 @@ def test_hostile_joint_state_is_refused(field: str, bad: object) -> None:
     setattr(unit, field, bad)
     with pytest.raises(StateError):
         Monitor.restore(encode_state(snapshot, shared), joint_config())
+
+
+def test_time_windows_give_the_same_alerts_when_a_batch_ends_with_a_window() -> None:
+    """Windows of 5 s of event time; one call ending exactly where a window does (it closes
+    when the next call's first event arrives) gives the alerts of one whole call, to the
+    byte: dated by the window's last event, counted to it."""
+    stream = JointStream(seed=14)
+    events = stream.events(24_000, [CorrelationChange(12_000, ("income", "age"), -0.5)])
+    config = joint_config()
+    config["detection"]["window_seconds"] = 5.0  # 500 events at 10 ms
+    whole = Monitor(config).process(events)
+    assert any(a["series_events"] == 12_500 for a in joint_alerts(whole))
+    cut = Monitor(config)
+    pieces = cut.process(events[:12_500]) + cut.process(events[12_500:])
+    assert pieces == whole

@@ -256,7 +256,9 @@ class EstimateSeries:
             stop = end + 1
             self._add(times, expected, probability, ones, slice(start, stop))
             start = stop
-            signal = self._close(max(end, 0), float(times[max(end, 0)]))
+            # dated by the window's last prediction (end -1: the previous batch's last), the
+            # same whether a time window closed inside this batch or with the next one
+            signal = self._close(max(end, 0), self.predictions + end + 1)
             if signal is not None:
                 signals.append(signal)
         self._add(times, expected, probability, ones, slice(start, n))
@@ -279,8 +281,8 @@ class EstimateSeries:
         p = None if probability is None else probability[part]
         self._open.add(expected[part], p, ones[part])
 
-    def _close(self, position: int, when: float) -> Signal | None:
-        sums, self._open = self._open, EstimateSums()
+    def _close(self, position: int, events: int) -> Signal | None:
+        sums, self._open, when = self._open, EstimateSums(), self._last
         if sums.n == 0:
             return None
         estimate = self.context.estimate
@@ -323,10 +325,14 @@ class EstimateSeries:
                 return None
             firing = False
         threshold = reference.mean + limit if regression else reference.mean - limit
-        return self._signal(firing, (position, when), sums.n, (reference, mean, threshold))
+        return self._signal(firing, (position, when, events), sums.n, (reference, mean, threshold))
 
     def _signal(
-        self, firing: bool, at: tuple[int, float], n: int, values: tuple[Reference, float, float]
+        self,
+        firing: bool,
+        at: tuple[int, float, int],
+        n: int,
+        values: tuple[Reference, float, float],
     ) -> Signal:
         estimate = self.context.estimate
         assert estimate is not None
@@ -364,7 +370,7 @@ class EstimateSeries:
             ),
             reference=Summary(count=reference.rows, mean=reference.mean),
             current=Summary(count=n, mean=mean),
-            series_events=self.predictions + at[0] + 1,
+            series_events=at[2],
             detections=self.lifecycle.detections,
             headline=headline,
             estimated=True,

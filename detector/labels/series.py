@@ -346,7 +346,7 @@ class PerformanceSeries:
         self.last_metrics = acc.metrics()
         self._closed.merge(acc)
         last_time = float(window.times[-1])
-        when = float(cols.times[max(position, 0)]) if len(cols.times) else last_time
+        when = last_time  # also when the window ended with the previous batch (position -1)
         self.history.append((last_time, self.last_metrics))
         errors = int(window.errors.sum())
         span = Window(

@@ -413,3 +413,22 @@ def test_baselines_without_per_class_maps_still_load(class_baseline: Baseline) -
     refused({**calibration, "classes": "abc"}, config, "at least 2")
     other = {**maps[2], "class": "d"}
     refused({**calibration, "classes": [*maps[:2], other]}, config, r"prediction\.probabilities")
+
+
+def test_time_windows_give_the_same_alerts_when_a_batch_ends_with_a_window(
+    baseline: Baseline,
+) -> None:
+    """Estimate windows of 10 s of event time, labels supplied: calls ending exactly where a
+    window does give the alerts (estimated and realised) of one whole call, to the byte."""
+    config = JointStream().config()
+    config["performance"] = {"window_seconds": 10.0}  # 1,000 predictions at 10 ms
+    stream = JointStream(seed=1)
+    changes = [CovariateShift(15_000, "amount", shrink=0.3), ConceptChange(15_000, 0.2)]
+    events, labels = stream.events(30_000, changes), stream.labels(30_000, changes)
+    whole = Monitor(config, baseline).process(events, labels=labels)
+    assert any(a["series_events"] == 16_000 for a in _estimated(whole, {}))
+    cut = Monitor(config, baseline)
+    pieces: list[dict[str, Any]] = []
+    for start, stop in [(0, 16_000), (16_000, 30_000)]:
+        pieces += cut.process(events[start:stop], labels=labels[start:stop])
+    assert pieces == whole

@@ -31,6 +31,7 @@ PINNED: dict[str, list[str]] = {
     "detector.joint.JointUnit": [
         "_clock",
         "_first",
+        "_last",
         "_open",
         "_rows",
         "_warm",
