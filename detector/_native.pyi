@@ -22,6 +22,7 @@ __all__ = [
     "block_dependence",
     "critical_count",
     "dependence",
+    "normal_scores",
     "pairwise_sum",
     "sort_records",
     "update_all",
