@@ -69,26 +69,18 @@ class PerformanceCollector:
         pending.add_metric([m, "prediction"], stats.pending_predictions)
         pending.add_metric([m, "label"], stats.pending_labels)
         yield pending
-        metric = GaugeMetricFamily(
+        yield self._per_segment(
             "drift_performance_metric",
             "The latest closed performance window's metrics (accuracy, f1, log_loss, ece, "
             "mae, rmse, error_rate, ...) per segment.",
-            labels=["model", "segment", "metric"],
+            monitor.metrics(),
         )
-        for segment, values in list(monitor.metrics().items())[: self.series_cap]:
-            for name, value in sorted(values.items()):
-                metric.add_metric([m, segment, name], float(value))
-        yield metric
-        estimate = GaugeMetricFamily(
+        yield self._per_segment(
             "drift_performance_estimate",
             "The latest closed estimate window's metrics, from predictions before labels "
             "(cbpe: accuracy, precision, recall, f1, roc_auc; dle: mae; count) per segment.",
-            labels=["model", "segment", "metric"],
+            monitor.estimated_metrics(),
         )
-        for segment, values in list(monitor.estimated_metrics().items())[: self.series_cap]:
-            for name, value in sorted(values.items()):
-                estimate.add_metric([m, segment, name], float(value))
-        yield estimate
         firing = GaugeMetricFamily(
             "drift_performance_firing",
             "Performance alerts firing now: error (concept drift), error_vs_rest (a segment "
@@ -101,3 +93,13 @@ class PerformanceCollector:
         estimated = sum(s.lifecycle.firing for s in list(monitor.estimates.values()))
         firing.add_metric([m, ESTIMATED], estimated)
         yield firing
+
+    def _per_segment(
+        self, name: str, documentation: str, metrics: dict[str, dict[str, float]]
+    ) -> GaugeMetricFamily:
+        """A gauge of each segment's metrics, the first ``series_cap`` segments."""
+        family = GaugeMetricFamily(name, documentation, labels=["model", "segment", "metric"])
+        for segment, values in list(metrics.items())[: self.series_cap]:
+            for metric, value in sorted(values.items()):
+                family.add_metric([self.model, segment, metric], float(value))
+        return family

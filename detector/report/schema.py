@@ -100,6 +100,7 @@ SERIES = _object(
     }
 )
 METRICS = {"type": "object", "additionalProperties": NUM}
+METRIC_WINDOWS = {"type": "array", "items": _object({"time": TIME, "metrics": METRICS})}
 PERFORMANCE = _object(
     {
         "label_type": {"type": ["string", "null"]},
@@ -117,19 +118,13 @@ PERFORMANCE = _object(
                     "total": METRICS,
                     "latest": METRICS,
                     "firing": FIRING,
-                    "windows": {
-                        "type": "array",
-                        "items": _object({"time": TIME, "metrics": METRICS}),
-                    },
+                    "windows": METRIC_WINDOWS,
                     "estimate": _object(
                         {
                             "method": {"enum": ["cbpe", "dle"]},
                             "predictions": {"type": "integer"},
                             "latest": METRICS,
-                            "windows": {
-                                "type": "array",
-                                "items": _object({"time": TIME, "metrics": METRICS}),
-                            },
+                            "windows": METRIC_WINDOWS,
                         },
                         nullable=True,
                     ),
